@@ -1,0 +1,44 @@
+# idproof: `make run` serves on 127.0.0.1:8000 with an embedded data dir; `make test` runs
+# the whole suite. Everything installs into .venv from pyproject.toml.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: install install-test run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/idproof serve
+
+# Two xdist workers: this is a 2-core machine. PostgreSQL and Redis tests run when
+# IDPROOF_TEST_DATABASE_URL / IDPROOF_TEST_REDIS_URL are set (.ci/run sets both).
+test: install-test
+	$(BIN)/ruff check $(wildcard src tests bench tools)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check $(wildcard src tests bench tools)
+
+bench: install-test
+	$(BIN)/python bench/token.py
+	@for b in bench/merkle.py bench/crypto_primitives.py; do \
+		if [ -f $$b ]; then $(BIN)/python $$b || exit 1; fi; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

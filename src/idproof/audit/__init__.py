@@ -1,0 +1,1 @@
+"""Audit log: append-only events, RFC 6962 Merkle tree, signed checkpoints."""

@@ -1,0 +1,1 @@
+"""Authentication and authorization: tenants, OAuth2 clients, signing keys, access tokens."""

@@ -1,0 +1,229 @@
+"""API client use cases: create, rotate a secret with a grace period, disable, authenticate."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+from sqlalchemy import select, update
+
+from idproof.audit.events import AuditEvent
+from idproof.audit.service import AuditService
+from idproof.auth.models import Client, ClientSecret, Tenant
+from idproof.auth.scopes import parse_scopes
+from idproof.auth.secret_hashing import SecretHasher
+from idproof.core.clock import Clock, SystemClock
+from idproof.core.errors import NotFound, ValidationFailed
+from idproof.core.ids import new_id
+from idproof.db.engine import Database
+from idproof.security.client_ip import validate_cidrs
+
+SECRET_PREFIX = "idpsk_"  # noqa: S105 - a prefix, not a secret
+MAX_GRACE = timedelta(days=30)
+
+
+def new_client_secret() -> str:
+    """256 random bits, prefixed so secret scanners can recognise a leaked idproof secret."""
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    """What the rest of the service needs to know about a client (cached, no secrets)."""
+
+    id: str
+    tenant_id: str
+    tenant_name: str
+    scopes: tuple[str, ...]
+    allowed_ips: tuple[str, ...]
+    jwk: dict[str, Any] | None
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSecret:
+    client: ClientView
+    secret: str
+
+
+def public_jwk_from(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate a client's JWK: a public key of a signing type, private parts refused."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("the JWK must be a JSON object", code="invalid_jwk")
+    private_members = {"d", "p", "q", "dp", "dq", "qi", "k"}
+    if private_members & data.keys():
+        raise ValidationFailed("register the public key only", code="invalid_jwk")
+    kty = data.get("kty")
+    try:
+        if kty == "OKP":
+            if data.get("crv") != "Ed25519":
+                raise ValueError("only Ed25519 OKP keys")
+            key = OKPKey.import_key(data)
+        elif kty == "EC":
+            if data.get("crv") != "P-256":
+                raise ValueError("only P-256 EC keys")
+            key = ECKey.import_key(data)
+        elif kty == "RSA":
+            key = RSAKey.import_key(data)
+            if key.raw_value.key_size < 2048:  # type: ignore[union-attr]
+                raise ValueError("RSA keys must be at least 2048 bits")
+        else:
+            raise ValueError("kty must be OKP, EC or RSA")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValidationFailed(f"invalid JWK: {exc}", code="invalid_jwk") from None
+    out = key.as_dict(private=False)
+    if "kid" in data:
+        out["kid"] = str(data["kid"])
+    return out
+
+
+class ClientService:
+    def __init__(self, db: Database, audit: AuditService, hasher: SecretHasher,
+                 clock: Clock | None = None, cache_seconds: float = 2.0) -> None:
+        self._db = db
+        self._audit = audit
+        self._hasher = hasher
+        self._clock = clock or SystemClock()
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, ClientView | None]] = {}
+        self._lock = threading.Lock()
+
+    # -- reads ---------------------------------------------------------------------------
+    def _view(self, client: Client, tenant: Tenant) -> ClientView:
+        return ClientView(
+            id=client.id, tenant_id=client.tenant_id, tenant_name=tenant.name,
+            scopes=tuple(client.scopes.split()), allowed_ips=tuple(client.allowed_ips or ()),
+            jwk=client.jwk, disabled=client.disabled_at is not None,
+        )
+
+    def get(self, client_id: str, *, fresh: bool = False) -> ClientView | None:
+        """A client by id, read through a cache of a second or two (disable takes effect in
+        that time on every replica, and at once on the one that disabled it)."""
+        now = time.monotonic()
+        if not fresh:
+            hit = self._cache.get(client_id)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        with self._db.session() as s:
+            row = s.execute(
+                select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
+                .where(Client.id == client_id)
+            ).first()
+        view = self._view(row[0], row[1]) if row else None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[client_id] = (now + self._cache_seconds, view)
+        return view
+
+    def list(self, tenant_name: str | None = None) -> list[ClientView]:
+        stmt = select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
+        if tenant_name:
+            stmt = stmt.where(Tenant.name == tenant_name)
+        with self._db.session() as s:
+            rows = s.execute(stmt.order_by(Client.created_at)).all()
+        return [self._view(c, t) for c, t in rows]
+
+    # -- writes --------------------------------------------------------------------------
+    def create(self, tenant_name: str, scopes: str | list[str], *,
+               allowed_ips: list[str] | None = None, jwk: dict[str, Any] | None = None,
+               name: str | None = None, actor: str = "cli") -> IssuedSecret:
+        try:
+            scope_list = parse_scopes(scopes)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), code="invalid_scope") from None
+        if not scope_list:
+            raise ValidationFailed("at least one scope is required", code="invalid_scope")
+        try:
+            cidrs = validate_cidrs(allowed_ips or [])
+        except ValueError:
+            raise ValidationFailed("allowed IPs must be CIDRs", code="invalid_cidr") from None
+        public_jwk = public_jwk_from(jwk) if jwk is not None else None
+        secret = new_client_secret()
+        now = self._clock.now()
+        with self._db.session() as s:
+            tenant = s.scalar(select(Tenant).where(Tenant.name == tenant_name))
+            if tenant is None:
+                raise NotFound("no such tenant", code="tenant_not_found")
+            client = Client(id=new_id("cli"), tenant_id=tenant.id, name=name,
+                            scopes=" ".join(scope_list), allowed_ips=cidrs, jwk=public_jwk,
+                            created_at=now)
+            s.add(client)
+            s.flush()
+            s.add(ClientSecret(id=new_id("sec"), client_id=client.id,
+                               digest=self._hasher.digest(secret), created_at=now))
+            self._audit.record_in(s, AuditEvent(
+                action="client.created", actor_type="operator", actor_id=actor,
+                tenant_id=tenant.id, target_type="client", target_id=client.id,
+                details={"scopes": scope_list, "allowed_ips": len(cidrs),
+                         "private_key_jwt": public_jwk is not None}))
+            view = self._view(client, tenant)
+        return IssuedSecret(view, secret)
+
+    def rotate_secret(self, client_id: str, grace: timedelta, *,
+                      actor: str = "cli") -> IssuedSecret:
+        if grace < timedelta(0) or grace > MAX_GRACE:
+            raise ValidationFailed("grace must be between 0 and 30 days", code="invalid_grace")
+        secret = new_client_secret()
+        now = self._clock.now()
+        with self._db.session() as s:
+            row = s.execute(select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
+                            .where(Client.id == client_id)).first()
+            if row is None:
+                raise NotFound("no such client", code="client_not_found")
+            client, tenant = row
+            # Old secrets end at now+grace (or sooner if they already ended sooner).
+            s.execute(update(ClientSecret)
+                      .where(ClientSecret.client_id == client_id,
+                             ClientSecret.expires_at.is_(None))
+                      .values(expires_at=now + grace))
+            s.add(ClientSecret(id=new_id("sec"), client_id=client_id,
+                               digest=self._hasher.digest(secret), created_at=now))
+            self._audit.record_in(s, AuditEvent(
+                action="client.secret_rotated", actor_type="operator", actor_id=actor,
+                tenant_id=client.tenant_id, target_type="client", target_id=client_id,
+                details={"grace_seconds": int(grace.total_seconds())}))
+            view = self._view(client, tenant)
+        return IssuedSecret(view, secret)
+
+    def disable(self, client_id: str, *, actor: str = "cli") -> ClientView:
+        with self._db.session() as s:
+            row = s.execute(select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
+                            .where(Client.id == client_id)).first()
+            if row is None:
+                raise NotFound("no such client", code="client_not_found")
+            client, tenant = row
+            if client.disabled_at is None:
+                client.disabled_at = self._clock.now()
+            self._audit.record_in(s, AuditEvent(
+                action="client.disabled", actor_type="operator", actor_id=actor,
+                tenant_id=client.tenant_id, target_type="client", target_id=client_id))
+            view = self._view(client, tenant)
+        with self._lock:
+            self._cache.pop(client_id, None)
+        return view
+
+    # -- authentication ------------------------------------------------------------------
+    def check_secret(self, client_id: str, secret: str) -> bool:
+        """True when `secret` is a live secret of `client_id`; constant time per candidate."""
+        now: datetime = self._clock.now()
+        with self._db.session() as s:
+            digests = s.scalars(
+                select(ClientSecret.digest).where(
+                    ClientSecret.client_id == client_id,
+                    (ClientSecret.expires_at.is_(None)) | (ClientSecret.expires_at > now),
+                )
+            ).all()
+        # Compare against every live digest without short-circuiting.
+        ok = False
+        if not digests:
+            # Same work for an unknown client, so timing does not reveal which ids exist.
+            self._hasher.digest(secret)
+        for digest in digests:
+            ok |= self._hasher.matches(secret, digest)
+        return ok

@@ -1,0 +1,64 @@
+"""Tenant use cases: create, list, look up. A tenant is one business using the service."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from idproof.audit.events import AuditEvent
+from idproof.audit.service import AuditService
+from idproof.auth.models import Tenant
+from idproof.core.clock import Clock, SystemClock
+from idproof.core.errors import Conflict, NotFound, ValidationFailed
+from idproof.core.ids import new_id
+from idproof.db.engine import Database
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+REGIONS = ("eu", "us", "uk", "ch", "ca", "au", "sg", "in", "br", "jp")
+
+
+class TenantService:
+    def __init__(self, db: Database, audit: AuditService, clock: Clock | None = None) -> None:
+        self._db = db
+        self._audit = audit
+        self._clock = clock or SystemClock()
+
+    def create(self, name: str, region: str = "eu", *, actor: str = "cli") -> Tenant:
+        if not _NAME.match(name):
+            raise ValidationFailed("tenant name: 2-63 of a-z 0-9 _ -, starting alphanumeric",
+                                   code="invalid_tenant_name")
+        if region not in REGIONS:
+            raise ValidationFailed(f"region must be one of {', '.join(REGIONS)}",
+                                   code="invalid_region")
+        tenant = Tenant(id=new_id("ten"), name=name, region=region, created_at=self._clock.now())
+        try:
+            with self._db.session() as s:
+                s.add(tenant)
+                s.flush()
+                self._audit.record_in(s, AuditEvent(
+                    action="tenant.created", actor_type="operator", actor_id=actor,
+                    tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
+                    details={"region": region}))
+        except IntegrityError:
+            raise Conflict("a tenant with that name exists", code="tenant_exists") from None
+        return tenant
+
+    def ensure(self, name: str, region: str = "eu") -> Tenant:
+        existing = self.find(name)
+        return existing if existing is not None else self.create(name, region, actor="init")
+
+    def find(self, name: str) -> Tenant | None:
+        with self._db.session() as s:
+            return s.scalar(select(Tenant).where(Tenant.name == name))
+
+    def get(self, name: str) -> Tenant:
+        tenant = self.find(name)
+        if tenant is None:
+            raise NotFound("no such tenant", code="tenant_not_found")
+        return tenant
+
+    def list(self) -> list[Tenant]:
+        with self._db.session() as s:
+            return list(s.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.name)))

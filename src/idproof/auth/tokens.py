@@ -1,0 +1,121 @@
+"""Minting and verifying access tokens: Ed25519-signed JWTs with a pinned algorithm.
+
+The verifier decides everything from its own configuration: the algorithm is pinned to
+EdDSA, the key comes from our own key ring by `kid`, and header members that would let a
+token name its own key (`jku`, `jwk`, `x5u`, `x5c`) are refused outright.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+from joserfc.util import to_bytes
+
+from idproof.auth.signing_keys import KeySet
+from idproof.core.ids import random_token
+
+try:  # joserfc >= 1.4 flags "EdDSA" as superseded by RFC 9864's "Ed25519" name.
+    from joserfc.errors import SecurityWarning
+
+    # The contract with API clients is `alg: EdDSA` (RFC 8037); with an Ed25519 key it is
+    # exactly the algorithm RFC 9864 calls "Ed25519", so the warning carries no risk here.
+    warnings.filterwarnings("ignore", message=".*EdDSA is deprecated.*",
+                            category=SecurityWarning)
+except ImportError:  # pragma: no cover - older joserfc
+    pass
+
+ALG = "EdDSA"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068: keeps access tokens from being mistaken for other JWTs
+FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
+
+
+class InvalidToken(Exception):
+    """The token is not acceptable; `reason` is a short code for logs and audit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    client_id: str
+    tenant_id: str
+    scopes: tuple[str, ...]
+    jti: str
+    issued_at: int
+    expires_at: int
+    claims: dict[str, Any]
+
+
+def mint(keys: KeySet, *, issuer: str, audience: str, client_id: str, tenant_id: str,
+         scopes: list[str] | tuple[str, ...], now: int, ttl: int) -> tuple[str, AccessClaims]:
+    jti = random_token(18)
+    claims: dict[str, Any] = {
+        "iss": issuer, "sub": client_id, "aud": audience, "client_id": client_id,
+        "scope": " ".join(scopes), "tenant": tenant_id, "iat": now, "nbf": now,
+        "exp": now + ttl, "jti": jti,
+    }
+    header = {"alg": ALG, "typ": TOKEN_TYPE, "kid": keys.current_kid}
+    token = jwt.encode(header, claims, keys.current, algorithms=[ALG])
+    return token, AccessClaims(client_id, tenant_id, tuple(scopes), jti, now, now + ttl, claims)
+
+
+def _b64json(segment: str) -> Any:
+    pad = "=" * (-len(segment) % 4)
+    try:
+        return json.loads(base64.urlsafe_b64decode(segment + pad))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidToken("malformed") from None
+
+
+def verify(token: str, key_for: Callable[[str], OKPKey | None], *, issuer: str,
+           audience: str, now: int, leeway: int, max_bytes: int) -> AccessClaims:
+    if len(token) > max_bytes:
+        raise InvalidToken("too_large")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise InvalidToken("malformed")
+    header = _b64json(parts[0])
+    if not isinstance(header, dict):
+        raise InvalidToken("malformed")
+    if header.get("alg") != ALG:
+        raise InvalidToken("bad_alg")
+    if FORBIDDEN_HEADERS & header.keys():
+        raise InvalidToken("forbidden_header")
+    if header.get("typ") != TOKEN_TYPE:
+        raise InvalidToken("bad_typ")
+    kid = header.get("kid")
+    key = key_for(kid) if isinstance(kid, str) and len(kid) <= 64 else None
+    if key is None:
+        raise InvalidToken("unknown_kid")
+    try:
+        decoded = jwt.decode(to_bytes(token), key, algorithms=[ALG])
+    except (JoseError, ValueError, TypeError):
+        raise InvalidToken("bad_signature") from None
+    c = decoded.claims
+    if c.get("iss") != issuer:
+        raise InvalidToken("bad_issuer")
+    aud = c.get("aud")
+    if not (aud == audience or (isinstance(aud, list) and audience in aud)):
+        raise InvalidToken("bad_audience")
+    exp, iat, nbf = c.get("exp"), c.get("iat"), c.get("nbf", c.get("iat"))
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat, nbf)):
+        raise InvalidToken("malformed_claims")
+    if now >= exp + leeway:
+        raise InvalidToken("expired")
+    if nbf > now + leeway or iat > now + leeway:
+        raise InvalidToken("not_yet_valid")
+    sub, tenant, scope, jti = c.get("sub"), c.get("tenant"), c.get("scope"), c.get("jti")
+    if not all(isinstance(v, str) and v for v in (sub, tenant, jti)) or not isinstance(scope, str):
+        raise InvalidToken("malformed_claims")
+    return AccessClaims(sub, tenant, tuple(scope.split()), jti, iat, exp, c)

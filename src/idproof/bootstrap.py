@@ -1,0 +1,134 @@
+"""The composition root: initialise the data dir and build the container of services.
+
+`build_container(settings)` is the one place that picks concrete backends.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from idproof.audit.service import AuditService
+from idproof.auth.bearer import BearerVerifier
+from idproof.auth.clients import ClientService
+from idproof.auth.oauth import OAuthService
+from idproof.auth.revocation import RevocationList
+from idproof.auth.secret_hashing import SecretHasher
+from idproof.auth.signing_keys import SigningKeyRing
+from idproof.auth.tenants import TenantService
+from idproof.config import Settings
+from idproof.core.clock import Clock, SystemClock
+from idproof.db.engine import Database
+from idproof.db.migrate import upgrade
+from idproof.security.brute_force import BruteForceGuard
+
+SECRET_FILE = "secret.key"  # noqa: S105 - a file name
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, stat.S_IRWXU)  # 0700: nobody else may even list the data dir
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def load_server_secret(settings: Settings) -> bytes:
+    """The server secret from settings, or the data dir's key file (generated on first run)."""
+    if settings.secret_key is not None:
+        raw = settings.secret_key.get_secret_value().strip()
+    else:
+        path = settings.data_dir / SECRET_FILE
+        if not path.exists():
+            _private_dir(settings.data_dir)
+            _write_private(path, base64.b64encode(os.urandom(32)) + b"\n")
+        raw = path.read_text().strip()
+    try:
+        secret = base64.b64decode(raw, validate=True)
+    except binascii.Error:
+        raise SystemExit("the server secret must be base64 (32 random bytes)") from None
+    if len(secret) < 32:
+        raise SystemExit("the server secret must hold at least 32 bytes")
+    return secret
+
+
+def derive(secret: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one purpose; keys for different purposes are independent."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"idproof/{purpose}/v1".encode()).derive(secret)
+
+
+def init_data_dir(settings: Settings) -> None:
+    """Create the data dir (0700) and make every file in it owner-only."""
+    _private_dir(settings.data_dir)
+    for child in settings.data_dir.iterdir():
+        if child.is_file():
+            os.chmod(child, 0o600)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    db: Database
+    audit: AuditService
+    tenants: TenantService
+    clients: ClientService
+    keys: SigningKeyRing
+    revocations: RevocationList
+    guard: BruteForceGuard
+    oauth: OAuthService
+    bearer: BearerVerifier
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    clock = clock or SystemClock()
+    secret = load_server_secret(settings)
+    db = Database(settings.sqlalchemy_url())
+    audit = AuditService(db, clock)
+    tenants = TenantService(db, audit, clock)
+    clients = ClientService(db, audit, SecretHasher(derive(secret, "client-secret-pepper")),
+                            clock, cache_seconds=settings.auth.client_cache_seconds)
+    keys = SigningKeyRing(db, derive(secret, "signing-key-seal"), audit, clock,
+                          keep_previous_seconds=settings.auth.token_ttl_seconds
+                          + settings.auth.leeway_seconds + 60)
+    revocations = RevocationList(db, settings.auth.revocation_cache_seconds, clock)
+    bf = settings.security.brute_force
+    storage = (settings.redis_url.get_secret_value() if settings.redis_url else "memory://")
+    guard = BruteForceGuard(storage, max_failures=bf.max_failures,
+                            window_seconds=bf.window_seconds, block_seconds=bf.block_seconds)
+    oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
+                         revocations=revocations, audit=audit, guard=guard, clock=clock)
+    bearer = BearerVerifier(settings, keys, revocations, clients, clock)
+    return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
+                     clients=clients, keys=keys, revocations=revocations, guard=guard,
+                     oauth=oauth, bearer=bearer)
+
+
+def prepare(settings: Settings, *, demo_tenant: bool = True) -> Container:
+    """First-run work: data dir, migrations, signing key, the `demo` tenant."""
+    if settings.database_url is None:
+        init_data_dir(settings)
+    upgrade(settings.sqlalchemy_url())
+    container = build_container(settings)
+    container.keys.ensure_key()
+    if demo_tenant:
+        container.tenants.ensure("demo")
+    if settings.database_url is None:
+        init_data_dir(settings)  # files SQLite just created (WAL, SHM) are owner-only too
+    return container

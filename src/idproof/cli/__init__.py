@@ -1,0 +1,1 @@
+"""The `idproof` command line: thin Typer commands over the services."""

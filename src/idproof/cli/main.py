@@ -1,0 +1,207 @@
+"""`idproof` commands: serve, db, tenants, clients, keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Column, Table
+
+from idproof.bootstrap import Container, prepare
+from idproof.config import load_settings
+from idproof.core.errors import IdproofError
+
+app = typer.Typer(help="idproof: self-hosted identity verification.", no_args_is_help=True,
+                  add_completion=False)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Tenants (one per business using the service).",
+                          no_args_is_help=True)
+clients_app = typer.Typer(help="OAuth2 API clients.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key management.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+
+# Piped output (scripts, CI logs) gets wide lines instead of wrapped ids.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True)
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+
+
+def parse_duration(text: str) -> timedelta:
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise typer.BadParameter("use a number and a unit: 30s, 15m, 24h, 7d")
+    n, unit = int(m.group(1)), m.group(2)
+    return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+
+
+def _container() -> Container:
+    os.umask(0o077)
+    return prepare(load_settings())
+
+
+def _fail(exc: IdproofError) -> None:
+    err.print(f"[red]error:[/red] {exc.detail} ({exc.code})")
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port")] = 8000,
+          workers: Annotated[int, typer.Option(help="Worker processes")] = 1) -> None:
+    """Initialise the data dir if needed and serve the API."""
+    import uvicorn
+
+    from idproof.web.app import create_app
+    from idproof.web.logging import configure_logging
+
+    os.umask(0o077)
+    settings = load_settings()
+    configure_logging(settings.logging.level, settings.logging.pii_fields,
+                      settings.logging.json_logs)
+    container = prepare(settings)
+    if not container.clients.list():
+        err.print("No API client yet. Create one with: idproof clients create --tenant demo "
+                  '--scopes "identity.verify identity.read_status"')
+    log_config = None  # our structlog handler is already on the root logger
+    if workers > 1:
+        container.close()
+        uvicorn.run("idproof.web.app:create_app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_config=log_config, proxy_headers=False,
+                    server_header=False)
+    else:
+        uvicorn.run(create_app(container), host=host, port=port, log_config=log_config,
+                    proxy_headers=False, server_header=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (done automatically by `serve`)."""
+    from idproof.db.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.sqlalchemy_url())
+    out.print("database is up to date")
+
+
+@tenants_app.command("create")
+def tenants_create(name: str, region: Annotated[str, typer.Option(help="Data region")] = "eu"
+                   ) -> None:
+    """Create a tenant."""
+    try:
+        t = _container().tenants.create(name, region)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    out.print(f"tenant {t.name} ({t.id}) created in region {t.region}")
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    """List tenants."""
+    table = Table("name", Column("id", no_wrap=True), "region", "created")
+    for t in _container().tenants.list():
+        table.add_row(t.name, t.id, t.region, t.created_at.isoformat(timespec="seconds"))
+    out.print(table)
+
+
+@clients_app.command("create")
+def clients_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name")],
+    scopes: Annotated[str, typer.Option(help='Space-separated scopes, e.g. "identity.verify"')],
+    allowed_ip: Annotated[list[str] | None, typer.Option(help="Allowed CIDR (repeatable)")
+                          ] = None,
+    jwk: Annotated[Path | None, typer.Option(help="Public JWK file for private_key_jwt")] = None,
+    name: Annotated[str | None, typer.Option(help="A label for operators")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Create an API client; its secret is shown this once only."""
+    jwk_data = None
+    if jwk is not None:
+        try:
+            jwk_data = json.loads(jwk.read_text())
+        except (OSError, ValueError):
+            err.print("[red]error:[/red] the JWK file is not readable JSON")
+            raise typer.Exit(2) from None
+    try:
+        issued = _container().clients.create(tenant, scopes, allowed_ips=allowed_ip or [],
+                                             jwk=jwk_data, name=name)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    c = issued.client
+    if as_json:
+        sys.stdout.write(json.dumps({"client_id": c.id, "client_secret": issued.secret,
+                                     "tenant": c.tenant_name, "scopes": list(c.scopes)}) + "\n")
+        return
+    out.print(f"client_id:     {c.id}")
+    out.print(f"client_secret: {issued.secret}")
+    out.print(f"tenant:        {c.tenant_name}")
+    out.print(f"scopes:        {' '.join(c.scopes)}")
+    err.print("Store the secret now: it is not shown again.")
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate(
+    client_id: str,
+    grace: Annotated[str, typer.Option(help="How long the old secret keeps working")] = "24h",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Issue a new secret; the old one works until the grace period ends."""
+    try:
+        issued = _container().clients.rotate_secret(client_id, parse_duration(grace))
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps({"client_id": issued.client.id,
+                                     "client_secret": issued.secret,
+                                     "old_secret_valid_for_seconds":
+                                         int(parse_duration(grace).total_seconds())}) + "\n")
+        return
+    out.print(f"client_secret: {issued.secret}")
+    err.print(f"The previous secret keeps working for {grace}.")
+
+
+@clients_app.command("list")
+def clients_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None
+                 ) -> None:
+    """List API clients (never their secrets)."""
+    table = Table("tenant", "scopes", "allowed IPs", "auth", "status")
+    table.columns.insert(0, Column("client_id", no_wrap=True))
+    for c in _container().clients.list(tenant):
+        table.add_row(c.id, c.tenant_name, " ".join(c.scopes), " ".join(c.allowed_ips) or "any",
+                      "secret+jwk" if c.jwk else "secret",
+                      "disabled" if c.disabled else "active")
+    out.print(table)
+
+
+@clients_app.command("disable")
+def clients_disable(client_id: str) -> None:
+    """Disable a client: its secrets and tokens stop working."""
+    try:
+        _container().clients.disable(client_id)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    out.print(f"client {client_id} disabled")
+
+
+@keys_app.command("rotate-signing")
+def keys_rotate_signing() -> None:
+    """Make a new token signing key current; the old one verifies until its tokens expire."""
+    kid = _container().keys.rotate()
+    out.print(f"new signing key {kid} is current")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

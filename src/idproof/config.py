@@ -1,0 +1,129 @@
+"""The one settings tree: IDPROOF_ prefix, `__` nesting, SecretStr, and `*_FILE` secrets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "IDPROOF_"
+
+
+class AuthSettings(BaseModel):
+    """OAuth2 authorization server behaviour."""
+
+    issuer: str | None = None  # defaults to public_url
+    audience: str = "idproof-api"
+    token_ttl_seconds: int = Field(600, ge=60, le=900)
+    leeway_seconds: int = Field(30, ge=0, le=120)
+    max_token_bytes: int = Field(4096, ge=512, le=16384)
+    assertion_max_lifetime_seconds: int = Field(300, ge=30, le=300)
+    revocation_cache_seconds: float = Field(2.0, ge=0, le=10)
+    client_cache_seconds: float = Field(2.0, ge=0, le=10)
+
+
+class BruteForceSettings(BaseModel):
+    """Failed client authentications from one IP before that IP is blocked."""
+
+    max_failures: int = Field(20, ge=1)
+    window_seconds: int = Field(60, ge=1)
+    block_seconds: int = Field(900, ge=1)
+
+
+class SecuritySettings(BaseModel):
+    trusted_proxies: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    brute_force: BruteForceSettings = Field(default_factory=BruteForceSettings)
+
+
+class LoggingSettings(BaseModel):
+    level: str = "INFO"
+    json_logs: bool = True
+    # Field names whose values are personal data; redacted wherever they appear in a log event.
+    pii_fields: list[str] = Field(default_factory=lambda: [
+        "name", "first_name", "last_name", "full_name", "given_names", "surname",
+        "date_of_birth", "dob", "birth_date", "document_number", "personal_number",
+        "address", "email", "phone", "nationality", "mrz", "selfie", "image", "value",
+    ])
+
+
+class Settings(BaseSettings):
+    """All configuration; built once at start-up and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore",
+        case_sensitive=False,
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: SecretStr | None = None  # default: sqlite in data_dir
+    key_database_url: SecretStr | None = None  # the key store; default: its own sqlite file
+    redis_url: SecretStr | None = None
+    # 32+ random bytes (base64) from which the client-secret pepper and the signing-key seal are
+    # derived; default: generated on first run into <data_dir>/secret.key (0600).
+    secret_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    env: str = "development"
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @property
+    def issuer(self) -> str:
+        return (self.auth.issuer or self.public_url).rstrip("/")
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.public_url}/oauth/token"
+
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'idproof.db').resolve()}"
+
+    def key_store_url(self) -> str:
+        if self.key_database_url is not None:
+            return self.key_database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'keystore.db').resolve()}"
+
+
+def _file_secrets(environ: dict[str, str]) -> dict[str, str]:
+    """Resolve `IDPROOF_X_FILE=/path` into `IDPROOF_X=<file contents>` (Docker/systemd secrets)."""
+    out: dict[str, str] = {}
+    for key, path in environ.items():
+        upper = key.upper()
+        if not (upper.startswith(ENV_PREFIX) and upper.endswith("_FILE")):
+            continue
+        # IDPROOF_MASTER_KEY_FILE names a file the KMS reads itself; it is not a value.
+        if upper == "IDPROOF_MASTER_KEY_FILE":
+            continue
+        target = upper[: -len("_FILE")]
+        if target in {k.upper() for k in environ}:
+            continue
+        out[target] = Path(path).read_text().strip()
+    return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment (and `*_FILE` secrets), then explicit overrides."""
+    resolved = _file_secrets(dict(os.environ))
+    if resolved:
+        saved = {k: os.environ.get(k) for k in resolved}
+        os.environ.update(resolved)
+        try:
+            return Settings(**overrides)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Shared kernel: ids, clock, errors and small types (standard library only)."""

@@ -1,0 +1,1 @@
+"""Security controls: client IP resolution, IP allowlists, brute-force blocking."""

@@ -1,0 +1,76 @@
+"""`create_app(container)`: the FastAPI application with middleware, routers and handlers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from idproof import __version__
+from idproof.auth.api import discovery_router, me_router, oauth_router
+from idproof.bootstrap import Container
+from idproof.web.middleware import BodyTooLarge, EdgeMiddleware, body_too_large_handler
+from idproof.web.problems import install_problem_handlers, problem
+
+DESCRIPTION = """\
+idproof verifies that your users are real people holding real identity documents.
+
+Authenticate with the OAuth2 client-credentials grant at `POST /oauth/token`, then call the
+`/v1` API with `Authorization: Bearer <token>`. Every error is RFC 9457
+`application/problem+json` with a stable `code`.
+"""
+
+
+def create_app(container: Container) -> FastAPI:
+    settings = container.settings
+    app = FastAPI(title="idproof", version=__version__, description=DESCRIPTION,
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.state.container = container
+    install_problem_handlers(app)
+    app.add_exception_handler(BodyTooLarge, body_too_large_handler)
+
+    registry = CollectorRegistry()
+    requests_total = Counter("idproof_http_requests_total", "HTTP requests by status class",
+                             ["status_class"], registry=registry)
+    app.state.metrics_registry = registry
+
+    def count(status: int) -> None:
+        # Label by status class only: paths can carry identifiers, and labels must not.
+        requests_total.labels(f"{status // 100}xx").inc()
+
+    app.add_middleware(EdgeMiddleware, trusted_proxies=tuple(settings.security.trusted_proxies),
+                       max_body_bytes=settings.security.max_body_bytes, guard=container.guard,
+                       hsts=True, on_response=count)
+
+    @app.get("/healthz", tags=["platform"], summary="Liveness: the process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["platform"], summary="Readiness: the database answers")
+    async def readyz(request: Request) -> Response:
+        if await run_in_threadpool(container.db.ping):
+            return JSONResponse({"status": "ready"})
+        return problem(503, "database_unavailable", "the database does not answer")
+
+    @app.get("/metrics", tags=["platform"], summary="Prometheus metrics",
+             include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(oauth_router)
+    app.include_router(discovery_router)
+    app.include_router(me_router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (several workers): settings from the environment."""
+    from idproof.bootstrap import build_container
+    from idproof.config import load_settings
+    from idproof.web.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.logging.level, settings.logging.pii_fields,
+                      settings.logging.json_logs)
+    return create_app(build_container(settings))

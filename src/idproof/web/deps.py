@@ -1,0 +1,88 @@
+"""FastAPI dependencies: the container, the caller's IP, and bearer-token principals by scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import structlog
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from idproof.audit.events import AuditEvent
+from idproof.auth.bearer import BearerRejected, Principal
+from idproof.core.errors import Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    from idproof.bootstrap import Container
+
+log = structlog.get_logger("idproof.auth")
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
+
+
+def get_container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+def client_ip(request: Request) -> str:
+    return getattr(request.state, "client_ip", None) or (
+        request.client.host if request.client else "unknown")
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+ContainerDep = Annotated["Container", Depends(get_container)]
+
+
+def _challenge(error: str | None = None, scope: str | None = None) -> dict[str, str]:
+    value = 'Bearer realm="idproof"'
+    if error:
+        value += f', error="{error}"'
+    if scope:
+        value += f', scope="{scope}"'
+    return {"WWW-Authenticate": value}
+
+
+def current_principal(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal:
+    container = get_container(request)
+    ip = client_ip(request)
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise Unauthorized("a bearer token is required", code="missing_token",
+                           headers=_challenge())
+    try:
+        return container.bearer.verify(creds.credentials, ip)
+    except BearerRejected as exc:
+        container.audit.record(AuditEvent(
+            action="api.auth_refused", outcome="failure", actor_type="client", ip=ip,
+            request_id=request_id(request), details={"reason": exc.reason}))
+        if exc.status == 403:
+            raise Forbidden("this client may not call from this address",
+                            code="ip_not_allowed") from None
+        if container.guard.register_failure(ip):
+            container.audit.record(AuditEvent(action="security.ip_blocked", ip=ip,
+                                              request_id=request_id(request)))
+            log.warning("ip_blocked_brute_force", ip=ip)
+        raise Unauthorized("the access token is not valid", code="invalid_token",
+                           headers=_challenge("invalid_token")) from None
+
+
+def require_scopes(*needed: str) -> Callable[..., Principal]:
+    """A dependency granting access only with every one of `needed` scopes."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        missing = [s for s in needed if s not in principal.scopes]
+        if missing:
+            raise Forbidden(f"this token lacks the scope {' '.join(missing)}",
+                            code="insufficient_scope",
+                            headers=_challenge("insufficient_scope", " ".join(needed)))
+        return principal
+
+    return check
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

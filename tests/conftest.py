@@ -1,0 +1,121 @@
+"""Shared fixtures: a migrated database per test on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from idproof.bootstrap import Container, build_container
+from idproof.config import Settings
+from idproof.core.clock import FrozenClock
+from idproof.db.migrate import upgrade
+from idproof.web.app import create_app
+from tests.helpers import ApiClient
+
+PG_URL = os.environ.get("IDPROOF_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("IDPROOF_TEST_REDIS_URL")
+IN_CI = bool(os.environ.get("CI"))
+TEST_SECRET = base64.b64encode(b"k" * 32).decode()
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+def _pg_admin_url() -> str:
+    assert PG_URL is not None
+    return make_url(PG_URL).set(drivername="postgresql+psycopg").render_as_string(
+        hide_password=False)
+
+
+def _pg_exec(sql: str) -> None:
+    engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as c:
+            c.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tmpl") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need IDPROOF_TEST_DATABASE_URL")
+    name = f"idproof_tmpl_{_worker()}_{uuid.uuid4().hex[:6]}"
+    _pg_exec(f'CREATE DATABASE "{name}"')
+    url = make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield name
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database for this test."""
+    if request.param == "sqlite":
+        tmpl: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "data" / "idproof.db"
+        target.parent.mkdir(mode=0o700)
+        shutil.copyfile(tmpl, target)
+        yield f"sqlite:///{target}"
+        return
+    tmpl_name: str = request.getfixturevalue("pg_template")
+    name = f"idproof_t_{uuid.uuid4().hex[:12]}"
+    _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{tmpl_name}"')
+    yield make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, secret_key=TEST_SECRET,
+                    public_url="http://testserver")
+
+
+@pytest.fixture
+def container(settings: Settings, clock: FrozenClock) -> Iterator[Container]:
+    c = build_container(settings, clock)
+    c.keys.ensure_key()
+    c.tenants.ensure("demo")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def api(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container), client=("127.0.0.1", 50000),
+                    raise_server_exceptions=False) as tc:
+        yield tc
+
+
+@pytest.fixture
+def make_client(container: Container):  # type: ignore[no-untyped-def]
+    def make(tenant: str = "demo", scopes: str = "identity.verify identity.read_status",
+             **kw: object) -> ApiClient:
+        if container.tenants.find(tenant) is None:
+            container.tenants.create(tenant)
+        issued = container.clients.create(tenant, scopes, **kw)  # type: ignore[arg-type]
+        return ApiClient(issued.client.id, issued.secret, tenant)
+
+    return make
