@@ -109,7 +109,7 @@ class ClientService:
             hit = self._cache.get(client_id)
             if hit is not None and hit[0] > now:
                 return hit[1]
-        with self._db.session() as s:
+        with self._db.read() as s:
             row = s.execute(
                 select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
                 .where(Client.id == client_id)
@@ -125,7 +125,7 @@ class ClientService:
         stmt = select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
         if tenant_name:
             stmt = stmt.where(Tenant.name == tenant_name)
-        with self._db.session() as s:
+        with self._db.read() as s:
             rows = s.execute(stmt.order_by(Client.created_at)).all()
         return [self._view(c, t) for c, t in rows]
 
@@ -212,7 +212,7 @@ class ClientService:
     def check_secret(self, client_id: str, secret: str) -> bool:
         """True when `secret` is a live secret of `client_id`; constant time per candidate."""
         now: datetime = self._clock.now()
-        with self._db.session() as s:
+        with self._db.read() as s:
             digests = s.scalars(
                 select(ClientSecret.digest).where(
                     ClientSecret.client_id == client_id,

@@ -61,7 +61,7 @@ class RevocationList:
                 stmt = stmt.where(RevokedToken.revoked_at >= self._high_water - _OVERLAP)
             else:
                 stmt = stmt.where(RevokedToken.expires_at > now)
-            with self._db.session() as s:
+            with self._db.read() as s:
                 rows = s.execute(stmt).all()
             for jti, exp, revoked_at in rows:
                 self._revoked[jti] = exp

@@ -129,7 +129,7 @@ class SigningKeyRing:
 
     def _load(self) -> KeySet:
         now = self._clock.now()
-        with self._db.session() as s:
+        with self._db.read() as s:
             rows = list(s.scalars(select(SigningKey).where(
                 (SigningKey.retire_after.is_(None)) | (SigningKey.retire_after > now))
                 .order_by(SigningKey.created_at.desc())))

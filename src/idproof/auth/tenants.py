@@ -50,7 +50,7 @@ class TenantService:
         return existing if existing is not None else self.create(name, region, actor="init")
 
     def find(self, name: str) -> Tenant | None:
-        with self._db.session() as s:
+        with self._db.read() as s:
             return s.scalar(select(Tenant).where(Tenant.name == name))
 
     def get(self, name: str) -> Tenant:
@@ -60,5 +60,5 @@ class TenantService:
         return tenant
 
     def list(self) -> list[Tenant]:
-        with self._db.session() as s:
+        with self._db.read() as s:
             return list(s.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.name)))

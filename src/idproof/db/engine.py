@@ -23,9 +23,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock at BEGIN so concurrent writers queue on busy_timeout instead of
-    # failing with "database is locked" when a read transaction tries to upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock at BEGIN so they queue on busy_timeout instead of failing
+    # with "database is locked" when a read transaction tries to upgrade; read-only units of
+    # work (Database.read) begin deferred and run beside them under WAL.
+    if conn.get_execution_options().get("idproof_readonly"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -59,6 +63,8 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(idproof_readonly=True),
+                                     expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -71,6 +77,16 @@ class Database:
             s.rollback()
             raise
         finally:
+            s.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: on SQLite it does not take the write lock."""
+        s = self._readers()
+        try:
+            yield s
+        finally:
+            # close() ends the transaction without expiring what was loaded (rollback would).
             s.close()
 
     def ping(self) -> bool:
