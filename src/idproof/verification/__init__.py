@@ -1,0 +1,1 @@
+"""Verification sessions: lifecycle, captures, processing pipeline and the decision."""

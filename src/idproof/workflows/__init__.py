@@ -1,0 +1,1 @@
+"""Workflows: versioned definitions of what a verification checks and how it decides."""

@@ -1,0 +1,70 @@
+"""Built-in workflow definitions, shipped as versioned data in the package and validated."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Step = Literal["document", "selfie", "liveness"]
+DocumentType = Literal["passport", "id_card", "driving_licence", "residence_permit", "visa"]
+
+
+class DocumentPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    types: tuple[DocumentType, ...]
+    countries: tuple[str, ...] | None = None  # ISO 3166-1 alpha-3 / ICAO codes; None = any
+    back_required_for: tuple[DocumentType, ...] = ()
+
+
+class Rules(BaseModel):
+    """Which reason codes decline a session and which send it to manual review."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decline: tuple[str, ...]
+    review: tuple[str, ...]
+
+
+class Workflow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,48}$")
+    version: int = Field(ge=1)
+    title: str
+    steps: tuple[Step, ...] = Field(min_length=1)
+    minimum_age: int = Field(ge=0, le=99)
+    max_attempts: int = Field(ge=1, le=10)
+    document: DocumentPolicy
+    rules: Rules
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Workflow:
+        if "document" not in self.steps and any(s in self.steps for s in ("selfie",)):
+            raise ValueError("a selfie is matched against a document: add the document step")
+        if set(self.rules.decline) & set(self.rules.review):
+            raise ValueError("a reason code cannot both decline and send to review")
+        return self
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+
+@lru_cache(maxsize=1)
+def builtin_workflows() -> dict[str, Workflow]:
+    out: dict[str, Workflow] = {}
+    folder = resources.files("idproof.workflows") / "definitions"
+    for entry in folder.iterdir():
+        if entry.name.endswith(".json"):
+            wf = Workflow.model_validate(json.loads(entry.read_text()))
+            out[wf.id] = wf
+    return out
+
+
+def get_workflow(workflow_id: str) -> Workflow | None:
+    return builtin_workflows().get(workflow_id)

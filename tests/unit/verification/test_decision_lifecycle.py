@@ -1,0 +1,78 @@
+"""The decision rules, session lifecycle and the built-in workflow catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from idproof.core.errors import Conflict
+from idproof.verification.decision import StepResult, StepState, decide, missing_steps
+from idproof.verification.lifecycle import Status, can_transition, transition
+from idproof.workflows.catalog import Workflow, builtin_workflows, get_workflow
+
+P = StepState.PASSED
+OK_DOC = StepResult(P, (), {"document_valid": True, "age_over_18": True})
+
+
+def test_catalog_ships_the_four_workflows() -> None:
+    wfs = builtin_workflows()
+    assert set(wfs) >= {"kyc_standard", "document_selfie", "document_only", "age_check"}
+    assert wfs["kyc_standard"].steps == ("document", "selfie", "liveness")
+    assert wfs["document_only"].steps == ("document",)
+    assert get_workflow("kyc_standard").ref == "kyc_standard@1"  # type: ignore[union-attr]
+    assert get_workflow("nope") is None
+
+
+def test_workflow_validation() -> None:
+    base = get_workflow("document_only").model_dump()  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        Workflow.model_validate({**base, "unknown": 1})
+    with pytest.raises(ValueError):
+        Workflow.model_validate({**base, "rules": {"decline": ["x"], "review": ["x"]}})
+
+
+def test_approved_only_when_all_pass() -> None:
+    wf = get_workflow("kyc_standard")
+    assert wf is not None
+    results = {"document": OK_DOC, "selfie": StepResult(P, (), {"face_match": True}),
+               "liveness": StepResult(P, (), {"liveness_passed": True})}
+    d = decide(wf, results)
+    assert d.status == Status.APPROVED and d.reasons == ()
+    assert d.checks == {"is_verified": True, "document_valid": True, "age_over_18": True,
+                        "face_match": True, "liveness_passed": True}
+
+
+def test_decline_beats_review() -> None:
+    wf = get_workflow("document_only")
+    assert wf is not None
+    bad = StepResult(StepState.FAILED, ("duplicate_document", "document_expired"),
+                     {"document_valid": False})
+    d = decide(wf, {"document": bad})
+    assert d.status == Status.DECLINED
+    assert d.reasons == ("duplicate_document", "document_expired")
+    assert d.checks["is_verified"] is False and d.checks["face_match"] is None
+
+
+def test_review_and_unknown_reasons() -> None:
+    wf = get_workflow("document_only")
+    assert wf is not None
+    assert decide(wf, {"document": StepResult(StepState.FAILED, ("duplicate_document",))}
+                  ).status == Status.IN_REVIEW
+    assert decide(wf, {"document": StepResult(StepState.FAILED, ("something_new",))}
+                  ).status == Status.IN_REVIEW
+    assert decide(wf, {}).reasons == ("document_incomplete",)
+
+
+def test_missing_steps() -> None:
+    wf = get_workflow("kyc_standard")
+    assert wf is not None
+    assert missing_steps(wf, {"document": OK_DOC}) == ["selfie", "liveness"]
+
+
+def test_lifecycle() -> None:
+    assert can_transition(Status.NOT_STARTED, Status.IN_PROGRESS)
+    assert transition(Status.PROCESSING, Status.APPROVED) == Status.APPROVED
+    with pytest.raises(Conflict) as exc:
+        transition(Status.APPROVED, Status.PROCESSING)
+    assert exc.value.code == "illegal_transition"
+    for final in (Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ABANDONED):
+        assert not any(can_transition(final, s) for s in Status)
