@@ -36,8 +36,8 @@ lint: install-test
 	$(BIN)/ruff check $(wildcard src tests bench tools)
 
 bench: install-test
-	$(BIN)/python bench/token.py
-	@for b in bench/merkle.py bench/crypto_primitives.py; do \
+	$(BIN)/python bench/oauth_token.py
+	@for b in bench/merkle.py bench/crypto_primitives.py bench/crypto.py; do \
 		if [ -f $$b ]; then $(BIN)/python $$b || exit 1; fi; done
 
 clean:

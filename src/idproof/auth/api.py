@@ -155,6 +155,6 @@ class MeResponse(BaseModel):
 
 
 @me_router.get("/me", summary="Who am I: the calling client, its tenant and token scopes")
-def me(principal: CurrentPrincipal) -> MeResponse:
+async def me(principal: CurrentPrincipal) -> MeResponse:
     return MeResponse(client_id=principal.client_id, tenant=principal.tenant_name,
                       tenant_id=principal.tenant_id, scopes=sorted(principal.scopes))

@@ -91,6 +91,9 @@ class ClientService:
         self._clock = clock or SystemClock()
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, ClientView | None]] = {}
+        # Recently verified (client id, secret digest) pairs: skips a database read per grant
+        # for the same staleness already accepted for a client's status.
+        self._verified: dict[tuple[str, bytes], float] = {}
         self._lock = threading.Lock()
 
     # -- reads ---------------------------------------------------------------------------
@@ -114,7 +117,7 @@ class ClientService:
                 select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
                 .where(Client.id == client_id)
             ).first()
-        view = self._view(row[0], row[1]) if row else None
+            view = self._view(row[0], row[1]) if row else None
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -189,6 +192,7 @@ class ClientService:
                 tenant_id=client.tenant_id, target_type="client", target_id=client_id,
                 details={"grace_seconds": int(grace.total_seconds())}))
             view = self._view(client, tenant)
+        self._forget(client_id)
         return IssuedSecret(view, secret)
 
     def disable(self, client_id: str, *, actor: str = "cli") -> ClientView:
@@ -204,13 +208,33 @@ class ClientService:
                 action="client.disabled", actor_type="operator", actor_id=actor,
                 tenant_id=client.tenant_id, target_type="client", target_id=client_id))
             view = self._view(client, tenant)
+        self._forget(client_id)
+        return view
+
+    def _forget(self, client_id: str) -> None:
         with self._lock:
             self._cache.pop(client_id, None)
-        return view
+            for key in [k for k in self._verified if k[0] == client_id]:
+                del self._verified[key]
 
     # -- authentication ------------------------------------------------------------------
     def check_secret(self, client_id: str, secret: str) -> bool:
         """True when `secret` is a live secret of `client_id`; constant time per candidate."""
+        presented = self._hasher.digest(secret)
+        key = (client_id, presented)
+        hit = self._verified.get(key)
+        # The service clock, not the monotonic one: a secret's grace period ends by it.
+        if hit is not None and hit > self._clock.timestamp():
+            return True
+        ok = self._check_secret_db(client_id, secret)
+        if ok:
+            with self._lock:
+                if len(self._verified) > 10_000:
+                    self._verified.clear()
+                self._verified[key] = self._clock.timestamp() + self._cache_seconds
+        return ok
+
+    def _check_secret_db(self, client_id: str, secret: str) -> bool:
         now: datetime = self._clock.now()
         with self._db.read() as s:
             digests = s.scalars(

@@ -74,7 +74,9 @@ def configure_logging(level: str = "INFO", pii_fields: Iterable[str] = (),
     renderer = (structlog.processors.JSONRenderer() if json_logs
                 else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Drop events below the level before any processor (redaction regexes) runs.
+        processors=[structlog.stdlib.filter_by_level, *shared,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

@@ -1,0 +1,349 @@
+"""Token endpoint throughput on this machine: client-credentials grants and bearer checks.
+
+Starts `idproof serve` (fresh SQLite data dir, one then two workers) and a bare FastAPI app
+(bench/_bare_app.py, the same uvicorn set-up) on 127.0.0.1, loads each with wrk when it is
+installed (else httpx in one asyncio process), and prints grants/s, GET /v1/me per second,
+in-process bearer verifications, and each figure's ratio to the bare-framework ceiling.
+
+Run: .venv/bin/python bench/oauth_token.py [--seconds 5] [--json]   (about 80 s; wrk rounds
+--seconds to whole seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# bench/ holds shared helpers (_common) next to the scripts.
+if _HERE not in sys.path:
+    sys.path.append(_HERE)
+
+from _common import (  # noqa: E402
+    HOST,
+    REPO,
+    VENV_BIN,
+    LoadResult,
+    ServerProcess,
+    free_port,
+    group_cpu_seconds,
+    http_call,
+    install_sigterm_handler,
+    loadgen_tool,
+    machine_busy_seconds,
+    measure,
+    ops_per_second,
+    own_cpu_seconds,
+)
+
+# Published figures to compare with (other hardware, and Keycloak's include a TLS handshake
+# per grant): Keycloak's sizing guide, 1 vCPU per 120 client-credentials grants/s;
+# Ory Hydra, 513 grants/s on 2 CPUs.
+KEYCLOAK_PER_VCPU = 120.0
+KEYCLOAK_2CPU = 2 * KEYCLOAK_PER_VCPU
+HYDRA_2CPU = 513.0
+FORM = "application/x-www-form-urlencoded"
+SCOPES = "identity.verify"
+GRANT_BODY = b"grant_type=client_credentials"
+NOISY_CORES = 0.3  # other processes' load during a measurement above which it is flagged
+LOADGEN_BOUND_CORES = 0.75  # a one-process load generator this busy is the bottleneck
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="length of each HTTP measurement (default 5)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="warm-up before each HTTP measurement (default 1)")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="concurrent keep-alive connections (default 32)")
+    parser.add_argument("--workers", default="1,2",
+                        help="comma-separated worker counts (default 1,2)")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "httpx"), default="auto",
+                        help="load generator (auto: wrk when installed, else httpx)")
+    parser.add_argument("--json", action="store_true",
+                        help="also print all results as one JSON object on the last line")
+    args = parser.parse_args(argv)
+    args.worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    if (args.seconds <= 0 or args.connections < 1 or not args.worker_counts
+            or min(args.worker_counts) < 1):
+        parser.error("--seconds, --connections and --workers must be positive")
+    return args
+
+
+def measure_with_cpu(server: ServerProcess, label: str, method: str, path: str,
+                     args: argparse.Namespace, tool: str, **kw: Any) -> LoadResult:
+    """`measure`, plus CPU accounting: the server's CPU per successful request (µs), and the
+    cores kept busy by the server, the load generator, and anything else on the machine."""
+    pgid = server.proc.pid  # start_new_session: the leader's pid is the group id
+    if args.warmup > 0:  # warm up apart, so that the CPU counters cover the measurement only
+        measure(label, server.port, method, path, seconds=args.warmup, warmup=0,
+                concurrency=args.connections, tool=tool, **kw)
+    srv0, own0, all0 = group_cpu_seconds(pgid), own_cpu_seconds(), machine_busy_seconds()
+    result = measure(label, server.port, method, path, seconds=args.seconds, warmup=0,
+                     concurrency=args.connections, tool=tool, **kw)
+    srv = group_cpu_seconds(pgid) - srv0
+    own = own_cpu_seconds() - own0
+    busy = machine_busy_seconds() - all0
+    secs = result.seconds or 1.0
+    result.extra.update({
+        "server_cpu_us_per_ok": round(srv / result.ok * 1e6, 1) if result.ok else 0.0,
+        "server_cores": round(srv / secs, 2), "loadgen_cores": round(own / secs, 2),
+        "other_cores": round(max(0.0, busy - srv - own) / secs, 2),
+    })
+    return result
+
+
+# -- servers ------------------------------------------------------------------------------------
+def idproof_env(data_dir: Path, port: int) -> dict[str, str]:
+    """The caller's environment less any IDPROOF_* setting, then a fresh SQLite data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("IDPROOF_")}
+    env.update({"IDPROOF_DATA_DIR": str(data_dir), "IDPROOF_LOGGING__LEVEL": "WARNING",
+                "IDPROOF_PUBLIC_URL": f"http://{HOST}:{port}"})
+    return env
+
+
+def create_client(env: Mapping[str, str]) -> dict[str, str]:
+    out = subprocess.run([str(VENV_BIN / "idproof"), "clients", "create", "--tenant", "demo",
+                          "--scopes", SCOPES, "--json"], env=dict(env), cwd=str(REPO),
+                         capture_output=True, text=True, timeout=60, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"idproof clients create failed ({out.returncode}):\n"
+                           f"{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def start_idproof(workers: int, tmp: Path,
+                  started: list[ServerProcess]) -> tuple[ServerProcess, dict[str, str]]:
+    """`idproof serve` on a fresh data dir with one API client; returns the server and the
+    request headers for the token grant ("token") and for GET /v1/me ("me")."""
+    port = free_port()
+    env = idproof_env(tmp / f"idproof-w{workers}", port)
+    t0 = time.perf_counter()
+    creds = create_client(env)  # also initialises the data dir, as `serve` would
+    server = ServerProcess(f"idproof-w{workers}", [str(VENV_BIN / "idproof"), "serve",
+                           "--host", HOST, "--port", str(port), "--workers", str(workers)],
+                           env, port)
+    started.append(server)
+    server.wait_ready()
+    print(f"  idproof serve --workers {workers}: ready in {time.perf_counter() - t0:.1f} s "
+          "(client created first)", flush=True)
+    auth = basic_auth(creds["client_id"], creds["client_secret"])
+    status, raw = http_call(port, "POST", "/oauth/token", GRANT_BODY,
+                            {"Authorization": auth, "Content-Type": FORM})
+    if status != 200:
+        raise RuntimeError(f"POST /oauth/token answered {status}: {raw[:300]!r}")
+    access = json.loads(raw)["access_token"]
+    status, raw = http_call(port, "GET", "/v1/me", headers={"Authorization": f"Bearer {access}"})
+    if status != 200:
+        raise RuntimeError(f"GET /v1/me answered {status}: {raw[:300]!r}")
+    return server, {"token": auth, "me": f"Bearer {access}"}
+
+
+def start_bare(workers: int, started: list[ServerProcess]) -> ServerProcess:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("IDPROOF_")}
+    server = ServerProcess(f"bare-w{workers}", [sys.executable, str(Path(_HERE) / "_bare_app.py"),
+                           "--port", str(port), "--workers", str(workers)], env, port)
+    started.append(server)
+    server.wait_ready()
+    return server
+
+
+def bench_workers(workers: int, tmp: Path, args: argparse.Namespace, tool: str,
+                  started: list[ServerProcess]) -> tuple[dict[str, LoadResult],
+                                                         dict[str, LoadResult]]:
+    """Both servers up at once (the idle one costs nothing), each idproof figure measured
+    right before its bare counterpart, so that a change in the machine's other load skews
+    a ratio as little as it can."""
+    idp, auth = start_idproof(workers, tmp, started)
+    bare = start_bare(workers, started)
+    form = {"Content-Type": FORM}
+    out_idp: dict[str, LoadResult] = {}
+    out_bare: dict[str, LoadResult] = {}
+    out_idp["token"] = measure_with_cpu(
+        idp, f"idproof POST /oauth/token w{workers}", "POST", "/oauth/token", args, tool,
+        headers={**form, "Authorization": auth["token"]}, body=GRANT_BODY)
+    out_bare["token"] = measure_with_cpu(bare, f"bare POST /token w{workers}", "POST",
+                                         "/token", args, tool, headers=form, body=GRANT_BODY)
+    out_idp["me"] = measure_with_cpu(idp, f"idproof GET /v1/me w{workers}", "GET", "/v1/me",
+                                     args, tool, headers={"Authorization": auth["me"]})
+    out_bare["me"] = measure_with_cpu(bare, f"bare GET /me w{workers}", "GET", "/me", args,
+                                      tool)
+    for server in (bare, idp):
+        server.stop()
+        started.remove(server)
+    return out_idp, out_bare
+
+
+# -- in process -----------------------------------------------------------------------------
+def bench_in_process(tmp: Path, seconds: float) -> dict[str, float]:
+    """Bearer verification and the token use case without HTTP, as the tests build them."""
+    from idproof.auth import tokens
+    from idproof.auth.oauth import OAuthRequest
+    from idproof.bootstrap import prepare
+    from idproof.config import Settings
+
+    settings = Settings(data_dir=tmp / "in-process", secret_key=base64.b64encode(
+        os.urandom(32)).decode(), public_url=f"http://{HOST}:8000")
+    container = prepare(settings)
+    try:
+        issued = container.clients.create("demo", SCOPES)
+        req = OAuthRequest(form=[("grant_type", "client_credentials")],
+                           authorization=basic_auth(issued.client.id, issued.secret),
+                           ip=HOST)
+        token = container.oauth.token(req)["access_token"]
+        assert container.bearer.verify(token, HOST).client_id == issued.client.id
+
+        verify_s = min(2.0, seconds)
+        verify_rate, _ = ops_per_second(lambda: container.bearer.verify(token, HOST), verify_s)
+        ks = container.keys.keyset()
+        decode_rate, _ = ops_per_second(lambda: tokens.verify(
+            token, container.keys.verifying_key, issuer=settings.issuer,
+            audience=settings.auth.audience, now=int(time.time()), leeway=30,
+            max_bytes=4096), min(1.0, seconds))
+        mint_rate, _ = ops_per_second(lambda: tokens.mint(
+            ks, issuer=settings.issuer, audience=settings.auth.audience,
+            client_id=issued.client.id, tenant_id=issued.client.tenant_id, scopes=[SCOPES],
+            now=int(time.time()), ttl=600), min(1.0, seconds))
+        grant_rate, _ = ops_per_second(lambda: container.oauth.token(req), min(1.5, seconds),
+                                       warmup=0.2)
+    finally:
+        container.close()
+    return {"bearer_verify_per_s": verify_rate, "bearer_verify_us": 1e6 / verify_rate,
+            "jwt_verify_per_s": decode_rate, "jwt_verify_us": 1e6 / decode_rate,
+            "jwt_mint_per_s": mint_rate, "jwt_mint_us": 1e6 / mint_rate,
+            "oauth_token_per_s": grant_rate, "oauth_token_us": 1e6 / grant_rate}
+
+
+# -- report ---------------------------------------------------------------------------------
+def _line(r: LoadResult) -> str:
+    x = r.extra
+    errs = f", {r.errors:,} errors" if r.errors else ""
+    return (f"{r.rps:7,.0f}/s (p50 {r.p50_ms:6.1f} ms, p99 {r.p99_ms:7.1f} ms{errs})  "
+            f"server {x.get('server_cpu_us_per_ok', 0):6,.0f} µs CPU/req; cores busy: server "
+            f"{x.get('server_cores', 0):.2f}, load gen {x.get('loadgen_cores', 0):.2f}, "
+            f"other {x.get('other_cores', 0):.2f}")
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    idp, bare, inp = results["idproof"], results["bare"], results["in_process"]
+    ws = args.worker_counts
+    ratios: dict[str, float] = {}
+    names = {"token": ("POST /oauth/token", "bare POST"), "me": ("GET /v1/me", "bare GET")}
+    print()
+    print(f"load: {results['loadgen']}, {args.connections} keep-alive connections, "
+          f"{args.seconds:g} s per figure after {args.warmup:g} s warm-up, 2xx responses only; "
+          f"{os.cpu_count()} cores shared by server and load generator")
+    for what, (title, bare_title) in names.items():
+        for w in ws:
+            print(f"{title:18} workers={w}: {_line(idp[w][what])}")
+            print(f"{bare_title:18} workers={w}: {_line(bare[w][what])}")
+    if results["loadgen"] == "httpx":
+        print("note: httpx costs ~1 ms of CPU per request here, so the bare figures are mostly "
+              "the load generator's own limit and ratios near 1 say little: install wrk")
+    other = max(r.extra.get("other_cores", 0.0) for d in (*idp.values(), *bare.values())
+                for r in d.values())
+    if other >= NOISY_CORES:
+        print(f"note: other processes kept up to {other:.1f} cores busy during a measurement; "
+              "these figures are lower than an idle machine would give")
+    print()
+    for what, label in (("token", "token grants/s"), ("me", "GET /v1/me /s ")):
+        for w in ws:
+            r, b = idp[w][what], bare[w][what]
+            ratio = r.rps / b.rps if b.rps else 0.0
+            ratios[f"{what}_w{w}_vs_bare"] = ratio
+            busy = max(r.extra.get("other_cores", 0.0), b.extra.get("other_cores", 0.0))
+            gen = b.extra.get("loadgen_cores", 0.0)
+            flag = f"  [other load {busy:.1f} cores: noisy]" if busy >= NOISY_CORES else ""
+            if gen >= LOADGEN_BOUND_CORES:
+                flag += f"  [load generator used {gen:.2f} cores: the bare figure is its limit]"
+            print(f"{label}  workers={w}: {r.rps:6,.0f} (p50 {r.p50_ms:5.1f} ms, p99 "
+                  f"{r.p99_ms:6.1f} ms)  {names[what][1]}: {b.rps:6,.0f}/s  ratio {ratio:.3f}"
+                  f"{flag}")
+    if len(ws) > 1:
+        lo, hi = min(ws), max(ws)
+        for what in ("token", "me"):
+            a, b2 = idp[lo][what].rps, idp[hi][what].rps
+            ratios[f"{what}_scaling_w{hi}_vs_w{lo}"] = b2 / a if a else 0.0
+            a, b2 = bare[lo][what].rps, bare[hi][what].rps
+            ratios[f"bare_{what}_scaling_w{hi}_vs_w{lo}"] = b2 / a if a else 0.0
+        print(f"workers {lo} -> {hi}: grants x{ratios[f'token_scaling_w{hi}_vs_w{lo}']:.2f}, "
+              f"/v1/me x{ratios[f'me_scaling_w{hi}_vs_w{lo}']:.2f} (bare: POST "
+              f"x{ratios[f'bare_token_scaling_w{hi}_vs_w{lo}']:.2f}, GET "
+              f"x{ratios[f'bare_me_scaling_w{hi}_vs_w{lo}']:.2f})")
+    print(f"bearer verify in-process: {inp['bearer_verify_per_s']:8,.0f}/s "
+          f"({inp['bearer_verify_us']:6.1f} µs/op; tokens.verify alone "
+          f"{inp['jwt_verify_us']:.1f} µs)")
+    print(f"token grant in-process:   {inp['oauth_token_per_s']:8,.0f}/s "
+          f"({inp['oauth_token_us']:6.1f} µs/op; tokens.mint alone {inp['jwt_mint_us']:.1f} µs)")
+    best = max(idp[w]["token"].rps for w in ws)
+    ratios["best_grants_vs_keycloak_2cpu"] = best / KEYCLOAK_2CPU
+    ratios["best_grants_vs_hydra_2cpu"] = best / HYDRA_2CPU
+    print(f"reference: Keycloak ~{KEYCLOAK_PER_VCPU:.0f} grants/s per vCPU "
+          f"({KEYCLOAK_2CPU:.0f} on 2), Ory Hydra {HYDRA_2CPU:.0f}/s on 2 CPUs")
+    print(f"idproof best {best:,.0f} grants/s = {ratios['best_grants_vs_keycloak_2cpu']:.2f}x "
+          f"Keycloak on 2 vCPU, {ratios['best_grants_vs_hydra_2cpu']:.2f}x Hydra (published "
+          "figures on other hardware; Keycloak's include a TLS handshake per grant)")
+    results["ratios"] = ratios
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    install_sigterm_handler()
+    tool = loadgen_tool(args.loadgen)
+    t_start = time.perf_counter()
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    print(f"bench/oauth_token.py: load generator {tool}"
+          + ("" if tool == "wrk" else " (wrk not installed: httpx in one asyncio process)")
+          + f"; load average {load1:.2f} at start", flush=True)
+    started: list[ServerProcess] = []
+    results: dict[str, Any] = {"loadgen": tool, "seconds": args.seconds,
+                               "warmup": args.warmup, "connections": args.connections,
+                               "cores": os.cpu_count(), "load_average_at_start": load1,
+                               "idproof": {}, "bare": {}}
+    with tempfile.TemporaryDirectory(prefix="idproof-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        try:
+            results["in_process"] = bench_in_process(tmp, args.seconds)
+            print("  in-process: done", flush=True)
+            for w in args.worker_counts:
+                results["idproof"][w], results["bare"][w] = bench_workers(w, tmp, args, tool,
+                                                                          started)
+                print(f"  workers={w}: done", flush=True)
+        finally:  # on any error or signal too: no server outlives the bench (or its data dir)
+            for server in reversed(started):
+                server.stop()
+    report(results, args)
+    results["elapsed_s"] = round(time.perf_counter() - t_start, 1)
+    print(f"total {results['elapsed_s']:.0f} s")
+    if args.json:
+        payload = {
+            **results,
+            "idproof": {f"workers_{w}": {k: v.as_dict() for k, v in d.items()}
+                        for w, d in results["idproof"].items()},
+            "bare": {f"workers_{w}": {k: v.as_dict() for k, v in d.items()}
+                     for w, d in results["bare"].items()},
+            "reference": {"keycloak_per_vcpu": KEYCLOAK_PER_VCPU,
+                          "keycloak_2cpu": KEYCLOAK_2CPU, "hydra_2cpu": HYDRA_2CPU},
+        }
+        print(json.dumps(payload, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
