@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from idproof.bootstrap import Container, build_container
 from idproof.config import Settings
 from idproof.core.clock import FrozenClock
+from idproof.crypto.kms.softhsm import SoftHsmToken, find_softhsm, init_token
 from idproof.db.migrate import upgrade
 from idproof.web.app import create_app
 from tests.helpers import ApiClient
@@ -119,3 +120,29 @@ def make_client(container: Container):  # type: ignore[no-untyped-def]
         return ApiClient(issued.client.id, issued.secret, tenant)
 
     return make
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsmToken]:
+    """One initialised SoftHSM2 token per test process; tests isolate by label prefix.
+
+    SoftHSM2 only sees tokens that exist when the library initialises, so one token per
+    session (each test uses its own object-label prefix) beats re-initialising per test.
+    """
+    if find_softhsm() is None:
+        msg = ("SoftHSM2 is not installed (softhsm2-util / libsofthsm2.so not found); "
+               "install it with: apt-get install -y softhsm2")
+        if _in_ci():
+            pytest.fail(f"{msg}. It is required when CI is set.", pytrace=False)
+        pytest.skip(msg)
+    previous = os.environ.get("SOFTHSM2_CONF")
+    token = init_token(tmp_path_factory.mktemp("softhsm"), label="idproof-test")
+    yield token
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous

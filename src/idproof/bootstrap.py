@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from idproof.audit.log import AuditLog, default_origin
 from idproof.audit.service import AuditService
 from idproof.auth.bearer import BearerVerifier
 from idproof.auth.clients import ClientService
@@ -25,9 +26,13 @@ from idproof.auth.signing_keys import SigningKeyRing
 from idproof.auth.tenants import TenantService
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
+from idproof.crypto.protection import DataProtection
+from idproof.crypto.setup import open_data_protection
 from idproof.db.engine import Database
 from idproof.db.migrate import upgrade
 from idproof.security.brute_force import BruteForceGuard
+from idproof.security.rate_limit import RateLimiter
+from idproof.vault.service import VaultService
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name
 
@@ -91,16 +96,26 @@ class Container:
     guard: BruteForceGuard
     oauth: OAuthService
     bearer: BearerVerifier
+    protection: DataProtection
+    vault: VaultService
+    audit_log: AuditLog
 
     def close(self) -> None:
+        self.protection.close()
         self.db.dispose()
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
     secret = load_server_secret(settings)
-    db = Database(settings.sqlalchemy_url())
+    # hide_parameters: a failing statement must not print personal data into a log.
+    db = Database(settings.sqlalchemy_url(), hide_parameters=True)
     audit = AuditService(db, clock)
+    audit_log = AuditLog(db, derive(secret, "audit-log-seal"), clock=clock, audit=audit,
+                         origin=settings.audit.origin or default_origin(settings.public_url),
+                         every_events=settings.audit.checkpoint_every_events,
+                         every_seconds=settings.audit.checkpoint_every_seconds)
+    audit.on_appended(audit_log.after_append)
     tenants = TenantService(db, audit, clock)
     clients = ClientService(db, audit, SecretHasher(derive(secret, "client-secret-pepper")),
                             clock, cache_seconds=settings.auth.client_cache_seconds)
@@ -115,9 +130,13 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
                          revocations=revocations, audit=audit, guard=guard, clock=clock)
     bearer = BearerVerifier(settings, keys, revocations, clients, clock)
+    protection = open_data_protection(settings, audit, clock)
+    vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
+                         detokenize_limit=settings.vault.detokenize_rate_limit)
     return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
-                     oauth=oauth, bearer=bearer)
+                     oauth=oauth, bearer=bearer, protection=protection, vault=vault,
+                     audit_log=audit_log)
 
 
 def prepare(settings: Settings, *, demo_tenant: bool = True) -> Container:
@@ -127,6 +146,7 @@ def prepare(settings: Settings, *, demo_tenant: bool = True) -> Container:
     upgrade(settings.sqlalchemy_url())
     container = build_container(settings)
     container.keys.ensure_key()
+    container.audit_log.ensure_key()
     if demo_tenant:
         container.tenants.ensure("demo")
     if settings.database_url is None:

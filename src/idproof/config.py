@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +50,42 @@ class LoggingSettings(BaseModel):
     ])
 
 
+class KmsSettings(BaseModel):
+    """Where the key-encryption keys live: a local keyring file or a PKCS#11 HSM."""
+
+    backend: Literal["local", "pkcs11"] = "local"
+    keyring_path: Path | None = None  # local: default <data_dir>/keyring.json (0600)
+    pkcs11_lib: str | None = None  # pkcs11: path of the vendor's PKCS#11 library
+    pkcs11_token_label: str = "idproof"  # noqa: S105 - a token name, not a secret
+    pkcs11_pin: SecretStr | None = None  # the user PIN; use IDPROOF_KMS__PKCS11_PIN_FILE
+    pkcs11_label_prefix: str = "idproof"
+    # Unwrapped data keys stay in memory this long at most: a key shredded by another
+    # process stops working here within this time.
+    dek_cache_seconds: float = Field(60.0, gt=0, le=900)
+    dek_cache_size: int = Field(10_000, ge=1)
+
+
+class VaultSettings(BaseModel):
+    detokenize_rate_limit: str = "60/minute"  # per API client, `limits` notation
+
+    @field_validator("detokenize_rate_limit")
+    @classmethod
+    def _parse_limit(cls, v: str) -> str:
+        from limits import parse
+
+        parse(v)  # raises ValueError on a malformed limit
+        return v
+
+
+class AuditSettings(BaseModel):
+    """The tamper-evident audit log: when signed checkpoints are made, and the log's name."""
+
+    checkpoint_every_events: int = Field(1000, ge=0)  # 0: no event-count trigger
+    checkpoint_every_seconds: float = Field(60.0, ge=0)  # 0: no periodic task
+    # The checkpoint origin line and note key name; default "<public URL host>/idproof/audit".
+    origin: str | None = Field(None, min_length=1, max_length=255, pattern=r"^[^\s+]+$")
+
+
 class Settings(BaseSettings):
     """All configuration; built once at start-up and passed down."""
 
@@ -70,6 +106,11 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    kms: KmsSettings = Field(default_factory=KmsSettings)
+    vault: VaultSettings = Field(default_factory=VaultSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    # A file holding the passphrase that seals the local keyring (read by the KMS itself).
+    master_key_file: Path | None = None
 
     @field_validator("public_url")
     @classmethod

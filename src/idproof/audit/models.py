@@ -1,11 +1,24 @@
-"""The append-only audit event table (database triggers refuse UPDATE and DELETE)."""
+"""Audit log tables: events (the leaves), subtree nodes, tree head, checkpoints, log keys."""
+
+# Triggers (migration 0002) refuse UPDATE and DELETE on all of them but the tree head, whose
+# size may only grow.
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idproof.db.base import Base, UTCDateTime
@@ -17,6 +30,10 @@ class AuditEventRow(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
+    # Dense position in the Merkle tree, from 0; assigned under the tree head lock.
+    idx: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # SHA-256(0x00 || canonical JSON of the fields below); see audit/leaf.py.
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor_type: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -29,3 +46,51 @@ class AuditEventRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    # A tenant pages through its own events by index.
+    __table_args__ = (Index("ix_audit_events_tenant_id_idx", "tenant_id", "idx"),)
+
+
+class AuditNode(Base):
+    """A complete subtree's hash; level 0 holds the leaves. Written once, when it completes."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditTreeHead(Base):
+    """The one row whose size is the number of leaves; appenders lock it to serialize."""
+
+    __tablename__ = "audit_tree_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),
+                      CheckConstraint("size >= 0", name="size_not_negative"))
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head (C2SP tlog-checkpoint note), at most one per tree size."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AuditLogKey(Base):
+    """The log's Ed25519 note-signing key; the private half sealed under the server secret."""
+
+    __tablename__ = "audit_log_keys"
+
+    key_id: Mapped[str] = mapped_column(String(8), primary_key=True)  # note key ID, hex
+    name: Mapped[str] = mapped_column(String(255))  # the signed-note key name
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed_private: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

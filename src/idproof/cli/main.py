@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from idproof.bootstrap import Container, prepare
+from idproof.cli.audit import audit_app
+from idproof.cli.keys import keys_app
 from idproof.config import load_settings
 from idproof.core.errors import IdproofError
 
@@ -24,11 +26,11 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants (one per business using the service).",
                           no_args_is_help=True)
 clients_app = typer.Typer(help="OAuth2 API clients.", no_args_is_help=True)
-keys_app = typer.Typer(help="Key management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 # Piped output (scripts, CI logs) gets wide lines instead of wrapped ids.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -86,10 +88,12 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (done automatically by `serve`)."""
+    from idproof.crypto.setup import open_key_store
     from idproof.db.migrate import upgrade
 
     settings = load_settings()
     upgrade(settings.sqlalchemy_url())
+    open_key_store(settings).dispose()  # the separate key store's schema
     out.print("database is up to date")
 
 
@@ -194,13 +198,6 @@ def clients_disable(client_id: str) -> None:
         _fail(exc)
         return
     out.print(f"client {client_id} disabled")
-
-
-@keys_app.command("rotate-signing")
-def keys_rotate_signing() -> None:
-    """Make a new token signing key current; the old one verifies until its tokens expire."""
-    kid = _container().keys.rotate()
-    out.print(f"new signing key {kid} is current")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,3 +69,9 @@ class UnsupportedMediaType(IdproofError):
     status = 415
     code = "unsupported_media_type"
     title = "Unsupported media type"
+
+
+class Gone(IdproofError):
+    status = 410
+    code = "gone"
+    title = "Gone"

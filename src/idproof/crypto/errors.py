@@ -70,3 +70,31 @@ class KeyringError(KeyManagerError):
 
 class KeyringPassphraseError(KeyringError):
     """The local keyring could not be opened with the given passphrase."""
+
+
+class KeyStoreError(CryptoError):
+    """The key store is unreachable, of an unknown schema version, or misconfigured."""
+
+
+class SubjectKeyNotFound(CryptoError):
+    """No subject key with this id (in this tenant) exists in the key store."""
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(f"subject key {key_id!r} does not exist in this tenant's key store")
+
+
+class SubjectKeyShredded(CryptoError):
+    """The subject key was destroyed (crypto-shredding): its data can never be decrypted."""
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(f"subject key {key_id!r} was shredded; its data is erased")
+
+
+class KekInUseError(KeyManagerError):
+    """A KEK version cannot be retired while data keys are still wrapped under it."""
+
+    def __init__(self, version: int, reason: str) -> None:
+        self.version = version
+        super().__init__(f"cannot retire KEK version {version}: {reason}")

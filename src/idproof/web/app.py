@@ -8,8 +8,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from starlette.concurrency import run_in_threadpool
 
 from idproof import __version__
+from idproof.audit.api import router as audit_router
+from idproof.audit.log import periodic_checkpoints
 from idproof.auth.api import discovery_router, me_router, oauth_router
 from idproof.bootstrap import Container
+from idproof.vault.api import router as vault_router
 from idproof.web.middleware import BodyTooLarge, EdgeMiddleware, body_too_large_handler
 from idproof.web.problems import install_problem_handlers, problem
 
@@ -25,7 +28,9 @@ Authenticate with the OAuth2 client-credentials grant at `POST /oauth/token`, th
 def create_app(container: Container) -> FastAPI:
     settings = container.settings
     app = FastAPI(title="idproof", version=__version__, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json",
+                  # Signed audit checkpoints every M seconds while serving.
+                  lifespan=lambda _: periodic_checkpoints(container.audit_log, container.clock))
     app.state.container = container
     install_problem_handlers(app)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
@@ -61,6 +66,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(oauth_router)
     app.include_router(discovery_router)
     app.include_router(me_router)
+    app.include_router(vault_router)
+    app.include_router(audit_router)
     return app
 
 

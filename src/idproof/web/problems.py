@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from idproof.core.errors import IdproofError
+from idproof.crypto.errors import CryptoError
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("idproof.web")
@@ -68,6 +69,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(exc.status_code, None, detail, headers=getattr(exc, "headers", None),
+                       request_id=_rid(request))
+
+    @app.exception_handler(CryptoError)
+    async def _crypto(request: Request, exc: CryptoError) -> JSONResponse:
+        # Key ids and row context go to the operator's log; the client learns nothing.
+        log.error("crypto_error", error_type=type(exc).__name__, error=str(exc))
+        return problem(500, "internal_error", "an internal error occurred",
                        request_id=_rid(request))
 
     @app.exception_handler(Exception)

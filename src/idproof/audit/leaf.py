@@ -1,0 +1,88 @@
+"""What an audit event's Merkle leaf commits to: its fields, as canonical JSON, and their hash."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from idproof.audit.canonical import canonical_json
+from idproof.audit.merkle import leaf_hash
+
+# The leaf is the canonical JSON of exactly these keys, every one always present (null when
+# unset). An export line and an API event are this object plus `index` and `leaf_hash`, so
+# anyone can recompute the leaf hash from what they were given (tools/verify_audit_proof.py).
+# The index is deliberately not in the leaf: the tree's position commits to it.
+LEAF_FIELDS: tuple[str, ...] = (
+    "actor_type", "actor_id", "tenant_id", "action", "target_type", "target_id", "outcome",
+    "ip", "request_id", "purpose", "occurred_at", "details",
+)
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class EventLike(Protocol):
+    """The attributes of a stored event row (or anything shaped like one)."""
+
+    actor_type: str
+    actor_id: str | None
+    tenant_id: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    outcome: str
+    ip: str | None
+    request_id: str | None
+    purpose: str | None
+    occurred_at: datetime
+    details: dict[str, Any]
+
+
+def format_time(value: datetime) -> str:
+    """ISO-8601 UTC with exactly six fractional digits and a `Z`: one spelling per instant."""
+    if value.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """Inverse of `format_time` (strict: other spellings of the same instant are refused)."""
+    value = datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    if format_time(value) != text:
+        raise ValueError(f"{text!r} is not a canonical audit time")
+    return value
+
+
+def normalize_details(details: dict[str, Any]) -> dict[str, Any]:
+    """`details` as a JSON round trip gives it back: what both databases will store and return.
+
+    Hashing the normalized value (not the caller's) is what makes a leaf recomputable from the
+    stored row: tuples become lists, and NaN, infinities or non-JSON values are refused here
+    instead of being stored in a form nobody could hash again.
+    """
+    normalized = json.loads(canonical_json(details))
+    if not isinstance(normalized, dict):
+        raise TypeError("audit details must be a JSON object")
+    return normalized
+
+
+def leaf_fields(event: EventLike) -> dict[str, Any]:
+    """The object a leaf commits to, from a stored row or a row about to be stored."""
+    return {
+        "actor_type": event.actor_type,
+        "actor_id": event.actor_id,
+        "tenant_id": event.tenant_id,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "outcome": event.outcome,
+        "ip": event.ip,
+        "request_id": event.request_id,
+        "purpose": event.purpose,
+        "occurred_at": format_time(event.occurred_at),
+        "details": event.details,
+    }
+
+
+def event_leaf_hash(fields: dict[str, Any]) -> bytes:
+    """RFC 6962 leaf hash of an event's fields: SHA-256(0x00 || canonical JSON)."""
+    return leaf_hash(canonical_json(fields))

@@ -1,0 +1,76 @@
+"""Task queue wiring (Huey): SQLite storage embedded, Redis storage when a Redis URL is set.
+
+Tasks carry ids only, never personal data, and store no results. A task lost with a killed
+worker is not lost for good: the periodic sweep re-queues work stuck in `processing`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+from idproof.config import Settings
+
+log = structlog.get_logger("idproof.jobs")
+
+
+def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
+    if settings.redis_url is not None:
+        return RedisHuey("idproof", url=settings.redis_url.get_secret_value(), results=False,
+                         immediate=immediate, utc=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return SqliteHuey("idproof", filename=str(settings.data_dir / "queue.db"), results=False,
+                      immediate=immediate, utc=True)
+
+
+class Jobs:
+    """Registers idproof's tasks on a Huey instance and enqueues them."""
+
+    def __init__(self, huey: Huey, *, process_capture: Callable[[str, str], None],
+                 sweep: Callable[[], Any], sweep_every_minutes: int = 1) -> None:
+        self.huey = huey
+        self._process = huey.task(retries=3, retry_delay=2, name="process_capture")(
+            self._wrap("process_capture", process_capture))
+        self._sweep_fn = sweep
+        huey.periodic_task(crontab(minute=f"*/{sweep_every_minutes}"), name="sweep")(
+            self._wrap("sweep", sweep))
+        self._consumer: Consumer | None = None
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except Exception as exc:
+                # The type only: messages may quote data.
+                log.warning("job_failed", job=name, error_type=type(exc).__name__)
+                raise
+
+        run.__name__ = name
+        return run
+
+    def enqueue_capture(self, session_id: str, capture_id: str) -> None:
+        self._process(session_id, capture_id)
+
+    def sweep_now(self) -> Any:
+        return self._sweep_fn()
+
+    def start_consumer(self, workers: int = 2) -> Consumer:
+        """Run a consumer inside this process (what `idproof serve` does by default)."""
+        consumer = self.huey.create_consumer(workers=workers, worker_type="thread",
+                                             periodic=True, initial_delay=0.05,
+                                             max_delay=0.5, check_worker_health=True)
+        consumer.start()
+        self._consumer = consumer
+        return consumer
+
+    def stop_consumer(self) -> None:
+        if self._consumer is not None:
+            self._consumer.stop(graceful=True)
+            self._consumer = None

@@ -1,0 +1,1 @@
+"""Tokenization vault: identifiers replaced by random `tok_<kind>_...` tokens, values sealed."""
