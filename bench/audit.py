@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from idproof.audit.checkpoint import sign_checkpoint
 from idproof.audit.events import AuditEvent
+from idproof.audit.leaf import event_leaf_hash, format_time
 from idproof.audit.log import AuditLog
 from idproof.audit.merkle import CompactRange
 from idproof.audit.models import AuditCheckpoint, AuditEventRow, AuditNode, AuditTreeHead
@@ -44,6 +44,7 @@ SEAL = b"\x42" * 32
 ORIGIN = "bench.idproof.local/idproof/audit"
 CHECKPOINT_EVERY = 1000
 CHUNK = 20_000
+_ACTIONS = ("token.issued", "pii.read", "session.created", "vault.detokenize")
 
 
 @contextmanager
@@ -79,7 +80,7 @@ def postgres_db() -> Iterator[str | None]:
 
 def _event(i: int, rng: random.Random) -> AuditEvent:
     return AuditEvent(
-        action=rng.choice(("token.issued", "pii.read", "session.created", "vault.detokenize")),
+        action=rng.choice(_ACTIONS),
         actor_type="client", actor_id=f"cli_{rng.randrange(50):024d}",
         tenant_id=f"ten_{rng.randrange(10):024d}", target_type="session",
         target_id=f"ses_{i:024d}", ip=f"10.{i % 256}.{(i >> 8) % 256}.{rng.randrange(256)}",
@@ -114,6 +115,22 @@ def bench_appends(label: str, url: str, seconds: float) -> None:
         db.dispose()
 
 
+def _raw_insert(db: Database, table: Any, columns: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """A plain DBAPI INSERT and the column types' own bind processors: the rows are stored
+    exactly as SQLAlchemy would store them, without its per-row overhead."""
+    dialect = db.engine.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    marks = [f"CAST({mark} AS JSON)" if c == "details" and db.dialect == "postgresql" else mark
+             for c in columns]
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
+    return sql, [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+
+
+_EVENT_COLUMNS = ("idx", "leaf_hash", "occurred_at", "actor_type", "actor_id", "tenant_id",
+                  "action", "target_type", "target_id", "outcome", "ip", "request_id", "purpose",
+                  "details")
+
+
 def bulk_fill(url: str, n: int) -> AuditLog:
     """Load `n` events as the service would have appended them, in large transactions."""
     upgrade(url)
@@ -121,35 +138,45 @@ def bulk_fill(url: str, n: int) -> AuditLog:
     log = AuditLog(db, SEAL, origin=ORIGIN, every_seconds=0)
     log.ensure_key()
     signer = log._current_signer()
-    audit = AuditService(db)
+    assert log.size() == 0, "the bulk load starts from an empty log"
     rng = random.Random(6962)
     edge = CompactRange()
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    events_table, nodes_table = AuditEventRow.__table__, AuditNode.__table__
-    assert log.size() == 0, "the bulk load starts from an empty log"
+    event_sql, procs = _raw_insert(db, AuditEventRow.__table__, _EVENT_COLUMNS)
+    node_sql, _ = _raw_insert(db, AuditNode.__table__, ("level", "idx", "hash"))
+    with_proc = [(k, p) for k, p in enumerate(procs) if p is not None]
     for chunk_start in range(0, n, CHUNK):
-        rows: list[dict[str, Any]] = []
-        nodes: list[dict[str, Any]] = []
+        rows: list[list[Any]] = []
+        nodes: list[tuple[int, int, bytes]] = []
         checkpoints: list[dict[str, Any]] = []
         for i in range(chunk_start, min(chunk_start + CHUNK, n)):
-            # values(): the same validation and leaf hash as a real append.
-            values = audit.values(replace(_event(i, rng),
-                                          occurred_at=start + timedelta(microseconds=i * 1500)))
-            values["idx"] = i
-            rows.append(values)
-            nodes.extend({"level": nd.level, "idx": nd.index, "hash": nd.hash}
-                         for nd in edge.append(values["leaf_hash"]))
+            when = start + timedelta(microseconds=i * 1500)
+            fields = {
+                "actor_type": "client", "actor_id": f"cli_{rng.randrange(50):024d}",
+                "tenant_id": f"ten_{rng.randrange(10):024d}", "action": rng.choice(_ACTIONS),
+                "target_type": "session", "target_id": f"ses_{i:024d}", "outcome": "success",
+                "ip": f"10.{i % 256}.{(i >> 8) % 256}.{rng.randrange(256)}",
+                "request_id": f"req_{i:016x}", "purpose": None,
+                "occurred_at": format_time(when),
+                "details": {"scopes": ["identity.verify"], "n": i},
+            }
+            leaf = event_leaf_hash(fields)  # what AuditService.values computes
+            row = [i, leaf, when, *(fields[c] for c in _EVENT_COLUMNS[3:-1]), fields["details"]]
+            for k, proc in with_proc:
+                row[k] = proc(row[k])
+            rows.append(row)
+            nodes.extend((nd.level, nd.index, nd.hash) for nd in edge.append(leaf))
             if edge.size % CHECKPOINT_EVERY == 0:
-                note = sign_checkpoint(ORIGIN, edge.size, edge.root(), signer.name,
-                                       signer.private)
-                checkpoints.append({"size": edge.size, "root": edge.root(), "note": note,
-                                    "created_at": values["occurred_at"]})
-        with db.session() as s:
-            s.execute(insert(events_table), rows)
-            s.execute(insert(nodes_table), nodes)
+                root = edge.root()
+                checkpoints.append({"size": edge.size, "root": root, "created_at": when,
+                                    "note": sign_checkpoint(ORIGIN, edge.size, root,
+                                                            signer.name, signer.private)})
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(event_sql, [tuple(r) for r in rows])
+            conn.exec_driver_sql(node_sql, nodes)
             if checkpoints:
-                s.execute(insert(AuditCheckpoint.__table__), checkpoints)
-            s.execute(update(AuditTreeHead.__table__).values(size=edge.size))
+                conn.execute(insert(AuditCheckpoint.__table__), checkpoints)
+            conn.execute(update(AuditTreeHead.__table__).values(size=edge.size))
     return log
 
 

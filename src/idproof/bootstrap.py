@@ -30,9 +30,15 @@ from idproof.crypto.protection import DataProtection
 from idproof.crypto.setup import open_data_protection
 from idproof.db.engine import Database
 from idproof.db.migrate import upgrade
+from idproof.jobs import Jobs, make_huey
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
 from idproof.vault.service import VaultService
+from idproof.verification.blobs import LocalBlobStore
+from idproof.verification.captures import CaptureService
+from idproof.verification.document_reader import DocumentReader
+from idproof.verification.links import LinkSigner
+from idproof.verification.service import SessionService
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name
 
@@ -99,6 +105,9 @@ class Container:
     protection: DataProtection
     vault: VaultService
     audit_log: AuditLog
+    sessions: SessionService
+    captures: CaptureService
+    jobs: Jobs
 
     def close(self) -> None:
         self.protection.close()
@@ -133,10 +142,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     protection = open_data_protection(settings, audit, clock)
     vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
                          detokenize_limit=settings.vault.detokenize_rate_limit)
+    sessions = SessionService(db, audit, LinkSigner(derive(secret, "hosted-link")),
+                              settings.public_url, clock)
+    captures = CaptureService(db, audit, protection, vault,
+                              LocalBlobStore(settings.data_dir / "blobs"), sessions,
+                              DocumentReader(), clock)
+    jobs = Jobs(make_huey(settings), process_capture=captures.process, sweep=captures.sweep)
+    captures.set_enqueue(jobs.enqueue_capture)
     return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
-                     audit_log=audit_log)
+                     audit_log=audit_log, sessions=sessions, captures=captures, jobs=jobs)
 
 
 def prepare(settings: Settings, *, demo_tenant: bool = True) -> Container:

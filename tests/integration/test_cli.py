@@ -84,8 +84,9 @@ def test_data_dir_is_private(env: Path) -> None:
     assert stat.S_IMODE(env.stat().st_mode) == 0o700
     files = list(env.iterdir())
     assert {f.name for f in files} >= {"idproof.db", "secret.key"}
-    for f in files:
-        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+    for f in env.rglob("*"):
+        want = 0o700 if f.is_dir() else 0o600
+        assert stat.S_IMODE(f.stat().st_mode) == want, f.name
 
 
 def test_db_upgrade(env: Path) -> None:

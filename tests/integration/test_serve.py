@@ -55,8 +55,9 @@ def test_serve_first_run(tmp_path: Path) -> None:
         assert stat.S_IMODE(data.stat().st_mode) == 0o700
         names = {p.name for p in data.iterdir()}
         assert "idproof.db-wal" in names and "secret.key" in names
-        for p in data.iterdir():
-            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
+        for p in data.rglob("*"):
+            want = 0o700 if p.is_dir() else 0o600
+            assert stat.S_IMODE(p.stat().st_mode) == want, p.name
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -41,7 +42,8 @@ def format_time(value: datetime) -> str:
     """ISO-8601 UTC with exactly six fractional digits and a `Z`: one spelling per instant."""
     if value.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+    # isoformat, not strftime: glibc's %Y does not zero-pad years below 1000.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:
@@ -67,20 +69,16 @@ def normalize_details(details: dict[str, Any]) -> dict[str, Any]:
 
 def leaf_fields(event: EventLike) -> dict[str, Any]:
     """The object a leaf commits to, from a stored row or a row about to be stored."""
-    return {
-        "actor_type": event.actor_type,
-        "actor_id": event.actor_id,
-        "tenant_id": event.tenant_id,
-        "action": event.action,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "outcome": event.outcome,
-        "ip": event.ip,
-        "request_id": event.request_id,
-        "purpose": event.purpose,
-        "occurred_at": format_time(event.occurred_at),
-        "details": event.details,
-    }
+    fields = {name: getattr(event, name) for name in LEAF_FIELDS}
+    fields["occurred_at"] = format_time(fields["occurred_at"])
+    return fields
+
+
+def leaf_fields_from_values(values: Sequence[Any]) -> dict[str, Any]:
+    """`leaf_fields` of a row selected as the columns named in LEAF_FIELDS, in that order."""
+    fields = dict(zip(LEAF_FIELDS, values, strict=True))
+    fields["occurred_at"] = format_time(fields["occurred_at"])
+    return fields
 
 
 def event_leaf_hash(fields: dict[str, Any]) -> bytes:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, func, select
 
 from idproof.audit.checkpoint import (
+    Checkpoint,
     CheckpointError,
     NoteVerifier,
     open_checkpoint,
@@ -28,7 +29,7 @@ from idproof.audit.checkpoint import (
 )
 from idproof.audit.checkpoint import key_id as note_key_id
 from idproof.audit.events import AuditEvent
-from idproof.audit.leaf import leaf_fields
+from idproof.audit.leaf import LEAF_FIELDS, leaf_fields, leaf_fields_from_values
 from idproof.audit.merkle import (
     NodeStoreError,
     ProofError,
@@ -108,10 +109,9 @@ class ConsistencyProof:
 class VerifyReport:
     """Outcome of `AuditLog.verify`: the first bad index (if any) and every other problem."""
 
-    size: int
-    root: bytes
     events: int
-    checkpoints_checked: int
+    root: bytes
+    checkpoints_checked: int  # stored checkpoints whose signature verified
     finding: Finding | None = None
     problems: list[str] = field(default_factory=list)  # problems not tied to an event index
 
@@ -366,7 +366,7 @@ class AuditLog:
             head = conn.execute(select(AuditTreeHead.size)
                                 .where(AuditTreeHead.id == HEAD_ID)).scalar()
             if head is None:
-                return VerifyReport(0, b"", 0, 0, problems=["the tree head row is missing"])
+                return VerifyReport(0, b"", 0, problems=["the tree head row is missing"])
             if on_size is not None:
                 on_size(head)
             signed = self._signed_roots(conn, verifiers, witness, problems)
@@ -377,14 +377,13 @@ class AuditLog:
                 node_levels=(levels + 1) if levels is not None else 0,
                 signed=signed, progress=progress)
             if result.finding is None:
-                stored = sorted((r for r in result.matched if r.label.startswith("stored")),
+                stored = sorted((r for r in result.matched if not r.witness),
                                 key=lambda r: r.size)
                 result.finding = _check_chain(stored, DbNodeReader(conn))
-        return VerifyReport(result.size, result.root, result.size,
-                            len([r for r in signed if r.label.startswith("stored")]),
+        return VerifyReport(result.size, result.root, sum(not r.witness for r in signed),
                             finding=result.finding, problems=problems)
 
-    def _snapshot(self) -> Any:
+    def _snapshot(self) -> _Snapshot:
         conn = self._db.engine.connect()
         if self._db.dialect == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -414,7 +413,7 @@ class AuditLog:
                 problems.append("the witness checkpoint is not validly signed by the log key")
             else:
                 out.append(SignedRoot(f"witness checkpoint at size {parsed.size}", parsed.size,
-                                      parsed.root))
+                                      parsed.root, witness=True))
         return out
 
 
@@ -444,7 +443,7 @@ def _filtered(*, after: int | None, action: str | None, since: datetime | None,
     return stmt
 
 
-def _open(note: str, verifiers: list[NoteVerifier]) -> Any:
+def _open(note: str, verifiers: list[NoteVerifier]) -> Checkpoint | None:
     for v in verifiers:
         try:
             return open_checkpoint(note, v)
@@ -470,18 +469,15 @@ class _Snapshot:
             self._conn.close()
 
 
-_EVENT_COLUMNS = (AuditEventRow.idx, AuditEventRow.leaf_hash, AuditEventRow.occurred_at,
-                  AuditEventRow.actor_type, AuditEventRow.actor_id, AuditEventRow.tenant_id,
-                  AuditEventRow.action, AuditEventRow.target_type, AuditEventRow.target_id,
-                  AuditEventRow.outcome, AuditEventRow.ip, AuditEventRow.request_id,
-                  AuditEventRow.purpose, AuditEventRow.details)
+_LEAF_COLUMNS = tuple(getattr(AuditEventRow, name) for name in LEAF_FIELDS)
 
 
 def _event_records(conn: Connection) -> Iterator[EventRecord]:
     result = conn.execution_options(yield_per=5000).execute(
-        select(*_EVENT_COLUMNS).order_by(AuditEventRow.idx))
+        select(AuditEventRow.idx, AuditEventRow.leaf_hash, *_LEAF_COLUMNS)
+        .order_by(AuditEventRow.idx))
     for row in result:
-        yield row.idx, leaf_fields(row), row.leaf_hash
+        yield row[0], leaf_fields_from_values(row[2:]), row[1]
 
 
 def _node_stream(conn: Connection, level: int) -> Iterator[tuple[int, bytes]]:

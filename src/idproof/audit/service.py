@@ -42,7 +42,8 @@ class AuditService:
     does. The append itself (lock the tree head, number the events, store the nodes they
     complete, bump the head) runs last, just before COMMIT: the lock that serializes appenders
     across processes is held for a few small statements, never across the caller's own work,
-    and it is always the last lock a transaction takes, so it cannot deadlock with row locks.
+    and it is the last lock the transaction takes, so it does not deadlock against the caller's
+    row locks.
     """
 
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
@@ -130,6 +131,9 @@ class AuditService:
             return  # releasing a savepoint: append with the outermost commit
         pending = session.info.pop(_PENDING, None)
         if pending:
+            # SQLAlchemy flushes the caller's changes after this hook: do it first, so that the
+            # head lock really is the last lock this transaction takes.
+            session.flush()
             session.info[_APPENDED] = self.append(session, [row for _, row in pending])
 
     def _after_commit(self, session: Session) -> None:
@@ -165,8 +169,11 @@ class AuditService:
         A few statements whatever the batch size: bump the head, read the stored right edge,
         insert the events, insert the nodes they complete.
         """
-        size = advance_head(session, len(rows))
-        reader = DbNodeReader(session)
+        # Core statements on the session's connection (same transaction): none of this is ORM
+        # state, and skipping the ORM execute path halves the cost of an append.
+        conn = session.connection()
+        size = advance_head(conn, len(rows))
+        reader = DbNodeReader(conn)
         nodes: list[Node] = []
         if len(rows) == 1:
             # Only the left siblings this leaf completes: none for an even index.
@@ -175,9 +182,9 @@ class AuditService:
             edge = CompactRange.from_store(size, reader)
             for row in rows:
                 nodes.extend(edge.append(row["leaf_hash"]))
-        session.execute(insert(_EVENTS), [{**row, "idx": size + i} for i, row in enumerate(rows)])
-        session.execute(insert(_NODES), [{"level": n.level, "idx": n.index, "hash": n.hash}
-                                         for n in nodes])
+        conn.execute(insert(_EVENTS), [{**row, "idx": size + i} for i, row in enumerate(rows)])
+        conn.execute(insert(_NODES), [{"level": n.level, "idx": n.index, "hash": n.hash}
+                                      for n in nodes])
         return size + len(rows)
 
 

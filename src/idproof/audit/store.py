@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    LargeBinary,
+    SmallInteger,
+    TextClause,
+    column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from idproof.audit.merkle import NodeId
@@ -26,11 +37,26 @@ class DbNodeReader:
     def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
         if not ids:
             return {}
-        # OR of (level, idx) pairs: both backends answer it from the primary key. A row-value
-        # IN list, (level, idx) IN ((..), ..), makes SQLite scan the whole table.
-        stmt = select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(or_(*(
-            and_(AuditNode.level == level, AuditNode.idx == idx) for level, idx in ids)))
-        return {(level, idx): h for level, idx, h in self._session.execute(stmt)}
+        params: dict[str, int] = {}
+        for k, (level, idx) in enumerate(ids):
+            params[f"l{k}"] = level
+            params[f"i{k}"] = idx
+        rows = self._session.execute(_nodes_query(len(ids)), params)
+        return {(level, idx): h for level, idx, h in rows}
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes_query(count: int) -> TextClause:
+    """SELECT of `count` nodes by key, built once per count (a proof needs up to ~2 log2 n).
+
+    An OR of (level, idx) pairs: both backends answer it from the primary key, where a
+    row-value IN list makes SQLite scan the whole table. Plain text because building the same
+    expression tree for every proof cost more than running the query.
+    """
+    terms = " OR ".join(f"(level = :l{k} AND idx = :i{k})" for k in range(count))
+    table = AuditNode.__tablename__
+    return text(f"SELECT level, idx, hash FROM {table} WHERE {terms}").columns(  # noqa: S608
+        column("level", SmallInteger), column("idx", BigInteger), column("hash", LargeBinary))
 
 
 def head_size(session: Session, *, lock: bool = False) -> int:
@@ -49,7 +75,7 @@ def head_size(session: Session, *, lock: bool = False) -> int:
     return size
 
 
-def advance_head(session: Session, count: int) -> int:
+def advance_head(session: Session | Connection, count: int) -> int:
     """Take the append lock and grow the tree by `count`; returns the size before (the index
     of the first new leaf).
 

@@ -48,6 +48,7 @@ class SignedRoot:
     label: str
     size: int
     root: bytes
+    witness: bool = False  # kept outside the database (not one of the stored checkpoints)
 
 
 @dataclass(slots=True)

@@ -59,8 +59,10 @@ def _fail(exc: IdproofError) -> None:
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port")] = 8000,
-          workers: Annotated[int, typer.Option(help="Worker processes")] = 1) -> None:
-    """Initialise the data dir if needed and serve the API."""
+          workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+          jobs: Annotated[bool, typer.Option(help="Run the job consumer in this process "
+                                                  "(single worker only)")] = True) -> None:
+    """Initialise the data dir if needed and serve the API (and, by default, the jobs)."""
     import uvicorn
 
     from idproof.web.app import create_app
@@ -77,12 +79,35 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
     log_config = None  # our structlog handler is already on the root logger
     if workers > 1:
         container.close()
+        if jobs:
+            err.print("With several workers, run the job consumer apart: idproof worker")
         uvicorn.run("idproof.web.app:create_app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_config=log_config, proxy_headers=False,
                     server_header=False)
-    else:
+        return
+    if jobs:
+        container.jobs.start_consumer()
+    try:
         uvicorn.run(create_app(container), host=host, port=port, log_config=log_config,
                     proxy_headers=False, server_header=False)
+    finally:
+        container.jobs.stop_consumer()
+
+
+@app.command()
+def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> None:
+    """Run the job consumer alone (document processing, retention sweeps)."""
+    from idproof.web.logging import configure_logging
+
+    os.umask(0o077)
+    settings = load_settings()
+    configure_logging(settings.logging.level, settings.logging.pii_fields,
+                      settings.logging.json_logs)
+    container = prepare(settings, demo_tenant=False)
+    consumer = container.jobs.huey.create_consumer(workers=threads, worker_type="thread",
+                                                   periodic=True, initial_delay=0.05,
+                                                   max_delay=0.5)
+    consumer.run()
 
 
 @db_app.command("upgrade")

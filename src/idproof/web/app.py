@@ -13,6 +13,7 @@ from idproof.audit.log import periodic_checkpoints
 from idproof.auth.api import discovery_router, me_router, oauth_router
 from idproof.bootstrap import Container
 from idproof.vault.api import router as vault_router
+from idproof.verification.api import router as sessions_router
 from idproof.web.middleware import BodyTooLarge, EdgeMiddleware, body_too_large_handler
 from idproof.web.problems import install_problem_handlers, problem
 
@@ -68,6 +69,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(me_router)
     app.include_router(vault_router)
     app.include_router(audit_router)
+    app.include_router(sessions_router)
     return app
 
 

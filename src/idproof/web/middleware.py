@@ -23,6 +23,8 @@ from idproof.web.logging import scrub_text
 access_log = structlog.get_logger("idproof.access")
 _RID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 _NO_STORE_PREFIXES = ("/v1", "/oauth", "/.well-known/oauth")
+# Capture uploads (images, liveness frames) get the larger upload limit.
+_UPLOAD_PATH = re.compile(r"^/(v1/sessions/[^/]+|verify/[^/]+)/(documents|selfie|liveness)$")
 
 
 def _problem_bytes(status: int, code: str, title: str, detail: str, rid: str) -> bytes:
@@ -34,10 +36,12 @@ def _problem_bytes(status: int, code: str, title: str, detail: str, rid: str) ->
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, trusted_proxies: tuple[str, ...],
                  max_body_bytes: int, guard: BruteForceGuard, hsts: bool = False,
+                 max_upload_bytes: int = 25 * 1024 * 1024,
                  on_response: Callable[[int], None] | None = None) -> None:
         self.app = app
         self.trusted = trusted_proxies
         self.max_body = max_body_bytes
+        self.max_upload = max_upload_bytes
         self.guard = guard
         self.hsts = hsts
         self.on_response = on_response
@@ -91,18 +95,19 @@ class EdgeMiddleware:
                                    "too many failed authentications from this address", rid,
                                    [(b"retry-after", str(retry).encode())])
                 return
+            limit = self.max_upload if _UPLOAD_PATH.match(path) else self.max_body
             declared = headers.get("content-length")
             if declared is not None:
                 if not declared.isdigit():
                     await self._reject(send_wrapped, 400, "bad_request", "Bad request",
                                        "invalid Content-Length", rid)
                     return
-                if int(declared) > self.max_body:
+                if int(declared) > limit:
                     await self._reject(send_wrapped, 413, "payload_too_large",
                                        "Payload too large", "the request body is too large",
                                        rid)
                     return
-            await self.app(scope, self._limited(receive), send_wrapped)
+            await self.app(scope, self._limited(receive, limit), send_wrapped)
         finally:
             if self.on_response is not None:
                 self.on_response(status_holder["status"])
@@ -111,9 +116,8 @@ class EdgeMiddleware:
                             ms=round((time.perf_counter() - started) * 1000, 2))
             structlog.contextvars.unbind_contextvars("request_id")
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
-        limit = self.max_body
 
         async def wrapped() -> Message:
             nonlocal seen

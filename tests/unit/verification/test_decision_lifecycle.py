@@ -76,3 +76,32 @@ def test_lifecycle() -> None:
     assert exc.value.code == "illegal_transition"
     for final in (Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ABANDONED):
         assert not any(can_transition(final, s) for s in Status)
+
+
+def test_document_checks() -> None:
+    from datetime import date
+
+    from idproof.verification.document_checks import ExtractedDocument, check_document
+
+    wf = get_workflow("document_only")
+    assert wf is not None
+    today = date(2026, 11, 25)
+    doc = ExtractedDocument("passport", "UTO", "L898902C3", "ERIKSSON", "ANNA MARIA", "UTO",
+                            date(1974, 8, 12), "F", date(2030, 4, 15), True)
+    ok = check_document(doc, wf, today)
+    assert ok.state == StepState.PASSED and ok.facts["document_valid"] is True
+    assert ok.facts["age_over_18"] is True
+    assert "ERIKSSON" not in repr(doc)
+    from dataclasses import replace
+
+    young = replace(doc, birth_date=date(2010, 1, 1))
+    assert check_document(young, wf, today).reasons == ("underage",)
+    old = replace(doc, expiry_date=date(2026, 11, 24))
+    r = check_document(old, wf, today)
+    assert r.reasons == ("document_expired",) and r.facts["document_valid"] is False
+    visa = replace(doc, document_type="visa")
+    assert "document_type_not_allowed" in check_document(visa, wf, today).reasons
+    assert check_document(doc, wf, today, duplicate=True).reasons == ("duplicate_document",)
+    restricted = wf.model_copy(update={"document": wf.document.model_copy(
+        update={"countries": ("D",)})})
+    assert "country_not_allowed" in check_document(doc, restricted, today).reasons

@@ -1,0 +1,633 @@
+"""Read the MRZ of a document photo: find and deskew the zone (OpenCV), cut its lines, OCR
+them with every engine, and accept only what the check digits and the engines confirm."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from idproof.verification.document.mrz import (
+    DIGIT_TO_LETTER,
+    DOCUMENT_UNREADABLE,
+    FILLER,
+    LINE_SHAPES,
+    MrzError,
+    MrzFormat,
+    MrzParser,
+    ParsedMrz,
+    ReasonCode,
+    char_value,
+    detect_format,
+    field_kinds,
+    protected_positions,
+    split_name_field,
+)
+from idproof.verification.document.ocr import MrzOcrEngine, OcrLine, default_engines
+
+_WORK_WIDTH = 1000  # the photo is searched at this width; crops come from full resolution
+_LINE_HEIGHT = 40  # MRZ lines go to the engines at this height (cap height ~ 28 px)
+
+
+@dataclass(frozen=True, slots=True)
+class MrzRegion:
+    """A deskewed crop of a candidate MRZ and its cut lines."""
+
+    image: np.ndarray
+    lines: tuple[np.ndarray, ...]
+    angle: float
+
+
+@dataclass(slots=True)
+class MrzReadResult:
+    """The outcome of reading one image. `mrz` is set only when valid; `names_verified` is
+    True only when two engines read the same (check-digit-free) names."""
+
+    mrz: ParsedMrz | None
+    names_verified: bool = False
+    reason: ReasonCode | None = None
+    engines_valid: tuple[str, ...] = ()
+    readings: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.mrz is not None
+
+
+# -- finding the zone -------------------------------------------------------------------------
+
+
+def _to_gray(image: Any) -> np.ndarray:
+    import cv2
+
+    arr = np.asarray(image)
+    if arr.ndim == 3:
+        return cv2.cvtColor(arr[..., :3], cv2.COLOR_RGB2GRAY)
+    return arr.astype(np.uint8)
+
+
+def find_mrz_regions(image: Any, max_regions: int = 3) -> list[MrzRegion]:
+    """Candidate MRZ crops, best first: groups of 2-3 long, parallel, equally wide text lines
+    (the widest such group first), deskewed."""
+    import cv2
+
+    gray = _to_gray(image)
+    scale = _WORK_WIDTH / gray.shape[1]
+    small = cv2.resize(gray, (_WORK_WIDTH, max(1, round(gray.shape[0] * scale))),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (3, 3), 0)
+    # Black-hat keeps dark strokes narrower than the kernel: text, not shadows or photos.
+    blackhat = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT,
+                                cv2.getStructuringElement(cv2.MORPH_RECT, (19, 9)))
+    grad = np.abs(cv2.Sobel(blackhat, cv2.CV_32F, 1, 0, ksize=-1))
+    grad = cv2.normalize(grad, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    grad = cv2.morphologyEx(grad, cv2.MORPH_CLOSE,
+                            cv2.getStructuringElement(cv2.MORPH_RECT, (21, 3)))
+    _, mask = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    # Join the characters of one line (wide, flat kernel) without joining lines.
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE,
+                            cv2.getStructuringElement(cv2.MORPH_RECT, (25, 3)))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN,
+                            cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    lines = []
+    for c in contours:
+        (cx, cy), (w, h), angle = cv2.minAreaRect(c)
+        if w < h:
+            w, h, angle = h, w, angle - 90
+        angle = (angle + 90) % 180 - 90
+        if abs(angle) > 30 or w < 0.2 * _WORK_WIDTH or h < 4 or w / h < 6:
+            continue
+        lines.append((cx, cy, w, h, angle, c))
+    groups = _group_lines(lines)
+    regions = []
+    for group in groups[:max_regions]:
+        pts = np.concatenate([g[5] for g in group]).astype(np.float32)
+        (cx, cy), (w, h), angle = cv2.minAreaRect(pts)
+        if w < h:
+            w, h, angle = h, w, angle - 90
+        angle = (angle + 90) % 180 - 90
+        region = _cut_region(gray, (cx / scale, cy / scale, w / scale, h / scale, angle))
+        if region is not None:
+            regions.append(region)
+    return regions
+
+
+def _group_lines(lines: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """Runs of 2-3 neighbouring lines of about the same width and angle, widest first; a
+    single very wide line is kept too (its neighbour may have been lost to glare)."""
+    lines = sorted(lines, key=lambda t: t[1])
+    groups: list[tuple[float, list[tuple[Any, ...]]]] = []
+    for i, first in enumerate(lines):
+        group = [first]
+        for other in lines[i + 1:]:
+            last = group[-1]
+            pitch = other[1] - last[1]
+            if (pitch > 3.5 * max(last[3], other[3]) or abs(other[2] - first[2]) > 0.12 * first[2]
+                    or abs(other[4] - first[4]) > 4
+                    or abs(other[0] - first[0]) > 0.12 * first[2]):
+                continue
+            group.append(other)
+            if len(group) == 3:
+                break
+        if len(group) >= 2:
+            groups.append((sum(g[2] for g in group) / len(group) * (1 + 0.01 * len(group)), group))
+    groups.sort(key=lambda t: -t[0])
+    out: list[list[tuple[Any, ...]]] = []
+    for _score, group in groups:
+        if not any(all(g in o for g in group) for o in out):
+            out.append(group)
+    return out
+
+
+def _cut_region(gray: np.ndarray, rect: tuple[float, float, float, float, float]
+                ) -> MrzRegion | None:
+    import cv2
+
+    cx, cy, w, h, angle = rect
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    pad_x, pad_y = 0.04 * w + 10, 0.25 * h + 8
+    x0, y0 = int(cx - w / 2 - pad_x), int(cy - h / 2 - pad_y)
+    x1, y1 = int(cx + w / 2 + pad_x), int(cy + h / 2 + pad_y)
+    # Rotate only the neighbourhood (faster than the whole photo).
+    matrix[:, 2] -= (x0, y0)
+    crop = cv2.warpAffine(gray, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+    crop, fine = _fine_deskew(crop)
+    lines = _cut_lines(crop)
+    if not lines:
+        return None
+    return MrzRegion(crop, tuple(lines), angle + fine)
+
+
+def _fine_deskew(crop: np.ndarray) -> tuple[np.ndarray, float]:
+    """Remove the skew left by the coarse estimate: the angle whose row profile of ink is
+    the most peaked (lines separate cleanly only when truly horizontal)."""
+    import cv2
+
+    norm = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
+    _, ink = cv2.threshold(norm, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    center = (small.shape[1] / 2, small.shape[0] / 2)
+    best, best_score = 0.0, -1.0
+    for angle in np.arange(-2.0, 2.01, 0.25):
+        m = cv2.getRotationMatrix2D(center, float(angle), 1.0)
+        rotated = cv2.warpAffine(small, m, (small.shape[1], small.shape[0]))
+        score = float(np.var(rotated.sum(axis=1, dtype=np.float64)))
+        if score > best_score:
+            best, best_score = float(angle), score
+    if best == 0.0:
+        return crop, 0.0
+    m = cv2.getRotationMatrix2D((crop.shape[1] / 2, crop.shape[0] / 2), best, 1.0)
+    return cv2.warpAffine(crop, m, (crop.shape[1], crop.shape[0]), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE), best
+
+
+def _cut_lines(crop: np.ndarray) -> list[np.ndarray]:
+    """The text lines of a deskewed crop, from the row profile of its ink."""
+    import cv2
+
+    norm = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
+    _, ink = cv2.threshold(norm, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    profile = (ink > 0).mean(axis=1)
+    active = profile > max(0.04, 0.25 * float(profile.max()))
+    runs: list[tuple[int, int]] = []
+    start = None
+    for i, on in enumerate([*active.tolist(), False]):
+        if on and start is None:
+            start = i
+        elif not on and start is not None:
+            runs.append((start, i))
+            start = None
+    if not runs:
+        return []
+    # Text lines are the tallest bands and span most of the crop; edges of the printed band,
+    # security lines and dust are thin or short.
+    tallest = max(b - a for a, b in runs)
+    runs = [(a, b) for a, b in runs if b - a >= 0.55 * tallest
+            and (ink[a:b].max(axis=0) > 0).mean() > 0.5]
+    lines = []
+    for a, b in runs:
+        hgt = b - a
+        pad = max(3, round(0.3 * hgt))
+        y0, y1 = max(0, a - pad), min(crop.shape[0], b + pad)
+        cols = np.where(ink[a:b].mean(axis=0) > 0)[0]
+        if cols.size == 0:
+            continue
+        x0 = max(0, int(cols[0]) - hgt)
+        x1 = min(crop.shape[1], int(cols[-1]) + hgt)
+        line = norm[y0:y1, x0:x1]
+        factor = _LINE_HEIGHT / max(1, line.shape[0])
+        line = cv2.resize(line, (max(1, round(line.shape[1] * factor)), _LINE_HEIGHT),
+                          interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
+        lines.append(line)
+    return lines
+
+
+# -- from OCR text to MRZ lines ---------------------------------------------------------------
+
+
+def fit_line(line: OcrLine, width: int) -> list[str]:
+    """Candidate MRZ lines of exactly `width` characters for one OCR reading.
+
+    With character positions (Tesseract), each character lands in its column, and a column
+    nobody claimed is a filler (engines drop "<" more than anything else). Without them, the
+    filler runs are stretched or shrunk, longest run first.
+    """
+    text = line.text
+    out: list[str] = []
+    if len(text) == width:
+        out.append(text)
+    if line.centers and len(line.centers) == len(text) and text:
+        first, last = line.centers[0], line.centers[-1]
+        if last > first:
+            pitch = (last - first) / (width - 1)
+            cells = [FILLER] * width
+            ok = True
+            for ch, c in zip(text, line.centers, strict=True):
+                k = round((c - first) / pitch)
+                if not 0 <= k < width:
+                    ok = False
+                    break
+                if cells[k] != FILLER and ch != FILLER:
+                    ok = False  # two characters in one column: positions are not reliable
+                    break
+                if ch != FILLER:
+                    cells[k] = ch
+            claimed = {round((c - first) / pitch) for c in line.centers}
+            for k in range(1, width - 1):
+                # An empty column between two characters is a lost character, not a filler
+                # (and "<" weighs as much as "0", "A", "K" or "U": no check digit would know).
+                if (k not in claimed and cells[k - 1] != FILLER and cells[k + 1] != FILLER):
+                    ok = False
+            if ok:
+                out.append("".join(cells))
+    if len(text) != width:
+        out.extend(_stretch_fillers(text, width))
+    seen: set[str] = set()
+    return [c for c in out if not (c in seen or seen.add(c))]
+
+
+def _stretch_fillers(text: str, width: int) -> list[str]:
+    if not text:
+        return []
+    diff = width - len(text)
+    runs = [(m_start, m_end) for m_start, m_end in _filler_runs(text)]
+    out = []
+    if diff > 0:
+        if not runs:
+            return [text + FILLER * diff]
+        # Fillers were dropped: add them to the longest run, or to the last run.
+        for _a, b in sorted(runs, key=lambda r: -(r[1] - r[0]))[:2]:
+            out.append(text[:b] + FILLER * diff + text[b:])
+    else:
+        for a, b in sorted(runs, key=lambda r: -(r[1] - r[0]))[:2]:
+            if b - a > -diff:
+                out.append(text[:a] + text[a - diff:])
+        if not out:
+            out.append(text[:width])
+    return [o for o in out if len(o) == width]
+
+
+def _filler_runs(text: str) -> list[tuple[int, int]]:
+    runs, start = [], None
+    for i, c in enumerate(text + "x"):
+        if c == FILLER and start is None:
+            start = i
+        elif c != FILLER and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+# -- the reader -------------------------------------------------------------------------------
+
+
+class MrzReader:
+    """Reads an MRZ from a photo with several OCR engines.
+
+    A reading is accepted only when it is a fully valid MRZ (every check digit, dates,
+    country codes); when two engines give valid readings they must agree on every
+    check-digit-protected field, and the names count as verified only when they agree too.
+    """
+
+    def __init__(self, engines: Sequence[MrzOcrEngine] | None = None, *,
+                 today: date | None = None, allow_specimen: bool = False) -> None:
+        self.engines = list(engines) if engines is not None else default_engines()
+        if not self.engines:
+            raise RuntimeError("no OCR engine available (tesserocr / rapidocr)")
+        # Repairs come from what the other engines read, confirmed by check digits; the
+        # generic confusion table is off, as it can turn one misread into a passing one.
+        # Candidates come from the other engines and from the O/0 shape vote; every candidate
+        # counts (exhaustive), so two that both pass make the field ambiguous, never a pick.
+        self._parser = MrzParser(today=today, allow_specimen=allow_specimen,
+                                 confusion_repair=False, max_repairs=3, exhaustive=True)
+
+    def read(self, image: Any) -> MrzReadResult:
+        started = time.perf_counter()
+        result = MrzReadResult(None, reason=DOCUMENT_UNREADABLE)
+        for region in find_mrz_regions(image):
+            result = self._read_region(region)
+            if result.ok:
+                break
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _read_region(self, region: MrzRegion) -> MrzReadResult:
+        lines = list(region.lines)
+        if len(lines) > 3:
+            lines = lines[-3:]  # extra bands above the zone: the MRZ sits at the bottom
+        if len(lines) < 2:
+            return MrzReadResult(None, reason=DOCUMENT_UNREADABLE)
+        ocr = {engine.name: engine.read_lines(lines) for engine in self.engines}
+        readings = {name: tuple(o.text for o in res) for name, res in ocr.items()}
+        valid, checksum_seen = self._candidates(ocr, len(lines), lines)
+        if len(valid) != 1:
+            # Nothing valid, or two different valid values (one of them a misread that the
+            # check digits cannot see): refuse rather than pick.
+            reason: ReasonCode = ("mrz_checksum_failed" if checksum_seen or valid
+                                  else DOCUMENT_UNREADABLE)
+            return MrzReadResult(None, reason=reason, readings=readings)
+        chosen, sources = next(iter(valid.values()))
+        if len(self.engines) >= 2 and not _corroborated(chosen, sources, ocr):
+            return MrzReadResult(None, reason="mrz_checksum_failed", readings=readings)
+        if chosen.birth_date is None:
+            # "<" in a birth date means "unknown" to Doc 9303, but to OCR it is also what a
+            # lost "0" turns into, with the same check-digit weight: not accepted from a photo.
+            return MrzReadResult(None, reason="mrz_checksum_failed", readings=readings)
+        verified = len(self.engines) >= 2 and _names_agree(chosen, ocr)
+        return MrzReadResult(chosen, names_verified=verified, reason=None,
+                             engines_valid=tuple(dict.fromkeys(sources)), readings=readings)
+
+    def _candidates(self, ocr: dict[str, list[OcrLine]], n_lines: int,
+                    images: Sequence[np.ndarray] | None = None,
+                    ) -> tuple[dict[tuple[object, ...], tuple[ParsedMrz, tuple[str, ...]]], bool]:
+        """Every valid MRZ that some mix of the engines' lines gives, each line taking the
+        other engines' aligned readings as repair candidates and the O/0 shape vote."""
+        trust = list(ocr)
+        valid: dict[tuple[object, ...], tuple[ParsedMrz, tuple[str, ...]]] = {}
+        checksum_seen = False
+        widths = sorted({w for cnt, w in LINE_SHAPES.values() if cnt == n_lines})
+        for width in widths:
+            per_line: list[list[tuple[str, str]]] = []
+            for li in range(n_lines):
+                seen: dict[str, str] = {}
+                # A reading of the right length is taken as is; lines that had to be
+                # stretched or squeezed (a character lost or gained) only when none is.
+                exact = [n for n in trust if len(ocr[n][li].text) == width]
+                for name in exact or trust:
+                    for text in fit_line(ocr[name][li], width)[: 1 if exact else 2]:
+                        seen.setdefault(text, name)
+                per_line.append([(name, text) for text, name in seen.items()])
+            if not all(per_line):
+                continue
+            for combo in itertools.product(*per_line):
+                lines, alternatives = _aligned_alternatives(combo, ocr, trust)
+                try:
+                    fmt = detect_format(lines)
+                except MrzError:
+                    continue
+                if images is not None and len(images) == len(lines):
+                    _apply_shape_votes(lines, alternatives, _shape_votes(lines, images, fmt))
+                try:
+                    parsed = self._parser.parse(lines, alternatives)
+                except MrzError:
+                    continue
+                if parsed.valid:
+                    valid.setdefault(_protected_key(parsed),
+                                     (parsed, tuple(n for n, _t in combo)))
+                elif parsed.reason == "mrz_checksum_failed":
+                    checksum_seen = True
+        return valid, checksum_seen
+
+
+def _protected_key(p: ParsedMrz) -> tuple[object, ...]:
+    return (p.document_type, p.document_code, p.issuing_country, p.document_number,
+            p.nationality, p.birth_date, p.sex, p.expiry_date, p.personal_number,
+            p.optional_data, p.optional_data_2)
+
+
+def _congruent(a: str, b: str) -> bool:
+    """Characters whose values differ by a multiple of 10: no check digit tells them apart."""
+    return (char_value(a) - char_value(b)) % 10 == 0
+
+
+def _aligned_alternatives(combo: Sequence[tuple[str, str]], ocr: dict[str, list[OcrLine]],
+                          trust: Sequence[str]
+                          ) -> tuple[list[str], dict[tuple[int, int], str]]:
+    """The chosen lines adjusted by trust, and what the other engines read where they differ.
+
+    Each other engine's raw text is aligned to the line (difflib): only one-for-one
+    substitutions become candidates, so a dropped or extra character in one engine does not
+    shift its whole reading into "alternatives". Where two engines read characters the check
+    digits cannot separate ("<" and "K", "6" and "G"), offering both would only make the
+    field ambiguous: the more trusted engine's character is taken.
+    """
+    rank = {name: i for i, name in enumerate(trust)}
+    lines = [list(text) for _name, text in combo]
+    alts: dict[tuple[int, int], str] = {}
+    width = len(combo[0][1])
+    for li, (source, text) in enumerate(combo):
+        for name in trust:
+            if name == source or li >= len(ocr[name]):
+                continue
+            if rank[name] < rank[source]:
+                # A more trusted engine's reading, fitted to the same width, settles the
+                # characters that no check digit can separate.
+                for fitted in fit_line(ocr[name][li], width)[:1]:
+                    for col, (a, b) in enumerate(zip(text, fitted, strict=True)):
+                        if a != b and _congruent(a, b):
+                            lines[li][col] = b
+            other = ocr[name][li].text
+            if len(other) == len(text):
+                pairs = list(enumerate(other))
+            else:
+                matcher = difflib.SequenceMatcher(None, text, other, autojunk=False)
+                pairs = [(col, other[j1 + k])
+                         for op, i1, i2, j1, j2 in matcher.get_opcodes()
+                         if op == "replace" and i2 - i1 == j2 - j1
+                         for k, col in enumerate(range(i1, i2))]
+            for col, b in pairs:
+                a = text[col]
+                if a == b:
+                    continue
+                if _congruent(a, b):
+                    if rank[name] < rank[source]:
+                        lines[li][col] = b
+                    continue
+                if b not in alts.get((li, col), ""):
+                    alts[(li, col)] = alts.get((li, col), "") + b
+    return ["".join(line) for line in lines], alts
+
+
+# -- telling "O" from "0" by shape ------------------------------------------------------------
+
+# Both engines confuse OCR-B's "O" and "0" (PP-OCR reads about half the O's as zeros), and
+# two such errors can cancel out in a check digit. OCR-B draws the letter rounder than the
+# digit; the ratio of the horizontal to the vertical spread of a glyph's ink tells them
+# apart, calibrated on the zeros the same image prints in its date fields.
+_ROUND_LETTER_MIN = 0.028  # spread ratio this much above the zeros' one: an "O"
+_ZERO_MAX = 0.006  # less than this above: a "0"; in between: undecided, both stay candidates
+
+
+def glyph_roundness(line: np.ndarray, width: int) -> list[float | None]:
+    """Horizontal/vertical ink spread of each of the `width` character cells of a line."""
+    inv = 255.0 - line.astype(np.float32)
+    inv = np.clip(inv - np.percentile(inv, 50), 0, None)
+    cols = inv.sum(axis=0)
+    if cols.max() <= 0:
+        return [None] * width
+    xs = np.where(cols > 0.15 * cols.max())[0]
+    x0, x1 = float(xs[0]), float(xs[-1] + 1)
+    # The last glyph is narrower than a full pitch: the ink ends ~0.28 pitch early.
+    pitch = (x1 - x0) / (width - 0.28)
+    out: list[float | None] = []
+    ys_all = np.arange(inv.shape[0], dtype=np.float32)[:, None]
+    for k in range(width):
+        a = round(x0 + (k - 0.15) * pitch)
+        b = round(x0 + (k + 0.85) * pitch)
+        cell = inv[:, max(a, 0):max(b, 1)]
+        mass = float(cell.sum())
+        if mass <= 0 or cell.shape[1] < 3:
+            out.append(None)
+            continue
+        xs_c = np.arange(cell.shape[1], dtype=np.float32)[None, :]
+        cy = float((ys_all * cell).sum() / mass)
+        cx = float((xs_c * cell).sum() / mass)
+        sy = float(np.sqrt((((ys_all - cy) ** 2) * cell).sum() / mass))
+        sx = float(np.sqrt((((xs_c - cx) ** 2) * cell).sum() / mass))
+        out.append(sx / sy if sy > 0 else None)
+    return out
+
+
+def _shape_votes(lines: Sequence[str], images: Sequence[np.ndarray], fmt: MrzFormat
+                 ) -> dict[tuple[int, int], str]:
+    """"O", "0" or "O0" (undecided) for each alphanumeric position read as either."""
+    kinds = field_kinds(fmt)
+    width = len(lines[0])
+    ratios = [glyph_roundness(img, width) for img in images]
+    zeros = [r for li, line in enumerate(lines) for col, ch in enumerate(line)
+             if ch in "0O" and kinds[(li, col)] == "numeric"
+             and (r := ratios[li][col]) is not None]
+    # The calibration must be self-consistent, or the cells are not where we think they are
+    # (perspective, a bad crop): then nothing is decided by shape.
+    consistent = (len(zeros) >= 3 and float(np.ptp(zeros)) < 0.025) or (
+        len(zeros) == 2 and float(np.ptp(zeros)) < 0.01)
+    ref = float(np.median(zeros)) if consistent else None
+    votes: dict[tuple[int, int], str] = {}
+    for li, line in enumerate(lines):
+        for col, ch in enumerate(line):
+            if ch not in "0O" or kinds[(li, col)] != "alnum":
+                continue
+            r = ratios[li][col]
+            if r is None or ref is None:
+                votes[(li, col)] = "O0"
+            elif r - ref > _ROUND_LETTER_MIN:
+                votes[(li, col)] = "O"
+            elif r - ref < _ZERO_MAX:
+                votes[(li, col)] = "0"
+            else:
+                votes[(li, col)] = "O0"
+    return votes
+
+
+def _apply_shape_votes(lines: list[str], alternatives: dict[tuple[int, int], str],
+                       votes: dict[tuple[int, int], str]) -> None:
+    """The shape vote settles an O/0 position only when it agrees with what was read (or
+    every engine read the letter, which PP-OCR rarely invents); otherwise both stay
+    candidates, and the check digits must single one out among all the combinations."""
+    for (li, col), vote in votes.items():
+        read = lines[li][col]
+        others = alternatives.get((li, col), "")
+        if vote == read or (read == "O" and "0" not in others):
+            alternatives[(li, col)] = others.replace("O", "").replace("0", "")
+        else:
+            alternatives[(li, col)] = others.replace("O", "").replace("0", "") + (
+                "0" if read == "O" else "O")
+
+
+# -- corroboration ----------------------------------------------------------------------------
+
+_FILLER_ARTEFACTS = frozenset("KXESC")  # what Tesseract's English model makes of "<"
+
+
+def _corroborated(chosen: ParsedMrz, combo_sources: Sequence[str],
+                  ocr: dict[str, list[OcrLine]]) -> bool:
+    """Every check-digit protected run of the accepted MRZ must also be read by a second
+    engine, up to substitutions that the check digits did arbitrate: a character one engine
+    alone read, and that weighs the same as the truth (a lost "0" read as "U"), would
+    otherwise pass unseen."""
+    runs: dict[int, list[tuple[int, int]]] = {}
+    for li, col in protected_positions(chosen.document_type, chosen.lines):
+        line_runs = runs.setdefault(li, [])
+        if line_runs and line_runs[-1][1] == col:
+            line_runs[-1] = (line_runs[-1][0], col + 1)
+        else:
+            line_runs.append((col, col + 1))
+    for li, line_runs in runs.items():
+        others = [ocr[n][li].text for n in ocr if n != combo_sources[li] and li < len(ocr[n])]
+        for a, b in line_runs:
+            if not any(_window_supports(chosen.lines[li][a:b], text) for text in others):
+                return False
+    return True
+
+
+def _window_supports(segment: str, text: str) -> bool:
+    n = len(segment)
+    budget = max(1, sum(c != FILLER for c in segment) // 6)
+    for start in range(max(1, len(text) - n + 1)):
+        window = text[start:start + n]
+        if len(window) < n:
+            continue
+        misses = 0
+        for want, got in zip(segment, window, strict=True):
+            if want == got:
+                continue
+            if want == FILLER and got in _FILLER_ARTEFACTS:
+                continue
+            if _congruent(want, got):
+                misses = budget + 1
+                break
+            misses += 1
+        if misses <= budget:
+            return True
+    return False
+
+
+# -- names ------------------------------------------------------------------------------------
+
+
+def _name_field(p: ParsedMrz, lines: Sequence[str]) -> str | None:
+    if p.document_type is MrzFormat.TD1:
+        return lines[2] if len(lines) == 3 else None
+    return lines[0][5:] if lines else None
+
+
+def _names_agree(chosen: ParsedMrz, ocr: dict[str, list[OcrLine]]) -> bool:
+    """Names carry no check digit: they count as read only when every engine's own reading
+    of the name field gives the same primary and secondary identifiers."""
+    width = len(chosen.lines[0])
+    for res in ocr.values():
+        fits = [fit_line(o, width) for o in res]
+        if not all(fits):
+            return False
+        names = set()
+        for line_opts in itertools.product(*[f[:2] for f in fits]):
+            field_text = _name_field(chosen, line_opts)
+            if field_text is not None:
+                names.add(split_name_field(_letters_only(field_text)))
+        if (chosen.surname, chosen.given_names) not in names:
+            return False
+    return True
+
+
+def _letters_only(text: str) -> str:
+    # Digits cannot stand in a name: the parser maps them to letters, and so must we here.
+    return "".join(DIGIT_TO_LETTER.get(c, c) for c in text)

@@ -1,0 +1,100 @@
+"""Request and response models of the sessions API (Pydantic, extra fields forbidden)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+-]+$",
+                                 description="Your own opaque id for the user (not personal "
+                                             "data: no names or e-mail addresses)")]
+
+MAX_METADATA_KEYS = 20
+
+
+class CreateSession(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field("kyc_standard", pattern=r"^[a-z][a-z0-9_]{1,48}$")
+    reference: Reference
+    callback_url: str | None = Field(None, max_length=2048,
+                                     description="Where the end user goes when done (https)")
+    expires_in: int = Field(86_400, ge=300, le=30 * 86_400, description="Seconds")
+    locale: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    metadata: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="Small, non-personal key/values echoed back")
+
+    @field_validator("metadata")
+    @classmethod
+    def _small(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if len(v) > MAX_METADATA_KEYS:
+            raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
+        for k, val in v.items():
+            if not 1 <= len(k) <= 40:
+                raise ValueError("keys are 1 to 40 characters")
+            if isinstance(val, str) and len(val) > 200:
+                raise ValueError("string values are at most 200 characters")
+        return v
+
+    @field_validator("callback_url")
+    @classmethod
+    def _https(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v)
+        local = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+            raise ValueError("callback_url must be https")
+        if not parts.hostname or parts.username or parts.password:
+            raise ValueError("callback_url must be a plain https URL")
+        return v
+
+
+class StepView(BaseModel):
+    step: str
+    state: str
+    reasons: list[str]
+    attempts: int
+
+
+class SessionView(BaseModel):
+    id: str
+    status: str
+    workflow: str
+    workflow_version: int
+    reference: str
+    locale: str | None
+    metadata: dict[str, Any]
+    steps: list[StepView]
+    created_at: datetime
+    expires_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+
+
+class CreatedSession(SessionView):
+    url: str = Field(description="The hosted link: single use, expiring")
+
+
+class SessionPage(BaseModel):
+    data: list[SessionView]
+    next_cursor: str | None
+
+
+class DecisionView(BaseModel):
+    id: str
+    status: str
+    decided: bool
+    is_verified: bool
+    document_valid: bool | None
+    age_over_18: bool | None = None
+    face_match: bool | None = None
+    liveness_passed: bool | None = None
+    minimum_age: int
+    age_over_minimum: bool | None
+    reasons: list[str]
+    decided_at: datetime | None

@@ -1,0 +1,300 @@
+"""Session use cases: create (idempotent), read, list, submit, decide, expire."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from idproof.audit.events import AuditEvent
+from idproof.audit.service import AuditService
+from idproof.core.clock import Clock, SystemClock
+from idproof.core.errors import Conflict, NotFound, ValidationFailed
+from idproof.core.ids import new_id
+from idproof.db.engine import Database
+from idproof.db.tenancy import get_owned, scoped
+from idproof.verification.decision import Decision, StepResult, StepState, decide, missing_steps
+from idproof.verification.lifecycle import FINAL, Status, accepts_captures, transition
+from idproof.verification.links import LinkSigner
+from idproof.verification.models import SessionStep, VerificationSession
+from idproof.verification.schemas import (
+    CreateSession,
+    DecisionView,
+    SessionPage,
+    SessionView,
+    StepView,
+)
+from idproof.workflows.catalog import Workflow, get_workflow
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: an API client of a tenant (or the system)."""
+
+    tenant_id: str
+    client_id: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+
+
+def _fingerprint(body: CreateSession) -> str:
+    raw = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _encode_cursor(created_at: datetime, sid: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{sid}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        ts, sid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(ts), sid
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValidationFailed("the cursor is not valid", code="invalid_cursor") from None
+
+
+class SessionService:
+    def __init__(self, db: Database, audit: AuditService, links: LinkSigner, public_url: str,
+                 clock: Clock | None = None) -> None:
+        self._db = db
+        self._audit = audit
+        self._links = links
+        self._public_url = public_url
+        self._clock = clock or SystemClock()
+        self._decided_hooks: list[Callable[[Session, VerificationSession], None]] = []
+
+    def on_decided(self, hook: Callable[[Session, VerificationSession], None]) -> None:
+        """Run `hook` inside the transaction that records a decision."""
+        self._decided_hooks.append(hook)
+
+    # -- views ---------------------------------------------------------------------------
+    def url_for(self, session_id: str) -> str:
+        return f"{self._public_url}/verify/{self._links.token(session_id)}"
+
+    @staticmethod
+    def _view(row: VerificationSession, steps: list[SessionStep]) -> SessionView:
+        return SessionView(
+            id=row.id, status=row.status, workflow=row.workflow_id,
+            workflow_version=row.workflow_version, reference=row.reference, locale=row.locale,
+            metadata=row.meta or {},
+            steps=[StepView(step=s.step, state=s.state, reasons=list(s.reasons or []),
+                            attempts=s.attempts) for s in steps],
+            created_at=row.created_at, expires_at=row.expires_at,
+            submitted_at=row.submitted_at, decided_at=row.decided_at)
+
+    @staticmethod
+    def _steps(s: Session, session_id: str, workflow: Workflow | None = None
+               ) -> list[SessionStep]:
+        rows = {r.step: r for r in s.scalars(select(SessionStep)
+                                             .where(SessionStep.session_id == session_id))}
+        order = list(workflow.steps) if workflow else sorted(rows)
+        return [rows[k] for k in order if k in rows]
+
+    def workflow_of(self, row: VerificationSession) -> Workflow:
+        wf = get_workflow(row.workflow_id)
+        if wf is None or wf.version != row.workflow_version:
+            # The catalog ships one version of each; an older recorded one is still decided by
+            # the rules it was created with once workflows are stored (workflows issue).
+            raise Conflict("the session's workflow version is not available",
+                           code="workflow_unavailable")
+        return wf
+
+    # -- create --------------------------------------------------------------------------
+    def create(self, actor: Actor, body: CreateSession,
+               idempotency_key: str | None = None) -> tuple[SessionView, str, bool]:
+        """Returns (view, url, replayed)."""
+        wf = get_workflow(body.workflow)
+        if wf is None:
+            raise ValidationFailed("unknown workflow", code="unknown_workflow")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+            raise ValidationFailed("Idempotency-Key must be 1 to 255 characters",
+                                   code="invalid_idempotency_key")
+        fingerprint = _fingerprint(body)
+        now = self._clock.now()
+        row = VerificationSession(
+            id=new_id("ses"), tenant_id=actor.tenant_id, client_id=actor.client_id or "",
+            workflow_id=wf.id, workflow_version=wf.version, reference=body.reference,
+            status=Status.NOT_STARTED.value, locale=body.locale, callback_url=body.callback_url,
+            meta=dict(body.metadata), subject_key_id=new_id("sub"), created_at=now,
+            updated_at=now, expires_at=now + timedelta(seconds=body.expires_in),
+            idempotency_key=idempotency_key, request_hash=fingerprint)
+        try:
+            with self._db.session() as s:
+                s.add(row)
+                s.flush()
+                for step in wf.steps:
+                    s.add(SessionStep(session_id=row.id, step=step,
+                                      state=StepState.PENDING.value, reasons=[], facts={},
+                                      attempts=0, updated_at=now))
+                self._audit.record_in(s, AuditEvent(
+                    action="session.created", actor_type="client", actor_id=actor.client_id,
+                    tenant_id=actor.tenant_id, target_type="session", target_id=row.id,
+                    ip=actor.ip, request_id=actor.request_id,
+                    details={"workflow": wf.ref}))
+                steps = self._steps(s, row.id, wf)
+                view = self._view(row, steps)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            return self._replay(actor, idempotency_key, fingerprint)
+        return view, self.url_for(row.id), False
+
+    def _replay(self, actor: Actor, key: str, fingerprint: str
+                ) -> tuple[SessionView, str, bool]:
+        with self._db.read() as s:
+            row = s.scalar(scoped(VerificationSession, actor.tenant_id)
+                           .where(VerificationSession.idempotency_key == key))
+            if row is None:  # pragma: no cover - the conflicting row was erased meanwhile
+                raise Conflict("retry the request", code="idempotency_conflict")
+            if row.request_hash != fingerprint:
+                raise ValidationFailed("this Idempotency-Key was used with another request",
+                                       code="idempotency_key_reused")
+            view = self._view(row, self._steps(s, row.id))
+        return view, self.url_for(row.id), True
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, tenant_id: str, session_id: str) -> SessionView:
+        with self._db.read() as s:
+            row = get_owned(s, VerificationSession, session_id, tenant_id,
+                            code="session_not_found")
+            return self._view(row, self._steps(s, row.id, get_workflow(row.workflow_id)))
+
+    def list(self, tenant_id: str, *, status: str | None = None, reference: str | None = None,
+             created_after: datetime | None = None, created_before: datetime | None = None,
+             limit: int = 50, cursor: str | None = None) -> SessionPage:
+        stmt = scoped(VerificationSession, tenant_id)
+        if status is not None:
+            if status not in {st.value for st in Status}:
+                raise ValidationFailed("unknown status", code="invalid_status")
+            stmt = stmt.where(VerificationSession.status == status)
+        if reference is not None:
+            stmt = stmt.where(VerificationSession.reference == reference)
+        if created_after is not None:
+            stmt = stmt.where(VerificationSession.created_at >= created_after)
+        if created_before is not None:
+            stmt = stmt.where(VerificationSession.created_at < created_before)
+        if cursor:
+            ts, sid = _decode_cursor(cursor)
+            stmt = stmt.where(or_(VerificationSession.created_at < ts,
+                                  and_(VerificationSession.created_at == ts,
+                                       VerificationSession.id < sid)))
+        stmt = stmt.order_by(VerificationSession.created_at.desc(),
+                             VerificationSession.id.desc()).limit(limit + 1)
+        with self._db.read() as s:
+            rows = list(s.scalars(stmt))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            views = [self._view(r, self._steps(s, r.id, get_workflow(r.workflow_id)))
+                     for r in rows]
+        nxt = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        return SessionPage(data=views, next_cursor=nxt)
+
+    def decision(self, tenant_id: str, session_id: str) -> DecisionView:
+        with self._db.read() as s:
+            row = get_owned(s, VerificationSession, session_id, tenant_id,
+                            code="session_not_found")
+        wf = get_workflow(row.workflow_id)
+        min_age = wf.minimum_age if wf else 18
+        d: dict[str, Any] = row.decision or {}
+        checks: dict[str, Any] = d.get("checks", {})
+        return DecisionView(
+            id=row.id, status=row.status, decided=row.decision is not None,
+            is_verified=bool(checks.get("is_verified", False)),
+            document_valid=checks.get("document_valid"),
+            age_over_18=checks.get("age_over_18"), face_match=checks.get("face_match"),
+            liveness_passed=checks.get("liveness_passed"), minimum_age=min_age,
+            age_over_minimum=checks.get(f"age_over_{min_age}"),
+            reasons=list(d.get("reasons", [])), decided_at=row.decided_at)
+
+    # -- state changes -------------------------------------------------------------------
+    def load_for_update(self, s: Session, tenant_id: str, session_id: str
+                        ) -> VerificationSession:
+        stmt = scoped(VerificationSession, tenant_id).where(
+            VerificationSession.id == session_id)
+        if self._db.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        row = s.scalar(stmt)
+        if row is None:
+            raise NotFound("not found", code="session_not_found")
+        return row
+
+    def ensure_open(self, row: VerificationSession) -> None:
+        """Captures are accepted only while the session is open and not past its expiry."""
+        if row.expires_at <= self._clock.now() and row.status not in {s.value for s in FINAL}:
+            raise Conflict("the session has expired", code="session_expired")
+        if not accepts_captures(Status(row.status)):
+            raise Conflict(f"the session is {row.status}", code="session_closed")
+
+    def set_status(self, s: Session, row: VerificationSession, target: Status) -> None:
+        row.status = transition(Status(row.status), target).value
+        row.updated_at = self._clock.now()
+
+    def submit(self, actor: Actor, session_id: str) -> SessionView:
+        with self._db.session() as s:
+            row = self.load_for_update(s, actor.tenant_id, session_id)
+            self.ensure_open(row)
+            wf = self.workflow_of(row)
+            steps = self._steps(s, row.id, wf)
+            results = {st.step: StepResult(StepState(st.state)) for st in steps}
+            missing = missing_steps(wf, results)
+            if missing:
+                raise Conflict(f"missing steps: {', '.join(missing)}", code="steps_missing",
+                               extra={"missing_steps": missing})
+            if row.status == Status.NOT_STARTED.value:
+                self.set_status(s, row, Status.IN_PROGRESS)
+            self.set_status(s, row, Status.PROCESSING)
+            row.submitted_at = self._clock.now()
+            self._audit.record_in(s, AuditEvent(
+                action="session.submitted", actor_type="client", actor_id=actor.client_id,
+                tenant_id=actor.tenant_id, target_type="session", target_id=row.id,
+                ip=actor.ip, request_id=actor.request_id))
+            self.decide_if_complete(s, row, wf)
+            return self._view(row, self._steps(s, row.id, wf))
+
+    def decide_if_complete(self, s: Session, row: VerificationSession, wf: Workflow
+                           ) -> Decision | None:
+        """Decide once the session is submitted and every step has a final result."""
+        if row.status != Status.PROCESSING.value:
+            return None
+        steps = self._steps(s, row.id, wf)
+        results = {st.step: StepResult(StepState(st.state), tuple(st.reasons or ()),
+                                       dict(st.facts or {})) for st in steps}
+        if not all(r.complete for r in results.values()) or len(results) < len(wf.steps):
+            return None
+        decision = decide(wf, results)
+        self.set_status(s, row, decision.status)
+        row.decided_at = self._clock.now()
+        row.decision = {"status": decision.status.value, "reasons": list(decision.reasons),
+                        "checks": decision.checks}
+        self._audit.record_in(s, AuditEvent(
+            action="session.decided", tenant_id=row.tenant_id, target_type="session",
+            target_id=row.id, details={"status": decision.status.value,
+                                       "reasons": list(decision.reasons)}))
+        for hook in self._decided_hooks:
+            hook(s, row)
+        return decision
+
+    def expire_due(self) -> int:
+        """Mark sessions past their expiry that never got submitted as expired."""
+        now = self._clock.now()
+        with self._db.session() as s:
+            rows = list(s.scalars(select(VerificationSession).where(
+                VerificationSession.expires_at <= now,
+                VerificationSession.status.in_([Status.NOT_STARTED.value,
+                                                Status.IN_PROGRESS.value]))))
+            for row in rows:
+                self.set_status(s, row, Status.EXPIRED)
+                self._audit.record_in(s, AuditEvent(
+                    action="session.expired", tenant_id=row.tenant_id,
+                    target_type="session", target_id=row.id))
+        return len(rows)

@@ -1,0 +1,134 @@
+"""MRZ reader: engine fusion rules with scripted engines, and real OCR on synthetic photos."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import numpy as np
+import pytest
+
+from idproof.verification.document.generator import DocumentGenerator, photograph
+from idproof.verification.document.mrz import MrzFormat, build_mrz
+from idproof.verification.document.mrz_reader import MrzReader, MrzRegion, fit_line
+from idproof.verification.document.ocr import MrzOcrEngine, OcrLine, clean_ocr_text
+
+TODAY = date(2026, 1, 1)
+TRUTH = build_mrz(MrzFormat.TD3, document_code="P", issuing_country="FRA",
+                  document_number="XH5108645", surname="MOLINI", given_names="YAPA",
+                  nationality="FRA", birth_date=date(1967, 8, 29), sex="F",
+                  expiry_date=date(2034, 2, 11), personal_number="AB12345")
+
+
+class ScriptedEngine:
+    """Returns fixed text lines: lets the fusion rules be tested without OCR."""
+
+    def __init__(self, name: str, lines: Sequence[str]) -> None:
+        self.name = name
+        self._lines = list(lines)
+
+    def read_lines(self, lines: Sequence[np.ndarray]) -> list[OcrLine]:
+        return [OcrLine(t) for t in self._lines[: len(lines)]]
+
+
+def read_with(*engines: ScriptedEngine) -> object:
+    reader = MrzReader(list(engines), today=TODAY)
+    region = MrzRegion(np.zeros((4, 4), np.uint8), (np.zeros((4, 4), np.uint8),) * 2, 0.0)
+    return reader._read_region(region)
+
+
+def test_scripted_engine_satisfies_protocol() -> None:
+    assert isinstance(ScriptedEngine("x", []), MrzOcrEngine)
+
+
+def test_agreeing_engines_accept_with_names_verified() -> None:
+    r = read_with(ScriptedEngine("a", TRUTH), ScriptedEngine("b", TRUTH))
+    assert r.ok and r.names_verified and r.mrz.document_number == "XH5108645"
+
+
+def test_one_engine_error_repaired_by_the_other() -> None:
+    bad = (TRUTH[0], TRUTH[1].replace("XH5108645", "XH51O8645"))
+    r = read_with(ScriptedEngine("a", bad), ScriptedEngine("b", TRUTH))
+    assert r.ok and r.mrz.document_number == "XH5108645"
+
+
+def test_names_disagreeing_are_unverified() -> None:
+    other = (TRUTH[0].replace("YAPA", "YAPE"), TRUTH[1])
+    r = read_with(ScriptedEngine("a", TRUTH), ScriptedEngine("b", other))
+    assert r.ok and not r.names_verified and r.mrz.given_names == "YAPA"
+
+
+def test_two_valid_different_values_are_refused() -> None:
+    # "6" and "G" weigh the same modulo 10: both readings pass every check digit.
+    twin = (TRUTH[0], TRUTH[1].replace("XH5108645", "XH510864S"))
+    if twin == TRUTH:
+        pytest.skip("no twin")
+    alt_lines = build_mrz(MrzFormat.TD3, document_code="P", issuing_country="FRA",
+                          document_number="XHS1O8G45", surname="MOLINI", given_names="YAPA",
+                          nationality="FRA", birth_date=date(1967, 8, 29), sex="F",
+                          expiry_date=date(2034, 2, 11), personal_number="AB12345")
+    r = read_with(ScriptedEngine("a", TRUTH), ScriptedEngine("b", alt_lines))
+    assert not r.ok and r.reason == "mrz_checksum_failed"
+
+
+def test_o_and_zero_at_equal_weights_refused() -> None:
+    lines = build_mrz(MrzFormat.TD3, document_code="P", issuing_country="FRA",
+                      document_number="AO1B0C2D3", surname="X", given_names="Y",
+                      nationality="FRA", birth_date=date(1967, 8, 29), sex="F",
+                      expiry_date=date(2034, 2, 11))
+    # "O" at index 1 and "0" at index 4 share the weight 3: a swap of both is invisible.
+    r = read_with(ScriptedEngine("a", lines), ScriptedEngine("b", lines))
+    assert not r.ok and r.reason == "mrz_checksum_failed"
+
+
+def test_garbage_is_unreadable() -> None:
+    r = read_with(ScriptedEngine("a", ["HELLO", "WORLD"]), ScriptedEngine("b", ["", ""]))
+    assert not r.ok and r.reason in ("document_unreadable", "mrz_checksum_failed")
+
+
+def test_fit_line_by_positions_and_filler_runs() -> None:
+    assert clean_ocr_text("p<uto« 12") == "P<UTO<<12"
+    centers = tuple((i + 0.5) / 10 for i in (0, 1, 2, 7, 8, 9))
+    assert fit_line(OcrLine("AB<<CD", centers), 10)[0] == "AB<<<<<<CD"
+    assert "AB<<<<<<CD" in fit_line(OcrLine("AB<<<CD"), 10)
+    assert all(len(c) == 5 for c in fit_line(OcrLine("A<<<<<<B"), 5))
+
+
+@pytest.fixture(scope="module")
+def reader() -> MrzReader:
+    pytest.importorskip("rapidocr")
+    pytest.importorskip("tesserocr")
+    return MrzReader(today=TODAY)
+
+
+@pytest.mark.slow
+def test_round_trip_clean_documents(reader: MrzReader) -> None:
+    gen = DocumentGenerator(11, today=TODAY)
+    docs = [gen.passport(), gen.id_card(), gen.passport(), gen.id_card()]
+    exact = 0
+    for i, doc in enumerate(docs):
+        result = reader.read(photograph(doc.mrz_image, "clean", seed=i)[0])
+        if result.ok:
+            got = result.mrz.fields()
+            # Never a wrong protected field; names may only be wrong when unverified.
+            assert all(got[k] == v for k, v in doc.expected.items()
+                       if k not in ("surname", "given_names"))
+            exact += got == doc.expected
+    assert exact >= 3
+
+
+@pytest.mark.slow
+def test_rotated_noisy_passport(reader: MrzReader) -> None:
+    doc = DocumentGenerator(12, today=TODAY).passport()
+    photo, spec = photograph(doc.front, "rotation_noise", seed=3)
+    assert abs(spec.rotation_deg) > 2
+    result = reader.read(photo)
+    assert result.ok and result.mrz.document_number == doc.expected["document_number"]
+
+
+@pytest.mark.slow
+def test_photo_without_document(reader: MrzReader) -> None:
+    rng = np.random.default_rng(0)
+    noise = (rng.random((600, 800, 3)) * 255).astype(np.uint8)
+    result = reader.read(noise)
+    assert not result.ok and result.reason in ("document_unreadable", "mrz_checksum_failed")
