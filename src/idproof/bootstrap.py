@@ -10,6 +10,7 @@ import binascii
 import os
 import stat
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -146,8 +147,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
                               settings.public_url, clock)
     captures = CaptureService(db, audit, protection, vault,
                               LocalBlobStore(settings.data_dir / "blobs"), sessions,
-                              DocumentReader(), clock)
-    jobs = Jobs(make_huey(settings), process_capture=captures.process, sweep=captures.sweep)
+                              DocumentReader(), clock,
+                              stuck_after=timedelta(seconds=settings.jobs.stuck_after_seconds))
+    jobs = Jobs(make_huey(settings), process_capture=captures.process, sweep=captures.sweep,
+                sweep_every_minutes=settings.jobs.sweep_every_minutes)
     captures.set_enqueue(jobs.enqueue_capture)
     return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,

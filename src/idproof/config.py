@@ -65,6 +65,13 @@ class KmsSettings(BaseModel):
     dek_cache_size: int = Field(10_000, ge=1)
 
 
+class JobsSettings(BaseModel):
+    """The task queue: how soon a job lost with a killed worker is queued again."""
+
+    stuck_after_seconds: int = Field(120, ge=1, le=86_400)
+    sweep_every_minutes: int = Field(1, ge=1, le=60)
+
+
 class VaultSettings(BaseModel):
     detokenize_rate_limit: str = "60/minute"  # per API client, `limits` notation
 
@@ -108,6 +115,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     kms: KmsSettings = Field(default_factory=KmsSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     # A file holding the passphrase that seals the local keyring (read by the KMS itself).
     master_key_file: Path | None = None

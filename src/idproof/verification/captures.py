@@ -43,7 +43,6 @@ from idproof.verification.service import Actor, SessionService
 
 log = structlog.get_logger("idproof.verification")
 SIDES = ("front", "back")
-STUCK_AFTER = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +55,8 @@ class DocumentData:
 class CaptureService:
     def __init__(self, db: Database, audit: AuditService, protection: DataProtection,
                  vault: VaultService, blobs: BlobStore, sessions: SessionService,
-                 reader: DocumentReader, clock: Clock | None = None) -> None:
+                 reader: DocumentReader, clock: Clock | None = None,
+                 stuck_after: timedelta = timedelta(minutes=2)) -> None:
         self._db = db
         self._audit = audit
         self._protection = protection
@@ -65,6 +65,7 @@ class CaptureService:
         self._sessions = sessions
         self._reader = reader
         self._clock = clock or SystemClock()
+        self._stuck_after = stuck_after
         self._enqueue: Callable[[str, str], None] = lambda _s, _c: None
         sessions.on_decided(self._images_due_now)
 
@@ -256,7 +257,7 @@ class CaptureService:
                 & (SessionStep.step == "document")).where(
                 Capture.processed_at.is_(None), Capture.deleted_at.is_(None),
                 SessionStep.state == StepState.PROCESSING.value,
-                SessionStep.updated_at <= now - STUCK_AFTER)).all()
+                SessionStep.updated_at <= now - self._stuck_after)).all()
         for sid, cid in stuck:
             self._enqueue(sid, cid)
         return {"expired": expired, "images_deleted": len(keys), "requeued": len(stuck)}
