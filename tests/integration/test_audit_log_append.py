@@ -1,5 +1,4 @@
-"""Appending to the audit log on both backends: dense indexes, recomputable leaves, stored nodes,
-transactions, and triggers that refuse UPDATE and DELETE on every log table."""
+"""Appending to the audit log: dense indexes, recomputable leaves, nodes, transactions, triggers."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Signed checkpoints: on demand, every N events, every M seconds (the app's background task),
-and the log key sealed under the server secret."""
+"""Signed checkpoints: on demand, every N events, every M seconds, and the sealed log key."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""End to end as a third party would check it: an exported event, its inclusion proof and the
-checkpoint from the API, verified by tools/verify_audit_proof.py with only the public key."""
+"""End to end: an exported event, its proof and checkpoint from the API, the standalone tool."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from idproof.audit.checkpoint import parse_verifier_key
 from idproof.audit.events import AuditEvent
 from idproof.bootstrap import Container
 from idproof.cli.audit import parse_since
@@ -96,3 +96,16 @@ def test_parse_since() -> None:
     assert parse_since("2026-04-30", now) == datetime(2026, 4, 30, tzinfo=UTC)
     assert parse_since("2026-04-30T10:00:00+02:00", now) == datetime(2026, 4, 30, 8,
                                                                       tzinfo=UTC)
+
+
+def test_public_key_and_verify_with_progress(container: Container) -> None:
+    key = cli(container, "audit", "public-key")
+    assert key.exit_code == 0
+    verifier = parse_verifier_key(key.stdout.strip())
+    assert verifier.name == "testserver/idproof/audit"
+    assert cli(container, "audit", "public-key").stdout == key.stdout  # one key, kept
+    container.audit_log.checkpoint()
+    result = cli(container, "audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("OK: ") and "1 stored checkpoints verified" in result.stdout
+    assert "verifying audit log" in result.stderr  # the progress bar

@@ -1,5 +1,4 @@
-"""`idproof audit verify` against an attacker who bypasses the triggers with raw SQL: every edit,
-deletion, insertion, reordering and truncation is caught, naming the first bad index."""
+"""`idproof audit verify` against raw-SQL tampering past the triggers: the first bad index."""
 
 from __future__ import annotations
 

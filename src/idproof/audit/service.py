@@ -170,7 +170,7 @@ class AuditService:
         insert the events, insert the nodes they complete.
         """
         # Core statements on the session's connection (same transaction): none of this is ORM
-        # state, and skipping the ORM execute path halves the cost of an append.
+        # state, and the ORM execute path would cost more than the statements themselves.
         conn = session.connection()
         size = advance_head(conn, len(rows))
         reader = DbNodeReader(conn)
