@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,10 +66,19 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(idproof_readonly=True),
                                      expire_on_commit=False)
+        # SQLite has one writer at a time. Queue this process's writers on a lock instead of
+        # letting each hold a pooled connection while SQLite's busy handler sleeps: under load
+        # that exhausted the pool and stalled even read-only requests. Re-entrant, because a
+        # unit of work may open a nested one on the same thread (audit checkpoints do).
+        self._write_lock: threading.RLock | None = (
+            threading.RLock() if self.dialect == "sqlite" else None)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back everything on any exception."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
         s = self._sessions()
         try:
             yield s
@@ -78,6 +88,8 @@ class Database:
             raise
         finally:
             s.close()
+            if lock is not None:
+                lock.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

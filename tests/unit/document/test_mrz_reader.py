@@ -71,14 +71,31 @@ def test_two_valid_different_values_are_refused() -> None:
     assert not r.ok and r.reason == "mrz_checksum_failed"
 
 
-def test_o_and_zero_at_equal_weights_refused() -> None:
-    lines = build_mrz(MrzFormat.TD3, document_code="P", issuing_country="FRA",
-                      document_number="AO1B0C2D3", surname="X", given_names="Y",
-                      nationality="FRA", birth_date=date(1967, 8, 29), sex="F",
-                      expiry_date=date(2034, 2, 11))
-    # "O" at index 1 and "0" at index 4 share the weight 3: a swap of both is invisible.
+def _td3(number: str) -> tuple[str, ...]:
+    return build_mrz(MrzFormat.TD3, document_code="P", issuing_country="FRA",
+                     document_number=number, surname="X", given_names="Y", nationality="FRA",
+                     birth_date=date(1967, 8, 29), sex="F", expiry_date=date(2034, 2, 11))
+
+
+def test_zeros_whose_swap_to_o_cancels_out_are_refused() -> None:
+    # Both engines read "0" at weights 7 and 3: "OO" would pass the same check digit
+    # (+24x7 +24x3 = 240), and OCR engines do read OCR-B's "O" as "0": refuse, never pick.
+    lines = _td3("00AB12345")
     r = read_with(ScriptedEngine("a", lines), ScriptedEngine("b", lines))
     assert not r.ok and r.reason == "mrz_checksum_failed"
+
+
+def test_letter_o_read_by_every_engine_is_kept() -> None:
+    lines = _td3("AO1B0C2D3")  # an "O" both engines read, a "0" the check digit settles
+    r = read_with(ScriptedEngine("a", lines), ScriptedEngine("b", lines))
+    assert r.ok and r.mrz.document_number == "AO1B0C2D3"
+
+
+def test_single_engine_congruent_misread_is_not_corroborated() -> None:
+    # "U" weighs as "0": if only one engine read the number, nobody can tell them apart.
+    lines = _td3("UW9AQJC3B")
+    r = read_with(ScriptedEngine("a", lines), ScriptedEngine("b", ["LUVUZAFUWIYIAU", "QQQ"]))
+    assert not r.ok
 
 
 def test_garbage_is_unreadable() -> None:

@@ -692,24 +692,35 @@ class MrzParser:
             return as_read
         free = [i for i, (li, c) in enumerate(positions)
                 if (li, c) not in protected and (li, c) not in covered]
-        found: list[tuple[int, str]] = []
+        options: dict[int, tuple[str, ...]] = {}
         for i in free:
             li, c = positions[i]
             extra = self._alternatives.get((li, c), "") if self._alternatives else ""
             opts, _forced = _position_options(snapshot[li][c], "alnum", extra, self._confusions)
-            for alt in opts[1:]:
-                cand = data[:i] + alt + data[i + 1:]
-                if check_digit(cand) == digit:
-                    found.append((i, alt))
+            if len(opts) > 1:
+                options[i] = opts[1:]
+        # Same rule as a field's own check digit: the fewest substitutions first, or every
+        # combination when exhaustive; exactly one passing candidate or nothing.
+        found: list[list[tuple[int, str]]] = []
+        for n_subs in range(1, self._max_repairs + 1):
+            for slots in itertools.combinations(sorted(options), n_subs):
+                for alts in itertools.product(*(options[i] for i in slots)):
+                    cand = list(data)
+                    for i, alt in zip(slots, alts, strict=True):
+                        cand[i] = alt
+                    if check_digit("".join(cand)) == digit:
+                        found.append(list(zip(slots, alts, strict=True)))
+            if found and not self._exhaustive:
+                break
         if as_read:
             # Exhaustive: the reading stands only if no alternative passes as well.
             return not found
         if len(found) != 1:
             return False
-        i, alt = found[0]
-        li, c = positions[i]
-        repairs.append(Repair("optional_data", li, c, snapshot[li][c], alt, True))
-        fixed[li][c] = alt
+        for i, alt in found[0]:
+            li, c = positions[i]
+            repairs.append(Repair("optional_data", li, c, snapshot[li][c], alt, True))
+            fixed[li][c] = alt
         return True
 
     @staticmethod

@@ -462,6 +462,10 @@ def _aligned_alternatives(combo: Sequence[tuple[str, str]], ocr: dict[str, list[
                     if rank[name] < rank[source]:
                         lines[li][col] = b
                     continue
+                if a == FILLER and rank[name] > rank[source]:
+                    # A less trusted engine's "character" where the trusted one reads a
+                    # filler is, here, Tesseract drawing "<" as K, S or E: not a candidate.
+                    continue
                 if b not in alts.get((li, col), ""):
                     alts[(li, col)] = alts.get((li, col), "") + b
     return ["".join(line) for line in lines], alts
@@ -513,25 +517,32 @@ def _shape_votes(lines: Sequence[str], images: Sequence[np.ndarray], fmt: MrzFor
     kinds = field_kinds(fmt)
     width = len(lines[0])
     ratios = [glyph_roundness(img, width) for img in images]
-    zeros = [r for li, line in enumerate(lines) for col, ch in enumerate(line)
-             if ch in "0O" and kinds[(li, col)] == "numeric"
-             and (r := ratios[li][col]) is not None]
-    # The calibration must be self-consistent, or the cells are not where we think they are
-    # (perspective, a bad crop): then nothing is decided by shape.
-    consistent = (len(zeros) >= 3 and float(np.ptp(zeros)) < 0.025) or (
-        len(zeros) == 2 and float(np.ptp(zeros)) < 0.01)
-    ref = float(np.median(zeros)) if consistent else None
+    def reference(rows: Sequence[int]) -> float | None:
+        # The calibration must be self-consistent, or the cells are not where we think they
+        # are (perspective, a bad crop): then shape decides nothing.
+        zeros = [r for li in rows for col, ch in enumerate(lines[li])
+                 if ch in "0O" and kinds[(li, col)] == "numeric"
+                 and (r := ratios[li][col]) is not None]
+        consistent = (len(zeros) >= 3 and float(np.ptp(zeros)) < 0.02) or (
+            len(zeros) == 2 and float(np.ptp(zeros)) < 0.008)
+        return float(np.median(zeros)) if consistent else None
+
     votes: dict[tuple[int, int], str] = {}
     for li, line in enumerate(lines):
+        # Calibrated on the zeros of the same line when it has some (light, blur and crop
+        # differ from one line to the next), else on the whole zone with a wider margin.
+        ref, widen = reference([li]), 1.0
+        if ref is None:
+            ref, widen = reference(range(len(lines))), 1.5
         for col, ch in enumerate(line):
             if ch not in "0O" or kinds[(li, col)] != "alnum":
                 continue
             r = ratios[li][col]
             if r is None or ref is None:
                 votes[(li, col)] = "O0"
-            elif r - ref > _ROUND_LETTER_MIN:
+            elif r - ref > _ROUND_LETTER_MIN * widen:
                 votes[(li, col)] = "O"
-            elif r - ref < _ZERO_MAX:
+            elif r - ref < _ZERO_MAX / widen:
                 votes[(li, col)] = "0"
             else:
                 votes[(li, col)] = "O0"
@@ -555,50 +566,52 @@ def _apply_shape_votes(lines: list[str], alternatives: dict[tuple[int, int], str
 
 # -- corroboration ----------------------------------------------------------------------------
 
-_FILLER_ARTEFACTS = frozenset("KXESC")  # what Tesseract's English model makes of "<"
-
-
 def _corroborated(chosen: ParsedMrz, combo_sources: Sequence[str],
-                  ocr: dict[str, list[OcrLine]]) -> bool:
-    """Every check-digit protected run of the accepted MRZ must also be read by a second
-    engine, up to substitutions that the check digits did arbitrate: a character one engine
-    alone read, and that weighs the same as the truth (a lost "0" read as "U"), would
-    otherwise pass unseen."""
-    runs: dict[int, list[tuple[int, int]]] = {}
+                  ocr: dict[str, list[OcrLine]], max_unseen: int = 2) -> bool:
+    """Whether a second engine saw the check-digit protected characters of the accepted MRZ.
+
+    Another engine's reading, aligned to each line, must not hold a character of the same
+    check-digit weight as the accepted one (a lost "0" read as "U" by one engine passes every
+    check digit: only the other engine can tell), and may leave at most `max_unseen`
+    protected characters of a line unaligned (a garbled second reading proves nothing).
+    """
+    protected: dict[int, list[int]] = {}
     for li, col in protected_positions(chosen.document_type, chosen.lines):
-        line_runs = runs.setdefault(li, [])
-        if line_runs and line_runs[-1][1] == col:
-            line_runs[-1] = (line_runs[-1][0], col + 1)
+        if chosen.lines[li][col] != FILLER:
+            protected.setdefault(li, []).append(col)
+    for li, cols in protected.items():
+        line = chosen.lines[li]
+        for name in ocr:
+            if name == combo_sources[li] or li >= len(ocr[name]):
+                continue
+            seen = _align(line, ocr[name][li].text)
+            unseen = 0
+            ok = True
+            for col in cols:
+                got = seen.get(col)
+                if got is None:
+                    unseen += 1
+                elif got != line[col] and _congruent(got, line[col]):
+                    ok = False
+                    break
+            if ok and unseen <= max_unseen:
+                break
         else:
-            line_runs.append((col, col + 1))
-    for li, line_runs in runs.items():
-        others = [ocr[n][li].text for n in ocr if n != combo_sources[li] and li < len(ocr[n])]
-        for a, b in line_runs:
-            if not any(_window_supports(chosen.lines[li][a:b], text) for text in others):
-                return False
+            return False
     return True
 
 
-def _window_supports(segment: str, text: str) -> bool:
-    n = len(segment)
-    budget = max(1, sum(c != FILLER for c in segment) // 6)
-    for start in range(max(1, len(text) - n + 1)):
-        window = text[start:start + n]
-        if len(window) < n:
-            continue
-        misses = 0
-        for want, got in zip(segment, window, strict=True):
-            if want == got:
-                continue
-            if want == FILLER and got in _FILLER_ARTEFACTS:
-                continue
-            if _congruent(want, got):
-                misses = budget + 1
-                break
-            misses += 1
-        if misses <= budget:
-            return True
-    return False
+def _align(line: str, text: str) -> dict[int, str]:
+    """Column of `line` -> the character of `text` aligned to it (equal or substituted)."""
+    if len(text) == len(line):
+        return dict(enumerate(text))
+    out: dict[int, str] = {}
+    matcher = difflib.SequenceMatcher(None, line, text, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
+            for k in range(i2 - i1):
+                out[i1 + k] = text[j1 + k]
+    return out
 
 
 # -- names ------------------------------------------------------------------------------------
