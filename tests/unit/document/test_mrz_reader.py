@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-import numpy as np
 import pytest
+
+# Skip, rather than fail, where the imaging stack (numpy, Pillow, OpenCV) is not installed.
+pytest.importorskip("numpy")
+pytest.importorskip("PIL")
+pytest.importorskip("cv2")
+
+import numpy as np
 
 from idproof.verification.document.generator import DocumentGenerator, photograph
 from idproof.verification.document.mrz import MrzFormat, build_mrz

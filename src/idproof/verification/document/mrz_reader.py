@@ -7,7 +7,7 @@ import difflib
 import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -25,6 +25,7 @@ from idproof.verification.document.mrz import (
     ReasonCode,
     char_value,
     detect_format,
+    encode_name,
     field_kinds,
     protected_positions,
     split_name_field,
@@ -311,11 +312,14 @@ def _filler_runs(text: str) -> list[tuple[int, int]]:
 
 
 class MrzReader:
-    """Reads an MRZ from a photo with several OCR engines.
+    """Reads an MRZ from a photo with several OCR engines (in order of trust).
 
-    A reading is accepted only when it is a fully valid MRZ (every check digit, dates,
-    country codes); when two engines give valid readings they must agree on every
-    check-digit-protected field, and the names count as verified only when they agree too.
+    Every mix of the engines' line readings is parsed, each line taking the other engines'
+    aligned characters (and, for O/0, a glyph-shape vote) as candidates that only check
+    digits may pick. A result is accepted only when exactly one valid MRZ comes out of all
+    of that (two different valid ones: refused), when a second engine corroborates its
+    check-digit protected characters, and never with an unknown ("<") birth date. Names,
+    which no check digit covers, count as verified only when every engine read them alike.
     """
 
     def __init__(self, engines: Sequence[MrzOcrEngine] | None = None, *,
@@ -323,10 +327,9 @@ class MrzReader:
         self.engines = list(engines) if engines is not None else default_engines()
         if not self.engines:
             raise RuntimeError("no OCR engine available (tesserocr / rapidocr)")
-        # Repairs come from what the other engines read, confirmed by check digits; the
-        # generic confusion table is off, as it can turn one misread into a passing one.
-        # Candidates come from the other engines and from the O/0 shape vote; every candidate
-        # counts (exhaustive), so two that both pass make the field ambiguous, never a pick.
+        # Candidates come from the other engines and from the O/0 shape vote, not from the
+        # generic confusion table (which can turn one misread into a passing one); every
+        # candidate counts (exhaustive), so two that both pass make the field ambiguous.
         self._parser = MrzParser(today=today, allow_specimen=allow_specimen,
                                  confusion_repair=False, max_repairs=3, exhaustive=True)
 
@@ -362,7 +365,7 @@ class MrzReader:
             # "<" in a birth date means "unknown" to Doc 9303, but to OCR it is also what a
             # lost "0" turns into, with the same check-digit weight: not accepted from a photo.
             return MrzReadResult(None, reason="mrz_checksum_failed", readings=readings)
-        verified = len(self.engines) >= 2 and _names_agree(chosen, ocr)
+        chosen, verified = _settle_names(chosen, ocr)
         return MrzReadResult(chosen, names_verified=verified, reason=None,
                              engines_valid=tuple(dict.fromkeys(sources)), readings=readings)
 
@@ -617,28 +620,32 @@ def _align(line: str, text: str) -> dict[int, str]:
 # -- names ------------------------------------------------------------------------------------
 
 
-def _name_field(p: ParsedMrz, lines: Sequence[str]) -> str | None:
-    if p.document_type is MrzFormat.TD1:
-        return lines[2] if len(lines) == 3 else None
-    return lines[0][5:] if lines else None
+def _raw_names(fmt: MrzFormat, texts: Sequence[str]) -> tuple[str, str] | None:
+    """Primary and secondary identifiers from one engine's own text of the name line."""
+    li, start = (2, 0) if fmt is MrzFormat.TD1 else (0, 5)
+    if li >= len(texts) or len(texts[li]) <= start:
+        return None
+    return split_name_field(_letters_only(texts[li][start:]))
 
 
-def _names_agree(chosen: ParsedMrz, ocr: dict[str, list[OcrLine]]) -> bool:
-    """Names carry no check digit: they count as read only when every engine's own reading
-    of the name field gives the same primary and secondary identifiers."""
-    width = len(chosen.lines[0])
-    for res in ocr.values():
-        fits = [fit_line(o, width) for o in res]
-        if not all(fits):
-            return False
-        names = set()
-        for line_opts in itertools.product(*[f[:2] for f in fits]):
-            field_text = _name_field(chosen, line_opts)
-            if field_text is not None:
-                names.add(split_name_field(_letters_only(field_text)))
-        if (chosen.surname, chosen.given_names) not in names:
-            return False
-    return True
+def _settle_names(chosen: ParsedMrz, ocr: dict[str, list[OcrLine]]) -> tuple[ParsedMrz, bool]:
+    """Names carry no check digit. They are taken from the most trusted engine's own text
+    of the name line (not from a line stretched to fit), and count as verified only when
+    every engine's own text gives the same primary and secondary identifiers."""
+    names = [_raw_names(chosen.document_type, [o.text for o in res]) for res in ocr.values()]
+    trusted = next((n for n in names if n is not None and n[0]), None)
+    if trusted is None:
+        return chosen, False
+    if trusted != (chosen.surname, chosen.given_names):
+        li, start = (2, 0) if chosen.document_type is MrzFormat.TD1 else (0, 5)
+        lines = list(chosen.lines)
+        width = len(lines[li]) - start
+        field_text = encode_name(trusted[0], trusted[1], width)
+        lines[li] = lines[li][:start] + field_text
+        chosen = replace(chosen, surname=trusted[0], given_names=trusted[1],
+                         lines=tuple(lines))
+    verified = len(names) >= 2 and all(n == trusted for n in names)
+    return chosen, verified
 
 
 def _letters_only(text: str) -> str:
