@@ -14,8 +14,7 @@ KEK being retired before backups of this store forget them too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,14 +31,14 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from idproof.crypto.errors import KeyStoreError
 from idproof.crypto.kms.base import WrappedKey
 from idproof.db.base import NAMING, UTCDateTime
-from idproof.db.engine import make_engine
+from idproof.db.engine import Database
 
 SCHEMA_VERSION = 1
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -142,24 +141,13 @@ class KeyStore:
                                 "IDPROOF_KEY_DATABASE_URL to another database (or add "
                                 "?schema=NAME on PostgreSQL)")
         # hide_parameters: a failed statement must not print wrapped keys into a log.
-        base: Engine = make_engine(engine_url, hide_parameters=True)
-        self._base_engine = base
-        self.engine = (base.execution_options(schema_translate_map={None: self.schema})
-                       if self.schema else base)
-        self.dialect = base.dialect.name
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        s = self._sessions()
-        try:
-            yield s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
-        finally:
-            s.close()
+        # The shared unit of work: reads begin deferred on SQLite, writers queue on its lock.
+        self._db = Database(engine_url, schema=self.schema, hide_parameters=True)
+        self._base_engine = self._db.base_engine
+        self.engine = self._db.engine
+        self.dialect = self._db.dialect
+        self.session = self._db.session
+        self.read = self._db.read
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -187,7 +175,7 @@ class KeyStore:
             raise KeyStoreError(f"cannot prepare the key store: {type(exc).__name__}") from None
 
     def schema_version(self) -> int | None:
-        with self.session() as s:
+        with self.read() as s:
             row = s.get(KeyStoreMeta, "schema_version")
             return int(row.value) if row else None
 
@@ -195,12 +183,12 @@ class KeyStore:
 
     def get(self, key_id: str) -> SubjectKeyRecord | None:
         # Core, not the ORM: this is the DEK cache's miss path and the ORM doubles its cost.
-        with self.engine.begin() as conn:
+        with self._db.read_engine.connect() as conn:
             row = conn.execute(_BY_ID, {"key_id": key_id}).first()
         return _record_of(row) if row is not None else None
 
     def find_subject(self, tenant_id: str, subject_id: str) -> SubjectKeyRecord | None:
-        with self.session() as s:
+        with self.read() as s:
             row = s.scalar(select(SubjectKeyRow).where(SubjectKeyRow.tenant_id == tenant_id,
                                                         SubjectKeyRow.subject_id == subject_id))
             return _record(row) if row else None
@@ -245,13 +233,13 @@ class KeyStore:
     # -- rotation -------------------------------------------------------------------------
 
     def count_live_not_on(self, version: int) -> int:
-        with self.session() as s:
+        with self.read() as s:
             return int(s.scalar(select(func.count()).select_from(SubjectKeyRow).where(
                 SubjectKeyRow.shredded_at.is_(None),
                 SubjectKeyRow.kek_version != version)) or 0)
 
     def count_live_on(self, version: int) -> int:
-        with self.session() as s:
+        with self.read() as s:
             return int(s.scalar(select(func.count()).select_from(SubjectKeyRow).where(
                 SubjectKeyRow.shredded_at.is_(None),
                 SubjectKeyRow.kek_version == version)) or 0)
@@ -266,7 +254,7 @@ class KeyStore:
                 .order_by(c.subject_key_id).limit(limit))
         if exclude:
             stmt = stmt.where(c.subject_key_id.not_in(list(exclude)))
-        with self.engine.begin() as conn:
+        with self._db.read_engine.connect() as conn:
             return [_record_of(r) for r in conn.execute(stmt)]
 
     def rewrap(self, changes: Sequence[tuple[str, int, WrappedKey]]) -> None:
@@ -296,7 +284,7 @@ class KeyStore:
         stmt = (select(SubjectKeyRow.kek_version, shredded.label("gone"), func.count())
                 .group_by(SubjectKeyRow.kek_version, shredded))
         out: dict[int, list[int]] = {}
-        with self.session() as s:
+        with self.read() as s:
             for version, gone, n in s.execute(stmt):
                 out.setdefault(int(version), [0, 0])[1 if gone else 0] += int(n)
         return [VersionCount(v, live, dead) for v, (live, dead) in sorted(out.items())]

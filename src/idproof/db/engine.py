@@ -59,13 +59,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """Owns one engine and hands out units of work (a session committed or rolled back whole)."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
-        self.dialect = self.engine.dialect.name
+        # The engine owning the pool (DDL, dispose); `engine` adds the schema mapping when
+        # the tables live in a named PostgreSQL schema (the key store can).
+        self.base_engine = make_engine(url, **engine_kwargs)
+        self.engine = (self.base_engine.execution_options(schema_translate_map={None: schema})
+                       if schema else self.base_engine)
+        self.dialect = self.base_engine.dialect.name
+        self.read_engine = self.engine.execution_options(idproof_readonly=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(self.engine.execution_options(idproof_readonly=True),
-                                     expire_on_commit=False)
+        self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
         # SQLite has one writer at a time. Queue this process's writers on a lock instead of
         # letting each hold a pooled connection while SQLite's busy handler sleeps: under load
         # that exhausted the pool and stalled even read-only requests. Re-entrant, because a
@@ -110,4 +114,4 @@ class Database:
             return False
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self.base_engine.dispose()
