@@ -31,15 +31,21 @@ from idproof.crypto.protection import DataProtection
 from idproof.crypto.setup import open_data_protection
 from idproof.db.engine import Database
 from idproof.db.migrate import upgrade
+from idproof.hosted.service import HostedService
 from idproof.jobs import Jobs, make_huey
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
 from idproof.vault.service import VaultService
+from idproof.verification.biometrics.analysis import FaceAnalyzer
+from idproof.verification.biometrics.engines import DlibFaceEngine
+from idproof.verification.biometrics.pad import FrequencyPAD
+from idproof.verification.biometrics.service import BiometricsService
 from idproof.verification.blobs import LocalBlobStore
 from idproof.verification.captures import CaptureService
 from idproof.verification.document_reader import DocumentReader
 from idproof.verification.links import LinkSigner
 from idproof.verification.service import SessionService
+from idproof.webhooks.service import WebhookService
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name
 
@@ -108,7 +114,10 @@ class Container:
     audit_log: AuditLog
     sessions: SessionService
     captures: CaptureService
+    hosted: HostedService
     jobs: Jobs
+    webhooks: WebhookService
+    biometrics: BiometricsService
 
     def close(self) -> None:
         self.protection.close()
@@ -145,17 +154,39 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
                          detokenize_limit=settings.vault.detokenize_rate_limit)
     sessions = SessionService(db, audit, LinkSigner(derive(secret, "hosted-link")),
                               settings.public_url, clock)
-    captures = CaptureService(db, audit, protection, vault,
-                              LocalBlobStore(settings.data_dir / "blobs"), sessions,
+    blobs = LocalBlobStore(settings.data_dir / "blobs")
+    captures = CaptureService(db, audit, protection, vault, blobs, sessions,
                               DocumentReader(), clock,
                               stuck_after=timedelta(seconds=settings.jobs.stuck_after_seconds))
+    captures.set_retention(tenants.image_retention)
+    wh = settings.webhooks
+    webhooks = WebhookService(db, audit, derive(secret, "webhook-secret-seal"),
+                              allow_private_networks=settings.webhook_allow_private_networks,
+                              timeout_seconds=wh.timeout_seconds, schedule=wh.schedule,
+                              secret_grace=timedelta(hours=wh.secret_grace_hours),
+                              sweep_batch=wh.sweep_batch, clock=clock,
+                              retention=timedelta(days=wh.retention_days))
+    sessions.on_event(lambda s, row, event_type: webhooks.emit(
+        s, row.tenant_id, event_type, sessions.event_data(row, event_type)))
     jobs = Jobs(make_huey(settings), process_capture=captures.process, sweep=captures.sweep,
-                sweep_every_minutes=settings.jobs.sweep_every_minutes)
+                sweep_every_minutes=settings.jobs.sweep_every_minutes,
+                deliver_webhook=webhooks.deliver, webhook_sweep=webhooks.sweep)
     captures.set_enqueue(jobs.enqueue_capture)
+    # One face engine per process: its models load on first use and stay loaded.
+    face_engine = DlibFaceEngine()
+    biometrics = BiometricsService(db, audit, protection, blobs, sessions,
+                                   FaceAnalyzer(face_engine, face_engine, FrequencyPAD()), clock)
+    captures.on_front_stored(biometrics.document_front_replaced)
+    hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
+                           captures, clients, derive(secret, "hosted-csrf"), clock,
+                           biometrics=biometrics)
+    webhooks.set_enqueue(jobs.enqueue_webhook)
     return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
-                     audit_log=audit_log, sessions=sessions, captures=captures, jobs=jobs)
+                     audit_log=audit_log, sessions=sessions, captures=captures,
+                     hosted=hosted, jobs=jobs,
+                     webhooks=webhooks, biometrics=biometrics)
 
 
 def prepare(settings: Settings, *, demo_tenant: bool = True) -> Container:

@@ -70,6 +70,21 @@ class JobsSettings(BaseModel):
 
     stuck_after_seconds: int = Field(120, ge=1, le=86_400)
     sweep_every_minutes: int = Field(1, ge=1, le=60)
+    # Deployments that share one Redis between several idproof installs give each its own name.
+    queue_name: str = Field("idproof", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class WebhookSettings(BaseModel):
+    """Webhook delivery: request timeout, retry schedule, the secret rotation grace period."""
+
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    # Seconds to wait after each failed attempt; after the last one the delivery has failed.
+    schedule: list[float] = Field(default_factory=lambda: [5, 30, 120, 600, 3600, 21_600,
+                                                           86_400], min_length=0, max_length=20)
+    secret_grace_hours: float = Field(24.0, ge=0, le=24 * 30)
+    sweep_batch: int = Field(500, ge=1, le=10_000)
+    # Settled events (delivered, failed, cancelled) and their attempt logs are kept this long.
+    retention_days: int = Field(30, ge=1, le=3650)
 
 
 class VaultSettings(BaseModel):
@@ -117,6 +132,10 @@ class Settings(BaseSettings):
     vault: VaultSettings = Field(default_factory=VaultSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    # IDPROOF_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhook URLs may point to private, loopback
+    # and other inward addresses and use plain http. Local development and tests only.
+    webhook_allow_private_networks: bool = False
     # A file holding the passphrase that seals the local keyring (read by the KMS itself).
     master_key_file: Path | None = None
 

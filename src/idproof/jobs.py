@@ -21,19 +21,28 @@ log = structlog.get_logger("idproof.jobs")
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
     if settings.redis_url is not None:
-        return RedisHuey("idproof", url=settings.redis_url.get_secret_value(), results=False,
-                         immediate=immediate, utc=True)
+        return RedisHuey(settings.jobs.queue_name, url=settings.redis_url.get_secret_value(),
+                         results=False, immediate=immediate, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return SqliteHuey("idproof", filename=str(settings.data_dir / "queue.db"), results=False,
-                      immediate=immediate, utc=True)
+    return SqliteHuey(settings.jobs.queue_name, filename=str(settings.data_dir / "queue.db"),
+                      results=False, immediate=immediate, utc=True)
 
 
 class Jobs:
     """Registers idproof's tasks on a Huey instance and enqueues them."""
 
     def __init__(self, huey: Huey, *, process_capture: Callable[[str, str], None],
-                 sweep: Callable[[], Any], sweep_every_minutes: int = 1) -> None:
+                 sweep: Callable[[], Any], sweep_every_minutes: int = 1,
+                 deliver_webhook: Callable[[str], Any] | None = None,
+                 webhook_sweep: Callable[[], Any] | None = None) -> None:
         self.huey = huey
+        # Webhooks: one attempt per task (the service keeps its own retry schedule, so Huey
+        # does not retry); the sweep queues due deliveries again after a restart or a loss.
+        self._deliver = huey.task(name="deliver_webhook")(
+            self._wrap("deliver_webhook", deliver_webhook or (lambda _d: None)))
+        if webhook_sweep is not None:
+            huey.periodic_task(crontab(minute="*"), name="webhook_sweep")(
+                self._wrap("webhook_sweep", webhook_sweep))
         self._process = huey.task(retries=3, retry_delay=2, name="process_capture")(
             self._wrap("process_capture", process_capture))
         self._sweep_fn = sweep
@@ -57,6 +66,12 @@ class Jobs:
 
     def enqueue_capture(self, session_id: str, capture_id: str) -> None:
         self._process(session_id, capture_id)
+
+    def enqueue_webhook(self, delivery_id: str, delay: float = 0.0) -> None:
+        if delay > 0:
+            self._deliver.schedule((delivery_id,), delay=delay)
+        else:
+            self._deliver(delivery_id)
 
     def sweep_now(self) -> Any:
         return self._sweep_fn()

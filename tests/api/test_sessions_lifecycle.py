@@ -143,7 +143,8 @@ def test_upload_refusals_change_nothing(api, auth, make_client, container) -> No
     assert not any(p.is_file() for p in container.captures._blobs.root.rglob("*"))
 
 
-def test_sweep_requeues_lost_jobs_and_deletes_due_images(api, auth, container, clock) -> None:
+def test_sweep_requeues_lost_jobs_and_deletes_due_images(api, auth, container, clock,
+                                                         make_client) -> None:
     """No worker running: the job is 'lost'; the sweep re-queues it once it is stuck."""
     seen: list[tuple[str, str]] = []
     container.captures.set_enqueue(lambda s, c: seen.append((s, c)))
@@ -160,4 +161,48 @@ def test_sweep_requeues_lost_jobs_and_deletes_due_images(api, auth, container, c
     result = container.captures.sweep()
     assert result["images_deleted"] == 1 and result["expired"] == 1
     assert not any(p.is_file() for p in container.captures._blobs.root.rglob("*"))
+    # the person began (a capture) and never submitted: abandoned, not merely expired
+    fresh = bearer(get_token(api, make_client(scopes=SCOPES)))  # the first token has expired
+    assert api.get(f"/v1/sessions/{sid}", headers=fresh).json()["status"] == "abandoned"
+    assert [e.action for e in container.audit.list(action="session.abandoned")] == [
+        "session.abandoned"]
     assert date.today()  # the clock is frozen, the wall clock is not used
+
+
+@pytest.mark.parametrize("canadian", [False, True])
+def test_driving_licence_read_from_its_barcode(api, auth, worker, clock, canadian) -> None:
+    gen = DocumentGenerator(seed=23, today=clock.now().date())
+    licence = gen.us_licence(canadian=canadian)
+    sid = api.post("/v1/sessions", json={"reference": "u-dl", "workflow": "document_only"},
+                   headers=auth).json()["id"]
+    for side, img in (("front", licence.front), ("back", licence.back)):
+        r = api.post(f"/v1/sessions/{sid}/documents", data={"side": side},
+                     files={"file": (f"{side}.jpg", jpeg(img), "image/jpeg")}, headers=auth)
+        assert r.status_code == 202, r.text
+    body = wait_for(api, auth, sid, lambda b: doc_state(b) not in {"processing", "pending"})
+    assert doc_state(body) == "passed", body
+    assert api.post(f"/v1/sessions/{sid}/submit", headers=auth).json()["status"] == "approved"
+    data = api.get(f"/v1/sessions/{sid}/data?purpose=kyc", headers=auth).json()["document"]
+    assert data["document_type"] == "driving_licence"
+    assert data["surname"] == licence.identity.surname
+    assert data["birth_date"] == licence.identity.birth_date.isoformat()
+    assert data["issuing_country"] == ("CAN" if canadian else "USA")
+
+
+def test_tenant_retention_keeps_images_after_decision_until_the_sweep(
+        api, auth, worker, container, clock, make_client) -> None:
+    container.tenants.set_image_retention("demo", 3600)
+    passport = DocumentGenerator(seed=31, today=clock.now().date()).passport()
+    sid = api.post("/v1/sessions", json={"reference": "u-ret", "workflow": "document_only"},
+                   headers=auth).json()["id"]
+    api.post(f"/v1/sessions/{sid}/documents", data={"side": "front"},
+             files={"file": ("p.jpg", jpeg(passport.front), "image/jpeg")}, headers=auth)
+    wait_for(api, auth, sid, lambda b: doc_state(b) != "processing")
+    assert api.post(f"/v1/sessions/{sid}/submit", headers=auth).json()["status"] == "approved"
+    blobs = container.captures._blobs
+    assert len([p for p in blobs.root.rglob("*") if p.is_file()]) == 1  # kept for review
+    clock.advance(3599)
+    assert container.captures.sweep()["images_deleted"] == 0
+    clock.advance(2)
+    assert container.captures.sweep()["images_deleted"] == 1
+    assert not any(p.is_file() for p in blobs.root.rglob("*"))

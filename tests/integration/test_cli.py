@@ -41,8 +41,10 @@ def test_tenants_and_clients(env: Path) -> None:
 
     created = json.loads(run("clients", "create", "--tenant", "acme", "--scopes",
                              "identity.verify identity.read_status", "--allowed-ip",
-                             "10.0.0.0/8", "--json"))
-    assert set(created) == {"client_id", "client_secret", "tenant", "scopes"}
+                             "10.0.0.0/8", "--origin", "https://App.example/", "--origin",
+                             "http://127.0.0.1:8080", "--json"))
+    assert set(created) == {"client_id", "client_secret", "tenant", "scopes", "allowed_origins"}
+    assert created["allowed_origins"] == ["https://app.example", "http://127.0.0.1:8080"]
     assert created["tenant"] == "acme"
     assert created["scopes"] == ["identity.verify", "identity.read_status"]
     assert created["client_secret"].startswith("idpsk_")
@@ -57,11 +59,26 @@ def test_tenants_and_clients(env: Path) -> None:
 
     res = runner.invoke(app, ["clients", "create", "--tenant", "acme", "--scopes", "root"])
     assert res.exit_code == 2 and "invalid_scope" in res.output
+    res = runner.invoke(app, ["clients", "create", "--tenant", "acme", "--scopes",
+                              "identity.verify", "--origin", "http://app.example"])
+    assert res.exit_code == 2 and "invalid_origin" in res.output
     res = runner.invoke(app, ["clients", "create", "--tenant", "nope", "--scopes",
                               "identity.verify"])
     assert res.exit_code == 2
     res = runner.invoke(app, ["clients", "disable", "cli_missing"])
     assert res.exit_code == 2
+
+
+def test_tenant_image_retention(env: Path) -> None:
+    run("tenants", "create", "keepers")
+    assert "0 s" in run("tenants", "list")
+    out = run("tenants", "set-retention", "keepers", "--images-hours", "72")
+    assert "259200 s" in out
+    res = runner.invoke(app, ["tenants", "set-retention", "keepers", "--images-hours", "3000"])
+    assert res.exit_code == 2 and "invalid_retention" in res.output
+    res = runner.invoke(app, ["tenants", "set-retention", "nobody", "--images-hours", "1"])
+    assert res.exit_code == 2 and "tenant_not_found" in res.output
+    assert "259200 s" in run("tenants", "list")
 
 
 def test_client_with_jwk(env: Path, tmp_path: Path) -> None:

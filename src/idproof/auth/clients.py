@@ -43,6 +43,7 @@ class ClientView:
     allowed_ips: tuple[str, ...]
     jwk: dict[str, Any] | None
     disabled: bool
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,28 @@ def public_jwk_from(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def normalize_origin(value: str) -> str:
+    """A web origin as browsers send it (`scheme://host[:port]`): https, or http on loopback."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        raise ValidationFailed("an origin is scheme://host[:port]",
+                               code="invalid_origin") from None
+    host = (parts.hostname or "").lower()
+    local = host in {"localhost", "127.0.0.1", "::1"}
+    if (parts.scheme not in {"https", "http"} or (parts.scheme == "http" and not local)
+            or not host or parts.username or parts.password or parts.query or parts.fragment
+            or parts.path not in {"", "/"}):
+        raise ValidationFailed("an origin is https://host[:port] (http only on loopback)",
+                               code="invalid_origin")
+    default = {"https": 443, "http": 80}[parts.scheme]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port and port != default else "")
+
+
 class ClientService:
     def __init__(self, db: Database, audit: AuditService, hasher: SecretHasher,
                  clock: Clock | None = None, cache_seconds: float = 2.0) -> None:
@@ -102,6 +125,7 @@ class ClientService:
             id=client.id, tenant_id=client.tenant_id, tenant_name=tenant.name,
             scopes=tuple(client.scopes.split()), allowed_ips=tuple(client.allowed_ips or ()),
             jwk=client.jwk, disabled=client.disabled_at is not None,
+            allowed_origins=tuple(client.allowed_origins or ()),
         )
 
     def get(self, client_id: str, *, fresh: bool = False) -> ClientView | None:
@@ -135,7 +159,8 @@ class ClientService:
     # -- writes --------------------------------------------------------------------------
     def create(self, tenant_name: str, scopes: str | list[str], *,
                allowed_ips: list[str] | None = None, jwk: dict[str, Any] | None = None,
-               name: str | None = None, actor: str = "cli") -> IssuedSecret:
+               name: str | None = None, actor: str = "cli",
+               allowed_origins: list[str] | None = None) -> IssuedSecret:
         try:
             scope_list = parse_scopes(scopes)
         except ValueError as exc:
@@ -147,6 +172,7 @@ class ClientService:
         except ValueError:
             raise ValidationFailed("allowed IPs must be CIDRs", code="invalid_cidr") from None
         public_jwk = public_jwk_from(jwk) if jwk is not None else None
+        origins = [normalize_origin(o) for o in allowed_origins or []]
         secret = new_client_secret()
         now = self._clock.now()
         with self._db.session() as s:
@@ -155,7 +181,7 @@ class ClientService:
                 raise NotFound("no such tenant", code="tenant_not_found")
             client = Client(id=new_id("cli"), tenant_id=tenant.id, name=name,
                             scopes=" ".join(scope_list), allowed_ips=cidrs, jwk=public_jwk,
-                            created_at=now)
+                            allowed_origins=origins, created_at=now)
             s.add(client)
             s.flush()
             s.add(ClientSecret(id=new_id("sec"), client_id=client.id,
@@ -164,6 +190,7 @@ class ClientService:
                 action="client.created", actor_type="operator", actor_id=actor,
                 tenant_id=tenant.id, target_type="client", target_id=client.id,
                 details={"scopes": scope_list, "allowed_ips": len(cidrs),
+                         "allowed_origins": origins,
                          "private_key_jwt": public_jwk is not None}))
             view = self._view(client, tenant)
         return IssuedSecret(view, secret)

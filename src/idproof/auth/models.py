@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idproof.db.base import Base, UTCDateTime
@@ -18,6 +18,8 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     region: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # How long raw document images are kept after the decision; 0 deletes them at decision.
+    image_retention_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Client(Base):
@@ -28,6 +30,10 @@ class Client(Base):
     name: Mapped[str | None] = mapped_column(String(100))
     scopes: Mapped[str] = mapped_column(Text)  # space separated, as in OAuth2
     allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Web origins of the client's pages (https://app.example): the hosted page sends SDK
+    # messages to these only, and lets them frame it.
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                       server_default="[]")
     # Public JWK for private_key_jwt; never a private key.
     jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -17,6 +17,9 @@ from idproof.db.engine import Database
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 REGIONS = ("eu", "us", "uk", "ch", "ca", "au", "sg", "in", "br", "jp")
+# Raw images are evidence for a reviewer at most; a quarter is the longest an operator may keep
+# them after the decision.
+MAX_IMAGE_RETENTION_SECONDS = 90 * 86_400
 
 
 class TenantService:
@@ -58,6 +61,30 @@ class TenantService:
         if tenant is None:
             raise NotFound("no such tenant", code="tenant_not_found")
         return tenant
+
+    def set_image_retention(self, name: str, seconds: int, *, actor: str = "cli") -> Tenant:
+        """Keep raw document images `seconds` after the decision (0: delete at decision).
+        Applies to decisions made from now on."""
+        if not 0 <= seconds <= MAX_IMAGE_RETENTION_SECONDS:
+            raise ValidationFailed("image retention must be 0 to 90 days",
+                                   code="invalid_retention")
+        with self._db.session() as s:
+            tenant = s.scalar(select(Tenant).where(Tenant.name == name).with_for_update())
+            if tenant is None:
+                raise NotFound("no such tenant", code="tenant_not_found")
+            before = tenant.image_retention_seconds
+            tenant.image_retention_seconds = seconds
+            self._audit.record_in(s, AuditEvent(
+                action="tenant.retention_changed", actor_type="operator", actor_id=actor,
+                tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
+                details={"image_retention_seconds": seconds, "before": before}))
+        return tenant
+
+    def image_retention(self, tenant_id: str) -> int:
+        """Seconds raw images of this tenant are kept after the decision."""
+        with self._db.read() as s:
+            tenant = s.get(Tenant, tenant_id)
+            return tenant.image_retention_seconds if tenant is not None else 0
 
     def list(self) -> list[Tenant]:
         with self._db.read() as s:

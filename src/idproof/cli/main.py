@@ -134,12 +134,29 @@ def tenants_create(name: str, region: Annotated[str, typer.Option(help="Data reg
     out.print(f"tenant {t.name} ({t.id}) created in region {t.region}")
 
 
+@tenants_app.command("set-retention")
+def tenants_set_retention(
+    name: str,
+    images_hours: Annotated[float, typer.Option(
+        "--images-hours", help="Hours raw document images are kept after the decision "
+        "(0: deleted at decision, the default; at most 2160)")],
+) -> None:
+    """Set how long a tenant's raw document images are kept after the decision."""
+    try:
+        t = _container().tenants.set_image_retention(name, round(images_hours * 3600))
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    out.print(f"tenant {t.name}: raw images kept {t.image_retention_seconds} s after decision")
+
+
 @tenants_app.command("list")
 def tenants_list() -> None:
     """List tenants."""
-    table = Table("name", Column("id", no_wrap=True), "region", "created")
+    table = Table("name", Column("id", no_wrap=True), "region", "image retention", "created")
     for t in _container().tenants.list():
-        table.add_row(t.name, t.id, t.region, t.created_at.isoformat(timespec="seconds"))
+        table.add_row(t.name, t.id, t.region, f"{t.image_retention_seconds} s",
+                      t.created_at.isoformat(timespec="seconds"))
     out.print(table)
 
 
@@ -151,6 +168,9 @@ def clients_create(
                           ] = None,
     jwk: Annotated[Path | None, typer.Option(help="Public JWK file for private_key_jwt")] = None,
     name: Annotated[str | None, typer.Option(help="A label for operators")] = None,
+    origin: Annotated[list[str] | None, typer.Option(
+        help="Web origin of your pages using the web SDK, e.g. https://app.example "
+             "(repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Create an API client; its secret is shown this once only."""
@@ -163,14 +183,16 @@ def clients_create(
             raise typer.Exit(2) from None
     try:
         issued = _container().clients.create(tenant, scopes, allowed_ips=allowed_ip or [],
-                                             jwk=jwk_data, name=name)
+                                             jwk=jwk_data, name=name,
+                                             allowed_origins=origin or [])
     except IdproofError as exc:
         _fail(exc)
         return
     c = issued.client
     if as_json:
         sys.stdout.write(json.dumps({"client_id": c.id, "client_secret": issued.secret,
-                                     "tenant": c.tenant_name, "scopes": list(c.scopes)}) + "\n")
+                                     "tenant": c.tenant_name, "scopes": list(c.scopes),
+                                     "allowed_origins": list(c.allowed_origins)}) + "\n")
         return
     out.print(f"client_id:     {c.id}")
     out.print(f"client_secret: {issued.secret}")

@@ -67,10 +67,21 @@ class CaptureService:
         self._clock = clock or SystemClock()
         self._stuck_after = stuck_after
         self._enqueue: Callable[[str, str], None] = lambda _s, _c: None
+        # Seconds a tenant keeps raw images after the decision (the tenants service answers).
+        self._retention: Callable[[str], int] = lambda _t: 0
+        self._front_hooks: list[Callable[[Session, str], None]] = []
         sessions.on_decided(self._images_due_now)
 
     def set_enqueue(self, enqueue: Callable[[str, str], None]) -> None:
         self._enqueue = enqueue
+
+    def set_retention(self, retention: Callable[[str], int]) -> None:
+        self._retention = retention
+
+    def on_front_stored(self, hook: Callable[[Session, str], None]) -> None:
+        """Run `hook(s, session_id)` inside the transaction that stores a new document front
+        (face results compared with the previous portrait no longer stand)."""
+        self._front_hooks.append(hook)
 
     # -- upload ----------------------------------------------------------------------------
     def upload_document(self, actor: Actor, session_id: str, side: str,
@@ -107,8 +118,11 @@ class CaptureService:
             step.updated_at = now
             if row.status == Status.NOT_STARTED.value:
                 self._sessions.set_status(s, row, Status.IN_PROGRESS)
+            if side == "front":
+                for hook in self._front_hooks:
+                    hook(s, row.id)
             self._audit.record_in(s, AuditEvent(
-                action="session.document_uploaded", actor_type="client",
+                action="session.document_uploaded", actor_type=actor.actor_type,
                 actor_id=actor.client_id, tenant_id=row.tenant_id, target_type="session",
                 target_id=row.id, ip=actor.ip, request_id=actor.request_id,
                 details={"side": side}))
@@ -159,6 +173,12 @@ class CaptureService:
                                                index, existing)
             elif existing is not None:
                 return  # the other side was read already; an unreadable side changes nothing
+            elif s.scalar(select(Capture.id).where(
+                    Capture.session_id == session_id, Capture.id != capture_id,
+                    Capture.processed_at.is_(None), Capture.deleted_at.is_(None)).limit(1)):
+                # Another side is still being read (the back of a licence carries the
+                # barcode; its front carries nothing machine-readable): let it answer.
+                return
             else:
                 reason = outcome.reason or "document_unreadable"
                 retry = reason == "document_unreadable" and step.attempts < workflow.max_attempts
@@ -210,11 +230,12 @@ class CaptureService:
 
     # -- retention ---------------------------------------------------------------------------
     def _images_due_now(self, s: Session, row: VerificationSession) -> None:
-        """At decision the raw images are due at once (default retention)."""
-        now = self._clock.now()
+        """At decision the raw images are due: at once by default, or after the tenant's
+        configured retention (for a reviewer to look at them)."""
+        due = self._clock.now() + timedelta(seconds=self._retention(row.tenant_id))
         for cap in s.scalars(select(Capture).where(Capture.session_id == row.id,
                                                    Capture.deleted_at.is_(None))):
-            cap.delete_after = now
+            cap.delete_after = due
 
     def _pending_blob_keys(self, s: Session, session_id: str) -> list[str]:
         now = self._clock.now()
@@ -297,6 +318,7 @@ class CaptureService:
             caps = list(s.scalars(select(Capture).where(Capture.session_id == row.id)))
             keys = [c.blob_key for c in caps if c.deleted_at is None]
             subject, tenant_id = row.subject_key_id, row.tenant_id
+            self._sessions.emit(s, row, "session.erased")
             for model in (SessionDocument, Capture, SessionStep):
                 s.execute(delete(model).where(model.session_id == row.id))  # type: ignore[attr-defined]
             s.delete(row)

@@ -46,5 +46,15 @@ def transition(current: Status, target: Status) -> Status:
     return target
 
 
+def lapsed(status: Status) -> Status:
+    """What an open session becomes when its time runs out: `expired` if the person never
+    began, `abandoned` if they began and never submitted."""
+    if status == Status.NOT_STARTED:
+        return Status.EXPIRED
+    if status == Status.IN_PROGRESS:
+        return Status.ABANDONED
+    raise Conflict(f"a {status.value} session does not lapse", code="illegal_transition")
+
+
 def accepts_captures(status: Status) -> bool:
     return status in {Status.NOT_STARTED, Status.IN_PROGRESS}

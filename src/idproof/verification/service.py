@@ -23,7 +23,7 @@ from idproof.core.ids import new_id
 from idproof.db.engine import Database
 from idproof.db.tenancy import get_owned, scoped
 from idproof.verification.decision import Decision, StepResult, StepState, decide, missing_steps
-from idproof.verification.lifecycle import FINAL, Status, accepts_captures, transition
+from idproof.verification.lifecycle import FINAL, Status, accepts_captures, lapsed, transition
 from idproof.verification.links import LinkSigner
 from idproof.verification.models import SessionStep, VerificationSession
 from idproof.verification.schemas import (
@@ -38,12 +38,14 @@ from idproof.workflows.catalog import Workflow, get_workflow
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is acting: an API client of a tenant (or the system)."""
+    """Who is acting: an API client of a tenant (or the system), or the end user in the
+    hosted flow (actor_type "end_user", client_id then names their browser session)."""
 
     tenant_id: str
     client_id: str | None = None
     ip: str | None = None
     request_id: str | None = None
+    actor_type: str = "client"
 
 
 def _fingerprint(body: CreateSession) -> str:
@@ -72,10 +74,29 @@ class SessionService:
         self._public_url = public_url
         self._clock = clock or SystemClock()
         self._decided_hooks: list[Callable[[Session, VerificationSession], None]] = []
+        self._event_hooks: list[Callable[[Session, VerificationSession, str], None]] = []
 
     def on_decided(self, hook: Callable[[Session, VerificationSession], None]) -> None:
         """Run `hook` inside the transaction that records a decision."""
         self._decided_hooks.append(hook)
+
+    def on_event(self, hook: Callable[[Session, VerificationSession, str], None]) -> None:
+        """Run `hook(s, row, event_type)` inside the transaction of each lifecycle change
+        (session.created/started/submitted/decided/expired/erased): the webhook outbox."""
+        self._event_hooks.append(hook)
+
+    def emit(self, s: Session, row: VerificationSession, event_type: str) -> None:
+        for hook in self._event_hooks:
+            hook(s, row, event_type)
+
+    def event_data(self, row: VerificationSession, event_type: str) -> dict[str, Any]:
+        """What a session event says: ids, status, booleans and reason codes, never PII."""
+        data: dict[str, Any] = {"session_id": row.id, "status": row.status,
+                                "workflow": row.workflow_id, "reference": row.reference}
+        if event_type == "session.decided":
+            view = self._decision_view(row)
+            data["decision"] = view.model_dump(mode="json", exclude={"id", "status"})
+        return data
 
     # -- views ---------------------------------------------------------------------------
     def url_for(self, session_id: str) -> str:
@@ -141,6 +162,7 @@ class SessionService:
                     tenant_id=actor.tenant_id, target_type="session", target_id=row.id,
                     ip=actor.ip, request_id=actor.request_id,
                     details={"workflow": wf.ref}))
+                self.emit(s, row, "session.created")
                 steps = self._steps(s, row.id, wf)
                 view = self._view(row, steps)
         except IntegrityError:
@@ -203,6 +225,10 @@ class SessionService:
         with self._db.read() as s:
             row = get_owned(s, VerificationSession, session_id, tenant_id,
                             code="session_not_found")
+        return self._decision_view(row)
+
+    @staticmethod
+    def _decision_view(row: VerificationSession) -> DecisionView:
         wf = get_workflow(row.workflow_id)
         min_age = wf.minimum_age if wf else 18
         d: dict[str, Any] = row.decision or {}
@@ -238,6 +264,10 @@ class SessionService:
     def set_status(self, s: Session, row: VerificationSession, target: Status) -> None:
         row.status = transition(Status(row.status), target).value
         row.updated_at = self._clock.now()
+        if target == Status.IN_PROGRESS:
+            self.emit(s, row, "session.started")
+        elif target in (Status.EXPIRED, Status.ABANDONED):  # both: its time ran out
+            self.emit(s, row, "session.expired")
 
     def submit(self, actor: Actor, session_id: str) -> SessionView:
         with self._db.session() as s:
@@ -255,9 +285,11 @@ class SessionService:
             self.set_status(s, row, Status.PROCESSING)
             row.submitted_at = self._clock.now()
             self._audit.record_in(s, AuditEvent(
-                action="session.submitted", actor_type="client", actor_id=actor.client_id,
+                action="session.submitted", actor_type=actor.actor_type,
+                actor_id=actor.client_id,
                 tenant_id=actor.tenant_id, target_type="session", target_id=row.id,
                 ip=actor.ip, request_id=actor.request_id))
+            self.emit(s, row, "session.submitted")
             self.decide_if_complete(s, row, wf)
             return self._view(row, self._steps(s, row.id, wf))
 
@@ -282,10 +314,12 @@ class SessionService:
                                        "reasons": list(decision.reasons)}))
         for hook in self._decided_hooks:
             hook(s, row)
+        self.emit(s, row, "session.decided")
         return decision
 
     def expire_due(self) -> int:
-        """Mark sessions past their expiry that never got submitted as expired."""
+        """Close sessions past their expiry that never got submitted: `expired` when nothing
+        was captured, `abandoned` when the person began."""
         now = self._clock.now()
         with self._db.session() as s:
             rows = list(s.scalars(select(VerificationSession).where(
@@ -293,8 +327,9 @@ class SessionService:
                 VerificationSession.status.in_([Status.NOT_STARTED.value,
                                                 Status.IN_PROGRESS.value]))))
             for row in rows:
-                self.set_status(s, row, Status.EXPIRED)
+                target = lapsed(Status(row.status))
+                self.set_status(s, row, target)
                 self._audit.record_in(s, AuditEvent(
-                    action="session.expired", tenant_id=row.tenant_id,
+                    action=f"session.{target.value}", tenant_id=row.tenant_id,
                     target_type="session", target_id=row.id))
         return len(rows)

@@ -12,10 +12,13 @@ from idproof.audit.api import router as audit_router
 from idproof.audit.log import periodic_checkpoints
 from idproof.auth.api import discovery_router, me_router, oauth_router
 from idproof.bootstrap import Container
+from idproof.hosted.router import router as hosted_router
 from idproof.vault.api import router as vault_router
 from idproof.verification.api import router as sessions_router
+from idproof.verification.biometrics.api import router as biometrics_router
 from idproof.web.middleware import BodyTooLarge, EdgeMiddleware, body_too_large_handler
 from idproof.web.problems import install_problem_handlers, problem
+from idproof.webhooks.api import router as webhooks_router
 
 DESCRIPTION = """\
 idproof verifies that your users are real people holding real identity documents.
@@ -70,6 +73,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(vault_router)
     app.include_router(audit_router)
     app.include_router(sessions_router)
+    app.include_router(biometrics_router)
+    app.include_router(hosted_router)
+    app.include_router(webhooks_router)
     return app
 
 

@@ -21,6 +21,15 @@ class DocumentPolicy(BaseModel):
     back_required_for: tuple[DocumentType, ...] = ()
 
 
+class FacePolicy(BaseModel):
+    """Face match settings: the distance threshold between 128-D dlib embeddings, calibrated
+    for the false match rate the workflow accepts (see docs/api/biometrics.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    match_threshold: float = Field(default=0.5, gt=0.0, lt=1.5)
+
+
 class Rules(BaseModel):
     """Which reason codes decline a session and which send it to manual review."""
 
@@ -40,6 +49,7 @@ class Workflow(BaseModel):
     minimum_age: int = Field(ge=0, le=99)
     max_attempts: int = Field(ge=1, le=10)
     document: DocumentPolicy
+    face: FacePolicy = FacePolicy()
     rules: Rules
 
     @model_validator(mode="after")

@@ -155,3 +155,52 @@ def test_photo_without_document(reader: MrzReader) -> None:
     noise = (rng.random((600, 800, 3)) * 255).astype(np.uint8)
     result = reader.read(noise)
     assert not result.ok and result.reason in ("document_unreadable", "mrz_checksum_failed")
+
+
+def test_equal_length_reading_shifted_by_a_gain_and_a_loss_is_aligned() -> None:
+    from idproof.verification.document.mrz_reader import _align
+
+    line = "22BA0Q4ZD5N0R5803147F3510281<<<<<<<<<<<<<<<2"
+    # One character gained ("0O"), one filler lost: same length, everything between shifted.
+    shifted = "22BA0Q4ZD5N0OR5803147F3510281<<<<<<<<<<<<<<2"
+    aligned = _align(line, shifted)
+    assert aligned[0] == "2" and aligned[13] == "5" and aligned[20] == "F"
+    assert all(aligned[col] == line[col] for col in aligned if col >= 13)
+
+
+def test_names_after_a_lost_filler_in_the_prefix() -> None:
+    from idproof.verification.document.mrz_reader import _raw_names
+
+    assert _raw_names(MrzFormat.TD3, ["PD<<FANAER<<NATI<<<<<<<<"], "P<D<<") == (
+        "FANAER", "NATI")
+    assert _raw_names(MrzFormat.TD3, ["PCANMALA<<VILA<<<<<<"], "P<CAN") == ("MALA", "VILA")
+    assert _raw_names(MrzFormat.TD3, ["P<CANMALA<<VILA<<<<<<"], "P<CAN") == ("MALA", "VILA")
+
+
+def test_a_lost_leading_letter_of_the_surname_is_taken_from_the_other_engine() -> None:
+    lost = (TRUTH[0].replace("MOLINI", "OLINI") + "<", TRUTH[1])
+    r = read_with(ScriptedEngine("a", lost), ScriptedEngine("b", TRUTH))
+    assert r.ok and r.mrz.surname == "MOLINI" and not r.names_verified
+
+
+def test_shape_vote_against_what_both_engines_read_keeps_both_candidates() -> None:
+    from idproof.verification.document.mrz_reader import _apply_shape_votes
+
+    lines = ["IDPOLOBRBNDOXN1AG8HMBMSD<<<<<<"]
+    alts: dict[tuple[int, int], str] = {}
+    _apply_shape_votes(lines, alts, {(0, 5): "0", (0, 11): "O0", (0, 3): "O"})
+    assert alts[(0, 5)] == "0"  # the shape says zero: both stay, the check digits choose
+    assert alts[(0, 11)] == ""  # undecided, every engine read the letter: kept
+    assert alts[(0, 3)] == ""  # the shape agrees with the reading: settled
+
+
+@pytest.mark.slow
+def test_tilted_id_card_zone_is_levelled_and_found() -> None:
+    from idproof.verification.document.generator import Degradation, degrade
+    from idproof.verification.document.mrz_reader import find_mrz_regions
+
+    doc = DocumentGenerator(7, today=TODAY).id_card()
+    for angle in (-9.0, 9.0):
+        photo = degrade(doc.mrz_image, Degradation(rotation_deg=angle, noise_sigma=6.0), seed=1)
+        regions = find_mrz_regions(photo)
+        assert any(len(r.lines) == 3 for r in regions), angle

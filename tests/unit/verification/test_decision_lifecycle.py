@@ -6,7 +6,7 @@ import pytest
 
 from idproof.core.errors import Conflict
 from idproof.verification.decision import StepResult, StepState, decide, missing_steps
-from idproof.verification.lifecycle import Status, can_transition, transition
+from idproof.verification.lifecycle import Status, can_transition, lapsed, transition
 from idproof.workflows.catalog import Workflow, builtin_workflows, get_workflow
 
 P = StepState.PASSED
@@ -76,6 +76,14 @@ def test_lifecycle() -> None:
     assert exc.value.code == "illegal_transition"
     for final in (Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ABANDONED):
         assert not any(can_transition(final, s) for s in Status)
+
+
+def test_lapsed_sessions() -> None:
+    assert lapsed(Status.NOT_STARTED) is Status.EXPIRED
+    assert lapsed(Status.IN_PROGRESS) is Status.ABANDONED
+    for st in (Status.PROCESSING, Status.APPROVED, Status.EXPIRED, Status.IN_REVIEW):
+        with pytest.raises(Conflict):
+            lapsed(st)
 
 
 def test_document_checks() -> None:

@@ -265,7 +265,9 @@ class DocumentGenerator:
     def identity(self, kind: DocumentKind = "passport") -> SyntheticIdentity:
         return random_identity(self._rng, today=self.today, kind=kind)
 
-    def passport(self, identity: SyntheticIdentity | None = None) -> SyntheticDocument:
+    def passport(self, identity: SyntheticIdentity | None = None, *,
+                 portrait: Image.Image | None = None) -> SyntheticDocument:
+        """A TD3 passport page; `portrait` (a face photo) replaces the drawn one."""
         ident = identity or self.identity("passport")
         rng = self._rng
         lines = build_mrz(MrzFormat.TD3, document_code="P", issuing_country=ident.issuing_country,
@@ -276,7 +278,8 @@ class DocumentGenerator:
         c = _Canvas(MM_PASSPORT, self.ppm, rng)
         c.text(6, 4, "PASSPORT / PASSEPORT", 3.2, kind="bold", fill=(30, 40, 100))
         c.text(80, 4, ident.issuing_country.ljust(3, "<").replace("<", ""), 3.2, kind="bold")
-        c.paste(_portrait((350, 450), rng), 6, 12, 32, 41)
+        drawn = _portrait((350, 450), rng)  # drawn anyway: the seed's sequence stays the same
+        c.paste(portrait.convert("RGB") if portrait is not None else drawn, 6, 12, 32, 41)
         x = 44
         c.field(x, 11, "Type / Type", "P")
         c.field(62, 11, "Code / Code", ident.issuing_country)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from idproof.verification.document.imaging import profile_skew, rotate_bound
 from idproof.verification.document.mrz import (
     DIGIT_TO_LETTER,
     DOCUMENT_UNREADABLE,
@@ -76,10 +77,48 @@ def _to_gray(image: Any) -> np.ndarray:
 
 def find_mrz_regions(image: Any, max_regions: int = 3) -> list[MrzRegion]:
     """Candidate MRZ crops, best first: groups of 2-3 long, parallel, equally wide text lines
-    (the widest such group first), deskewed."""
+    (the widest such group first), deskewed.
+
+    Tightly spaced lines tilted by more than a few degrees merge into one blob under the
+    line-joining filter (a tilted TD1 zone especially); when no group of lines is found, the
+    photo is levelled by its estimated text skew and searched again."""
+    gray = _to_gray(image)
+    regions = _find_regions(gray, max_regions)
+    if any(len(r.lines) >= 2 for r in regions):
+        return regions
+    skew = _text_skew(gray)
+    if abs(skew) < 2.0:
+        return regions
     import cv2
 
-    gray = _to_gray(image)
+    w = gray.shape[1]
+    # A flat border: replicated edge pixels would draw streaks that look like text lines.
+    level = rotate_bound(gray, skew, border=float(np.median(gray)))
+    nh, nw = level.shape
+    # Back to the photo's width: the line search is tuned to the document filling it.
+    level = cv2.resize(level, (w, max(1, round(nh * w / nw))), interpolation=cv2.INTER_AREA)
+    levelled = [MrzRegion(r.image, r.lines, r.angle + skew)
+                for r in _find_regions(level, max_regions)]
+    return (levelled + regions)[:max_regions]
+
+
+def _text_skew(gray: np.ndarray) -> float:
+    """The rotation (degrees, counter-clockwise) that makes the photo's text rows level: the
+    angle whose row profile of dark, thin strokes is the most peaked."""
+    import cv2
+
+    scale = 600 / gray.shape[1]
+    small = cv2.resize(gray, (600, max(1, round(gray.shape[0] * scale))),
+                       interpolation=cv2.INTER_AREA)
+    blackhat = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT,
+                                cv2.getStructuringElement(cv2.MORPH_RECT, (15, 7)))
+    _, ink = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return profile_skew(ink, np.arange(-15.0, 15.01, 0.5))
+
+
+def _find_regions(gray: np.ndarray, max_regions: int) -> list[MrzRegion]:
+    import cv2
+
     scale = _WORK_WIDTH / gray.shape[1]
     small = cv2.resize(gray, (_WORK_WIDTH, max(1, round(gray.shape[0] * scale))),
                        interpolation=cv2.INTER_AREA)
@@ -176,14 +215,7 @@ def _fine_deskew(crop: np.ndarray) -> tuple[np.ndarray, float]:
     norm = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
     _, ink = cv2.threshold(norm, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    center = (small.shape[1] / 2, small.shape[0] / 2)
-    best, best_score = 0.0, -1.0
-    for angle in np.arange(-2.0, 2.01, 0.25):
-        m = cv2.getRotationMatrix2D(center, float(angle), 1.0)
-        rotated = cv2.warpAffine(small, m, (small.shape[1], small.shape[0]))
-        score = float(np.var(rotated.sum(axis=1, dtype=np.float64)))
-        if score > best_score:
-            best, best_score = float(angle), score
+    best = profile_skew(small, np.arange(-2.0, 2.01, 0.25))
     if best == 0.0:
         return crop, 0.0
     m = cv2.getRotationMatrix2D((crop.shape[1] / 2, crop.shape[0] / 2), best, 1.0)
@@ -422,6 +454,11 @@ def _congruent(a: str, b: str) -> bool:
     return (char_value(a) - char_value(b)) % 10 == 0
 
 
+# The longest run of characters of one engine's line taken as misread one-for-one against
+# another's; longer "substitutions" are misalignments.
+_MAX_SUBSTITUTION = 3
+
+
 def _aligned_alternatives(combo: Sequence[tuple[str, str]], ocr: dict[str, list[OcrLine]],
                           trust: Sequence[str]
                           ) -> tuple[list[str], dict[tuple[int, int], str]]:
@@ -448,15 +485,7 @@ def _aligned_alternatives(combo: Sequence[tuple[str, str]], ocr: dict[str, list[
                     for col, (a, b) in enumerate(zip(text, fitted, strict=True)):
                         if a != b and _congruent(a, b):
                             lines[li][col] = b
-            other = ocr[name][li].text
-            if len(other) == len(text):
-                pairs = list(enumerate(other))
-            else:
-                matcher = difflib.SequenceMatcher(None, text, other, autojunk=False)
-                pairs = [(col, other[j1 + k])
-                         for op, i1, i2, j1, j2 in matcher.get_opcodes()
-                         if op == "replace" and i2 - i1 == j2 - j1
-                         for k, col in enumerate(range(i1, i2))]
+            pairs = sorted(_align(text, ocr[name][li].text).items())
             for col, b in pairs:
                 a = text[col]
                 if a == b:
@@ -554,13 +583,16 @@ def _shape_votes(lines: Sequence[str], images: Sequence[np.ndarray], fmt: MrzFor
 
 def _apply_shape_votes(lines: list[str], alternatives: dict[tuple[int, int], str],
                        votes: dict[tuple[int, int], str]) -> None:
-    """The shape vote settles an O/0 position only when it agrees with what was read (or
-    every engine read the letter, which PP-OCR rarely invents); otherwise both stay
-    candidates, and the check digits must single one out among all the combinations."""
+    """The shape vote settles an O/0 position when it agrees with what was read. When it
+    decisively disagrees (both engines read OCR-B's slim zero as a letter now and then),
+    both stay candidates; an undecided vote leaves the letter that every engine read (PP-OCR
+    rarely invents one). Otherwise both stay candidates, and the check digits must single
+    one out among all the combinations."""
     for (li, col), vote in votes.items():
         read = lines[li][col]
         others = alternatives.get((li, col), "")
-        if vote == read or (read == "O" and "0" not in others):
+        settle = vote == read or (vote == "O0" and read == "O" and "0" not in others)
+        if settle:
             alternatives[(li, col)] = others.replace("O", "").replace("0", "")
         else:
             alternatives[(li, col)] = others.replace("O", "").replace("0", "") + (
@@ -605,13 +637,16 @@ def _corroborated(chosen: ParsedMrz, combo_sources: Sequence[str],
 
 
 def _align(line: str, text: str) -> dict[int, str]:
-    """Column of `line` -> the character of `text` aligned to it (equal or substituted)."""
-    if len(text) == len(line):
-        return dict(enumerate(text))
+    """Column of `line` -> the character of `text` aligned to it (equal or substituted).
+
+    Aligned even when both have the same length: a character gained in one place and lost
+    in another ("N0OR" for "N0R", one "<" fewer) keeps the length and shifts everything in
+    between. Only short substitutions count: a long run "replaced" by as many characters is
+    a misalignment, not a misread."""
     out: dict[int, str] = {}
     matcher = difflib.SequenceMatcher(None, line, text, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
+        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1 <= _MAX_SUBSTITUTION):
             for k in range(i2 - i1):
                 out[i1 + k] = text[j1 + k]
     return out
@@ -620,22 +655,44 @@ def _align(line: str, text: str) -> dict[int, str]:
 # -- names ------------------------------------------------------------------------------------
 
 
-def _raw_names(fmt: MrzFormat, texts: Sequence[str]) -> tuple[str, str] | None:
-    """Primary and secondary identifiers from one engine's own text of the name line."""
+def _raw_names(fmt: MrzFormat, texts: Sequence[str], prefix: str = ""
+               ) -> tuple[str, str] | None:
+    """Primary and secondary identifiers from one engine's own text of the name line.
+
+    On TD2/TD3 the names follow the document code and issuing state (`prefix`, as the
+    accepted MRZ has them); an engine that lost or gained a character there ("PD<<" for
+    "P<D<<") would shift the names, so they start after that engine's own issuing state."""
     li, start = (2, 0) if fmt is MrzFormat.TD1 else (0, 5)
     if li >= len(texts) or len(texts[li]) <= start:
         return None
-    return split_name_field(_letters_only(texts[li][start:]))
+    text = texts[li]
+    if start and len(prefix) == start:
+        state = prefix[2:5].rstrip(FILLER)
+        found = text.find(state, 1, start + 2) if state else -1
+        if found >= 0:
+            start = found + len(state)
+            while start < len(text) and text[start] == FILLER and start < found + 3:
+                start += 1  # the state's own fillers ("D<<"), not the names' separators
+    return split_name_field(_letters_only(text[start:]))
 
 
 def _settle_names(chosen: ParsedMrz, ocr: dict[str, list[OcrLine]]) -> tuple[ParsedMrz, bool]:
     """Names carry no check digit. They are taken from the most trusted engine's own text
     of the name line (not from a line stretched to fit), and count as verified only when
     every engine's own text gives the same primary and secondary identifiers."""
-    names = [_raw_names(chosen.document_type, [o.text for o in res]) for res in ocr.values()]
+    prefix = chosen.lines[0][:5]
+    names = [_raw_names(chosen.document_type, [o.text for o in res], prefix)
+             for res in ocr.values()]
     trusted = next((n for n in names if n is not None and n[0]), None)
     if trusted is None:
         return chosen, False
+    for other in names:
+        # PP-OCR now and then drops the first character of a line ("ASONO" for "TASONO");
+        # another engine's reading that is the same but for one leading letter is taken.
+        if (other is not None and other[1] == trusted[1] and len(other[0]) > 1
+                and other[0][1:] == trusted[0] and other[0][0].isalpha()):
+            trusted = other
+            break
     if trusted != (chosen.surname, chosen.given_names):
         li, start = (2, 0) if chosen.document_type is MrzFormat.TD1 else (0, 5)
         lines = list(chosen.lines)

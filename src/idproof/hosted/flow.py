@@ -1,0 +1,69 @@
+"""Which hosted page comes next, from the session's status and step states (pure).
+
+The server decides, never the browser: every GET of the flow asks `next_page()`, so a reload,
+a back button or a second tab always lands on the page that fits the session's real state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DONE_STATUSES = frozenset({"approved", "declined", "in_review"})
+ENDED_STATUSES = frozenset({"expired", "abandoned"})
+CAPTURE_PAGES = ("document", "selfie", "liveness")
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    step: str
+    state: str  # pending, processing, passed, failed, retry
+    reasons: tuple[str, ...] = ()
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """`name` is one of consent, document, selfie, liveness, waiting, submit, done, ended."""
+
+    name: str
+    retry_reason: str | None = None
+    attempt: int = 0
+    index: int = 0  # 1-based position among the capture steps, for "step n of m"
+    total: int = 0
+
+
+def next_page(status: str, steps: Sequence[StepInfo], workflow_steps: Sequence[str],
+              *, consented: bool) -> Page:
+    if status in DONE_STATUSES:
+        return Page("done")
+    if status in ENDED_STATUSES:
+        return Page("ended")
+    if status == "processing":
+        return Page("waiting")
+    if not consented:
+        return Page("consent")
+    by_step = {s.step: s for s in steps}
+    processing = False
+    total = len(workflow_steps)
+    for index, name in enumerate(workflow_steps, start=1):
+        info = by_step.get(name) or StepInfo(name, "pending")
+        if info.state == "pending":
+            return Page(name, index=index, total=total)
+        if info.state == "retry":
+            reason = info.reasons[0] if info.reasons else None
+            return Page(name, retry_reason=reason, attempt=info.attempts, index=index,
+                        total=total)
+        # A step still being read does not hold the person up: the next capture can go on
+        # while the worker reads the document.
+        processing = processing or info.state == "processing"
+    return Page("waiting") if processing else Page("submit")
+
+
+def final_outcome(status: str, reasons: Sequence[str]) -> tuple[str, str | None]:
+    """What the final screen says: ("completed" | "review" | "failed", a reason code)."""
+    if status == "approved":
+        return "completed", None
+    if status == "in_review":
+        return "review", None
+    return "failed", reasons[0] if reasons else None

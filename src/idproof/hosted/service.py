@@ -1,0 +1,316 @@
+"""Hosted-flow use cases: link exchange, browser sessions, CSRF, consent and the capture steps.
+
+The link is exchanged once (`link_used_at` is claimed with a conditional UPDATE, so two
+devices racing on one link cannot both win) for a random cookie; only its SHA-256 is stored.
+CSRF tokens are HMACs of the cookie under a server key (synchronizer tokens that need no
+storage). Captures go through the same services the API uses, as an `end_user` actor.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from idproof.audit.events import AuditEvent
+from idproof.audit.service import AuditService
+from idproof.auth.clients import ClientService
+from idproof.core.clock import Clock, SystemClock
+from idproof.core.errors import Conflict, ValidationFailed
+from idproof.core.ids import new_id, random_token
+from idproof.db.engine import Database
+from idproof.hosted.flow import Page, StepInfo, next_page
+from idproof.hosted.i18n import CONSENT_VERSION
+from idproof.hosted.models import BrowserSession, ConsentRecord
+from idproof.verification.captures import CaptureService
+from idproof.verification.lifecycle import FINAL, Status
+from idproof.verification.links import LinkSigner
+from idproof.verification.models import VerificationSession
+from idproof.verification.schemas import SessionView
+from idproof.verification.service import Actor, SessionService
+from idproof.workflows.catalog import Workflow
+
+BROWSER_SESSION_TTL = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Browser:
+    """A live browser session: which verification session this cookie may act on."""
+
+    id: str
+    session_id: str
+    tenant_id: str
+    document_type: str | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The outcome of opening a link: `ok` (with a new cookie, or None when this browser
+    already holds one), or `invalid`, `used`, `ended`."""
+
+    outcome: str
+    cookie: str | None = None
+    origins: tuple[str, ...] = ()  # who may frame the answer page (the client's origins)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowState:
+    view: SessionView
+    workflow: Workflow
+    page: Page
+    locale: str | None
+    callback_url: str | None
+    origins: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+def _hash(cookie: str) -> str:
+    return hashlib.sha256(b"idproof/hosted-cookie/v1/" + cookie.encode()).hexdigest()
+
+
+class HostedService:
+    def __init__(self, db: Database, audit: AuditService, links: LinkSigner,
+                 sessions: SessionService, captures: CaptureService, clients: ClientService,
+                 csrf_key: bytes, clock: Clock | None = None,
+                 biometrics: Any | None = None) -> None:
+        self._db = db
+        self._audit = audit
+        self._links = links
+        self._sessions = sessions
+        self._captures = captures
+        self._clients = clients
+        self._csrf_key = csrf_key
+        self._clock = clock or SystemClock()
+        # The selfie and liveness checks (BiometricsService); see set_biometrics.
+        self._biometrics: Any | None = biometrics
+
+    def set_biometrics(self, biometrics: Any) -> None:
+        self._biometrics = biometrics
+
+    # -- link exchange -------------------------------------------------------------------
+    def open_link(self, token: str, *, cookie: str | None, ip: str | None,
+                  request_id: str | None) -> Opened:
+        session_id = self._links.session_id(token)
+        if session_id is None:
+            return Opened("invalid")
+        now = self._clock.now()
+        with self._db.session() as s:
+            row = s.get(VerificationSession, session_id)
+            if row is None:
+                return Opened("invalid")
+            if cookie:
+                held = s.scalar(select(BrowserSession).where(
+                    BrowserSession.cookie_hash == _hash(cookie)))
+                if held is not None and held.session_id == row.id and held.expires_at > now:
+                    return Opened("ok")  # this browser opened it already: a reload
+            client = self._clients.get(row.client_id) if row.client_id else None
+            origins = client.allowed_origins if client is not None else ()
+            if Status(row.status) in FINAL or row.expires_at <= now:
+                return Opened("ended", origins=origins)
+            claimed = s.execute(
+                update(VerificationSession)
+                .where(VerificationSession.id == row.id,
+                       VerificationSession.link_used_at.is_(None))
+                .values(link_used_at=now)).rowcount
+            if claimed != 1:
+                self._audit.record_in(s, AuditEvent(
+                    action="hosted.link_reused", outcome="failure", actor_type="end_user",
+                    tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=ip,
+                    request_id=request_id))
+                return Opened("used", origins=origins)
+            # Housekeeping where it is cheap: browser sessions past their end go when a new
+            # one starts (one small DELETE per opened link, a rare event).
+            s.execute(delete(BrowserSession).where(BrowserSession.expires_at <= now))
+            value = random_token(32)
+            browser = BrowserSession(
+                id=new_id("hbs"), cookie_hash=_hash(value), session_id=row.id,
+                tenant_id=row.tenant_id, created_at=now,
+                expires_at=min(row.expires_at, now + BROWSER_SESSION_TTL))
+            s.add(browser)
+            self._audit.record_in(s, AuditEvent(
+                action="hosted.link_opened", actor_type="end_user", actor_id=browser.id,
+                tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=ip,
+                request_id=request_id))
+        return Opened("ok", value)
+
+    def resolve(self, cookie: str | None) -> Browser | None:
+        if not cookie or len(cookie) > 128:
+            return None
+        with self._db.read() as s:
+            row = s.scalar(select(BrowserSession).where(
+                BrowserSession.cookie_hash == _hash(cookie)))
+            if row is None or row.expires_at <= self._clock.now():
+                return None
+            return Browser(row.id, row.session_id, row.tenant_id, row.document_type,
+                           row.expires_at)
+
+    # -- CSRF ----------------------------------------------------------------------------
+    def csrf_token(self, cookie: str) -> str:
+        mac = hmac.new(self._csrf_key, b"idproof/csrf/v1/" + cookie.encode(),
+                       hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def check_csrf(self, cookie: str, presented: str | None) -> bool:
+        return bool(presented) and hmac.compare_digest(self.csrf_token(cookie),
+                                                       str(presented))
+
+    def record_csrf_failure(self, browser: Browser | None, ip: str | None,
+                            request_id: str | None) -> None:
+        self._audit.record(AuditEvent(
+            action="hosted.csrf_rejected", outcome="failure", actor_type="end_user",
+            actor_id=browser.id if browser else None,
+            tenant_id=browser.tenant_id if browser else None, target_type="session",
+            target_id=browser.session_id if browser else None, ip=ip, request_id=request_id))
+
+    # -- state ---------------------------------------------------------------------------
+    def consented(self, session_id: str) -> bool:
+        with self._db.read() as s:
+            return s.scalar(select(ConsentRecord.id).where(
+                ConsentRecord.session_id == session_id)) is not None
+
+    def state(self, browser: Browser) -> FlowState:
+        with self._db.read() as s:
+            row = s.get(VerificationSession, browser.session_id)
+            assert row is not None  # the browser session row cascades with it
+            locale, callback, client_id = row.locale, row.callback_url, row.client_id
+            expired = (row.expires_at <= self._clock.now()
+                       and Status(row.status) in {Status.NOT_STARTED, Status.IN_PROGRESS})
+            consented = s.scalar(select(ConsentRecord.id).where(
+                ConsentRecord.session_id == row.id)) is not None
+            workflow = self._sessions.workflow_of(row)
+        view = self._sessions.get(browser.tenant_id, browser.session_id)
+        steps = [StepInfo(st.step, st.state, tuple(st.reasons), st.attempts)
+                 for st in view.steps]
+        page = next_page("expired" if expired else view.status, steps, workflow.steps,
+                         consented=consented)
+        reasons: tuple[str, ...] = ()
+        if page.name == "done":
+            reasons = tuple(self._sessions.decision(browser.tenant_id, view.id).reasons)
+        client = self._clients.get(client_id) if client_id else None
+        origins = client.allowed_origins if client is not None else ()
+        return FlowState(view, workflow, page, locale, callback, origins, reasons)
+
+    def origins(self, browser: Browser) -> tuple[str, ...]:
+        """The web origins registered for the session's client (who may frame the pages)."""
+        with self._db.read() as s:
+            client_id = s.scalar(select(VerificationSession.client_id).where(
+                VerificationSession.id == browser.session_id))
+        client = self._clients.get(client_id) if client_id else None
+        return client.allowed_origins if client is not None else ()
+
+    def actor(self, browser: Browser, ip: str | None, request_id: str | None) -> Actor:
+        return Actor(tenant_id=browser.tenant_id, client_id=browser.id, ip=ip,
+                     request_id=request_id, actor_type="end_user")
+
+    def _require_consent(self, browser: Browser) -> None:
+        if not self.consented(browser.session_id):
+            raise Conflict("consent is required before any capture", code="consent_required")
+
+    # -- consent -------------------------------------------------------------------------
+    def give_consent(self, browser: Browser, actor: Actor, *, locale: str,
+                     version: str) -> None:
+        if version != CONSENT_VERSION:
+            raise Conflict("the consent text changed; read it again",
+                           code="consent_version_stale")
+        try:
+            self._record_consent(browser, actor, locale=locale, version=version)
+        except IntegrityError:
+            return  # a double submit racing the first one: the first record stands
+
+    def _record_consent(self, browser: Browser, actor: Actor, *, locale: str,
+                        version: str) -> None:
+        with self._db.session() as s:
+            row = self._sessions.load_for_update(s, browser.tenant_id, browser.session_id)
+            self._sessions.ensure_open(row)
+            if s.scalar(select(ConsentRecord.id).where(
+                    ConsentRecord.session_id == row.id)) is not None:
+                return  # a double submit: the first record stands
+            s.add(ConsentRecord(id=new_id("cns"), session_id=row.id, tenant_id=row.tenant_id,
+                                text_version=version, locale=locale,
+                                accepted_at=self._clock.now()))
+            if row.status == Status.NOT_STARTED.value:
+                self._sessions.set_status(s, row, Status.IN_PROGRESS)
+            self._audit.record_in(s, AuditEvent(
+                action="hosted.consent_given", actor_type="end_user", actor_id=actor.client_id,
+                tenant_id=row.tenant_id, target_type="session", target_id=row.id,
+                ip=actor.ip, request_id=actor.request_id,
+                details={"text_version": version, "locale": locale}))
+
+    def cancel(self, browser: Browser, actor: Actor) -> None:
+        with self._db.session() as s:
+            row = self._sessions.load_for_update(s, browser.tenant_id, browser.session_id)
+            if row.status not in {Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
+                return
+            self._sessions.set_status(s, row, Status.ABANDONED)
+            self._audit.record_in(s, AuditEvent(
+                action="session.abandoned", actor_type="end_user", actor_id=actor.client_id,
+                tenant_id=row.tenant_id, target_type="session", target_id=row.id,
+                ip=actor.ip, request_id=actor.request_id, details={"by": "end_user"}))
+
+    # -- captures ------------------------------------------------------------------------
+    def upload_documents(self, browser: Browser, actor: Actor, *, document_type: str,
+                         country: str | None, front: bytes, back: bytes | None) -> None:
+        self._require_consent(browser)
+        state = self.state(browser)
+        policy = state.workflow.document
+        if document_type not in policy.types:
+            raise ValidationFailed("this document type is not accepted",
+                                   code="document_type_not_allowed")
+        if country is not None and policy.countries is not None \
+                and country not in policy.countries:
+            raise ValidationFailed("documents from this country are not accepted",
+                                   code="country_not_allowed")
+        if not front:
+            raise ValidationFailed("the front side is missing", code="image_missing")
+        needs_back = document_type in policy.back_required_for
+        if needs_back and not back:
+            raise ValidationFailed("the back side is needed for this document",
+                                   code="back_required")
+        with self._db.session() as s:
+            row = s.get(BrowserSession, browser.id)
+            if row is not None:
+                row.document_type = document_type
+        self._captures.upload_document(actor, browser.session_id, "front", front)
+        if needs_back and back:
+            self._captures.upload_document(actor, browser.session_id, "back", back)
+
+    def _biometrics_service(self) -> Any:
+        svc = self._biometrics
+        if svc is None:
+            raise Conflict("selfie and liveness checks are not available on this server",
+                           code="biometrics_unavailable")
+        return svc
+
+    def submit_selfie(self, browser: Browser, actor: Actor, data: bytes) -> None:
+        self._require_consent(browser)
+        if not data:
+            raise ValidationFailed("the photo is missing", code="image_missing")
+        self._biometrics_service().submit_selfie(actor, browser.session_id, data)
+
+    def issue_challenge(self, browser: Browser, actor: Actor) -> Any:
+        self._require_consent(browser)
+        return self._biometrics_service().issue_challenge(actor, browser.session_id)
+
+    def submit_liveness(self, browser: Browser, actor: Actor, challenge_id: str,
+                        frames: list[bytes], timestamps: list[int]) -> None:
+        self._require_consent(browser)
+        self._biometrics_service().submit_liveness(actor, browser.session_id, challenge_id,
+                                                   frames, timestamps)
+
+    def advance(self, browser: Browser, actor: Actor) -> FlowState:
+        """The current state, submitting the session once every step has its result."""
+        state = self.state(browser)
+        if state.page.name == "submit":
+            # A concurrent submit (a second tab) may win: the state read below says so.
+            with contextlib.suppress(Conflict):
+                self._captures.submit(actor, browser.session_id)
+            state = self.state(browser)
+        return state

@@ -1,0 +1,1 @@
+"""Biometrics: face match between the document portrait and a selfie, liveness, PAD."""

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, the transactional outbox, Standard Webhooks signing, SSRF-safe delivery."""

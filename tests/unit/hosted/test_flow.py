@@ -1,0 +1,64 @@
+"""The hosted flow's page order (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from idproof.hosted.flow import StepInfo, final_outcome, next_page
+
+KYC = ("document", "selfie", "liveness")
+
+
+def steps(**states: str) -> list[StepInfo]:
+    return [StepInfo(name, state, ("document_unreadable",) if state == "retry" else (), 1)
+            for name, state in states.items()]
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    ("approved", "done"), ("declined", "done"), ("in_review", "done"),
+    ("expired", "ended"), ("abandoned", "ended"), ("processing", "waiting"),
+])
+def test_status_wins(status, expected) -> None:
+    assert next_page(status, [], KYC, consented=False).name == expected
+
+
+def test_consent_first() -> None:
+    assert next_page("not_started", steps(document="pending"), KYC,
+                     consented=False).name == "consent"
+
+
+def test_steps_in_workflow_order_with_progress() -> None:
+    page = next_page("in_progress", steps(document="passed", selfie="pending",
+                                          liveness="pending"), KYC, consented=True)
+    assert (page.name, page.index, page.total) == ("selfie", 2, 3)
+
+
+def test_processing_step_does_not_block_the_next_capture() -> None:
+    page = next_page("in_progress", steps(document="processing", selfie="pending",
+                                          liveness="pending"), KYC, consented=True)
+    assert page.name == "selfie"
+
+
+def test_retry_goes_back_with_the_reason() -> None:
+    page = next_page("in_progress", steps(document="retry", selfie="passed",
+                                          liveness="passed"), KYC, consented=True)
+    assert page.name == "document" and page.retry_reason == "document_unreadable"
+    assert page.attempt == 1
+
+
+def test_wait_then_submit() -> None:
+    assert next_page("in_progress", steps(document="processing", selfie="passed"),
+                     ("document", "selfie"), consented=True).name == "waiting"
+    assert next_page("in_progress", steps(document="failed", selfie="passed"),
+                     ("document", "selfie"), consented=True).name == "submit"
+
+
+def test_missing_step_rows_count_as_pending() -> None:
+    assert next_page("in_progress", [], ("document",), consented=True).name == "document"
+
+
+def test_final_outcome() -> None:
+    assert final_outcome("approved", []) == ("completed", None)
+    assert final_outcome("in_review", ["x"]) == ("review", None)
+    assert final_outcome("declined", ["liveness_failed", "x"]) == ("failed", "liveness_failed")
+    assert final_outcome("declined", []) == ("failed", None)
