@@ -22,6 +22,7 @@ from idproof.verification.document.generator import (  # noqa: E402
     DocumentGenerator,
     photograph,
 )
+from idproof.verification.document.glyphs import GlyphEngine  # noqa: E402
 from idproof.verification.document.mrz_reader import MrzReader  # noqa: E402
 from idproof.verification.document.ocr import RapidOcrEngine, TesseractEngine  # noqa: E402
 
@@ -33,12 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=40, help="documents per level (half TD3, half TD1)")
     ap.add_argument("--levels", default=",".join(DEGRADATION_LEVELS))
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--engines", default="glyphs,rapidocr,tesseract",
+                    help="engines in order of trust (the reader's default order)")
     args = ap.parse_args(argv)
 
     import cv2
 
     cv2.setNumThreads(1)
-    reader = MrzReader([RapidOcrEngine(threads=1), TesseractEngine()])
+    factories = {"rapidocr": lambda: RapidOcrEngine(threads=1), "tesseract": TesseractEngine,
+                 "glyphs": GlyphEngine}
+    reader = MrzReader([factories[name]() for name in args.engines.split(",")])
     gen = DocumentGenerator(args.seed)
     reader.read(gen.passport().front)  # warm-up: model loading is not a per-document cost
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from idproof.verification.document.imaging import profile_skew, rotate_bound
+from idproof.verification.document.imaging import profile_skew
 from idproof.verification.document.mrz import (
     DIGIT_TO_LETTER,
     DOCUMENT_UNREADABLE,
@@ -91,12 +91,13 @@ def find_mrz_regions(image: Any, max_regions: int = 3) -> list[MrzRegion]:
         return regions
     import cv2
 
-    w = gray.shape[1]
-    # A flat border: replicated edge pixels would draw streaks that look like text lines.
-    level = rotate_bound(gray, skew, border=float(np.median(gray)))
-    nh, nw = level.shape
-    # Back to the photo's width: the line search is tuned to the document filling it.
-    level = cv2.resize(level, (w, max(1, round(nh * w / nw))), interpolation=cv2.INTER_AREA)
+    # Rotated within the photo's own frame: a document photographed with a margin around it
+    # loses nothing, and the line search keeps the scale it is tuned to (a larger canvas
+    # made it merge or miss lines).
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), skew, 1.0)
+    level = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REPLICATE)
     levelled = [MrzRegion(r.image, r.lines, r.angle + skew)
                 for r in _find_regions(level, max_regions)]
     return (levelled + regions)[:max_regions]
@@ -382,6 +383,8 @@ class MrzReader:
         if len(lines) < 2:
             return MrzReadResult(None, reason=DOCUMENT_UNREADABLE)
         ocr = {engine.name: engine.read_lines(lines) for engine in self.engines}
+        # An engine that abstained (read nothing at all) neither votes nor corroborates.
+        ocr = {name: res for name, res in ocr.items() if any(o.text for o in res)} or ocr
         readings = {name: tuple(o.text for o in res) for name, res in ocr.items()}
         valid, checksum_seen = self._candidates(ocr, len(lines), lines)
         if len(valid) != 1:

@@ -190,11 +190,14 @@ def _rapid_centers(info: Any, raw: str, text: str
 def default_engines() -> list[MrzOcrEngine]:
     """Every engine that can start here (a missing wheel just leaves its engine out)."""
     engines: list[MrzOcrEngine] = []
-    # Order of trust, as measured on synthetic documents (bench/documents.py): PP-OCR reads
-    # OCR-B far better than Tesseract's general English model, which misreads "<" as "K".
-    for factory in (RapidOcrEngine, TesseractEngine):
+    # Order of trust, as measured on synthetic documents (bench/documents.py): the fixed-pitch
+    # glyph reader never drops or gains a character; PP-OCR reads OCR-B far better than
+    # Tesseract's general English model, which misreads "<" as "K".
+    from idproof.verification.document.glyphs import GlyphEngine
+
+    for factory in (GlyphEngine, RapidOcrEngine, TesseractEngine):
         try:
             engines.append(factory())
-        except (ImportError, RuntimeError):
+        except (ImportError, RuntimeError, OSError):
             continue
     return engines
