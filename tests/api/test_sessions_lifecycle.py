@@ -187,6 +187,8 @@ def test_driving_licence_read_from_its_barcode(api, auth, worker, clock, canadia
     assert data["surname"] == licence.identity.surname
     assert data["birth_date"] == licence.identity.birth_date.isoformat()
     assert data["issuing_country"] == ("CAN" if canadian else "USA")
+    # a front and its back are one attempt, not two
+    assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["steps"][0]["attempts"] == 1
 
 
 def test_tenant_retention_keeps_images_after_decision_until_the_sweep(

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from idproof.audit.events import AuditEvent
@@ -114,7 +114,11 @@ class CaptureService:
                 raise ValidationFailed("this workflow has no document step",
                                        code="step_not_in_workflow")
             step.state = StepState.PROCESSING.value
-            step.attempts += 1
+            # A front and its back are one attempt: attempts count the photos of the side
+            # tried most often (the new capture included).
+            same_side = s.scalar(select(func.count()).select_from(Capture).where(
+                Capture.session_id == row.id, Capture.kind == f"document_{side}")) or 0
+            step.attempts = max(step.attempts, same_side)
             step.updated_at = now
             if row.status == Status.NOT_STARTED.value:
                 self._sessions.set_status(s, row, Status.IN_PROGRESS)

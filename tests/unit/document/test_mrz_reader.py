@@ -204,3 +204,13 @@ def test_tilted_id_card_zone_is_levelled_and_found() -> None:
         photo = degrade(doc.mrz_image, Degradation(rotation_deg=angle, noise_sigma=6.0), seed=1)
         regions = find_mrz_regions(photo)
         assert any(len(r.lines) == 3 for r in regions), angle
+
+
+def test_a_zero_read_as_u_by_the_first_engine_and_o_by_the_others_is_not_accepted_as_u() -> None:
+    # "U" weighs as "0" in every check digit: the only passing reading is a misread unless
+    # "0" is a candidate too, and then the two are ambiguous.
+    as_u = (TRUTH[0], TRUTH[1].replace("XH5108645", "XH51U8645"))
+    as_o = (TRUTH[0], TRUTH[1].replace("XH5108645", "XH51O8645"))
+    r = read_with(ScriptedEngine("a", as_u), ScriptedEngine("b", as_o),
+                  ScriptedEngine("c", as_o))
+    assert not r.ok or r.mrz.document_number == "XH5108645"

@@ -86,6 +86,8 @@ for _letter, _digit in LETTER_TO_DIGIT.items():
     _ALNUM_ALTERNATIVES[_letter] += (_digit,)
     _ALNUM_ALTERNATIVES.setdefault(_digit, ())
     _ALNUM_ALTERNATIVES[_digit] += (_letter,)
+# What each character is commonly misread as (and from), both ways.
+OCR_CONFUSIONS: Final[dict[str, tuple[str, ...]]] = _ALNUM_ALTERNATIVES
 
 Kind = Literal["numeric", "alpha", "alnum"]
 

@@ -19,6 +19,7 @@ from idproof.verification.document.mrz import (
     DOCUMENT_UNREADABLE,
     FILLER,
     LINE_SHAPES,
+    OCR_CONFUSIONS,
     MrzError,
     MrzFormat,
     MrzParser,
@@ -476,6 +477,8 @@ def _aligned_alternatives(combo: Sequence[tuple[str, str]], ocr: dict[str, list[
     rank = {name: i for i, name in enumerate(trust)}
     lines = [list(text) for _name, text in combo]
     alts: dict[tuple[int, int], str] = {}
+    dissent: dict[tuple[int, int], set[str]] = {}
+    agreed: set[tuple[int, int]] = set()
     width = len(combo[0][1])
     for li, (source, text) in enumerate(combo):
         for name in trust:
@@ -501,8 +504,28 @@ def _aligned_alternatives(combo: Sequence[tuple[str, str]], ocr: dict[str, list[
                     # A less trusted engine's "character" where the trusted one reads a
                     # filler is, here, Tesseract drawing "<" as K, S or E: not a candidate.
                     continue
-                if b not in alts.get((li, col), ""):
-                    alts[(li, col)] = alts.get((li, col), "") + b
+                # An "O" or "0" read where the line has neither brings its twin: engines swap
+                # them all the time, and the chosen character may be a third misread of
+                # either ("U" weighs as "0" in every check digit).
+                twins = "0O" if b in "0O" and a not in "0O" else b
+                for cand in twins:
+                    if cand not in alts.get((li, col), ""):
+                        alts[(li, col)] = alts.get((li, col), "") + cand
+                dissent.setdefault((li, col), set()).add(name)
+            for col, b in pairs:
+                if text[col] == b:
+                    agreed.add((li, col))
+    # A character that every other engine read otherwise, none alike, may itself be a
+    # misread: what it is commonly misread from is a candidate too. (A "0" read as "O" by two
+    # engines and as "U", which weighs as "0" in every check digit, by the third must come
+    # out ambiguous, not as the one reading that happens to pass.)
+    for (li, col), names in dissent.items():
+        a = combo[li][1][col]
+        if (li, col) in agreed or len(names) < 2:
+            continue
+        for cand in OCR_CONFUSIONS.get(a, ()):
+            if cand not in alts.get((li, col), ""):
+                alts[(li, col)] = alts.get((li, col), "") + cand
     return ["".join(line) for line in lines], alts
 
 
@@ -512,6 +535,7 @@ def _aligned_alternatives(combo: Sequence[tuple[str, str]], ocr: dict[str, list[
 # two such errors can cancel out in a check digit. OCR-B draws the letter rounder than the
 # digit; the ratio of the horizontal to the vertical spread of a glyph's ink tells them
 # apart, calibrated on the zeros the same image prints in its date fields.
+_ZERO_LIKE = "0UQD"
 _ROUND_LETTER_MIN = 0.028  # spread ratio this much above the zeros' one: an "O"
 _ZERO_MAX = 0.006  # less than this above: a "0"; in between: undecided, both stay candidates
 
@@ -594,7 +618,10 @@ def _apply_shape_votes(lines: list[str], alternatives: dict[tuple[int, int], str
     for (li, col), vote in votes.items():
         read = lines[li][col]
         others = alternatives.get((li, col), "")
-        settle = vote == read or (vote == "O0" and read == "O" and "0" not in others)
+        # "Every engine read the letter" means no engine offered a zero or one of its
+        # look-alikes ("U" even weighs as "0" in every check digit).
+        letter_only = not set(others) & set(_ZERO_LIKE)
+        settle = vote == read or (vote == "O0" and read == "O" and letter_only)
         if settle:
             alternatives[(li, col)] = others.replace("O", "").replace("0", "")
         else:
