@@ -37,6 +37,7 @@ from idproof.verification.lifecycle import Status
 from idproof.verification.models import SessionStep
 from idproof.verification.schemas import CreateSession
 from idproof.verification.service import Actor
+from idproof.web.logging import configure_logging
 from idproof.webhooks.models import WebhookDelivery
 from idproof.webhooks.schemas import CreateEndpoint
 from idproof.webhooks.service import Caller
@@ -183,6 +184,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--decisions", type=int, default=200)
     parser.add_argument("--redis", default=None, help="Huey queue in this Redis")
+    # Only the figures on stdout: one log line per delivery would bury them.
+    configure_logging("WARNING")
     args = parser.parse_args()
     rec = Receiver()
     with tempfile.TemporaryDirectory() as tmp:
