@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test run services test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,15 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/idproof serve
 
-# Two xdist workers: this is a 2-core machine. PostgreSQL and Redis tests run when
-# IDPROOF_TEST_DATABASE_URL / IDPROOF_TEST_REDIS_URL are set (.ci/run sets both).
-test: install-test
+# tools/dev-services.sh installs the browser, fonts and SoftHSM2 and starts PostgreSQL and
+# Redis where it can (root on Debian), and writes their URLs to .cache/test-services.env;
+# variables already set win. Two xdist workers: this is a 2-core machine.
+services:
+	@tools/dev-services.sh
+
+test: install-test services
 	$(BIN)/ruff check $(wildcard src tests bench tools)
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	set -a; . ./.cache/test-services.env; set +a; $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check $(wildcard src tests bench tools)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pluggy import Result
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -19,6 +20,7 @@ from idproof.config import Settings
 from idproof.core.clock import FrozenClock
 from idproof.crypto.kms.softhsm import SoftHsmToken, find_softhsm, init_token
 from idproof.db.migrate import upgrade
+from idproof.verification.document.generator import FontMissing
 from idproof.web.app import create_app
 from tests.helpers import ApiClient
 
@@ -57,7 +59,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     if not PG_URL:
-        pytest.skip("PostgreSQL tests need IDPROOF_TEST_DATABASE_URL")
+        unavailable(UNAVAILABLE["postgres"]())
     name = f"idproof_tmpl_{_worker()}_{uuid.uuid4().hex[:6]}"
     _pg_exec(f'CREATE DATABASE "{name}"')
     url = make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
@@ -126,6 +128,73 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+# -- what a test needs from the machine ---------------------------------------------------------
+# tools/dev-services.sh (run by `make test` and CI) installs or starts all of these. A test that
+# needs one that is missing is skipped with one line saying what to install; with CI set it
+# fails instead, so CI cannot go green by skipping.
+_SETUP = "run tools/dev-services.sh as root (make test does)"
+
+
+def _no_postgres() -> str | None:
+    return None if PG_URL else (
+        f"PostgreSQL is not available: {_SETUP}, or set IDPROOF_TEST_DATABASE_URL")
+
+
+def _no_redis() -> str | None:
+    return None if REDIS_URL else (
+        f"Redis is not available: {_SETUP}, or set IDPROOF_TEST_REDIS_URL")
+
+
+def _no_browser() -> str | None:
+    return None if shutil.which("chromium") or Path("/usr/bin/chromium").exists() else (
+        f"Chromium is not installed: apt-get install -y chromium ({_SETUP})")
+
+
+def _no_softhsm() -> str | None:
+    return None if find_softhsm() is not None else (
+        f"SoftHSM2 is not installed: apt-get install -y softhsm2 ({_SETUP})")
+
+
+UNAVAILABLE = {"postgres": _no_postgres, "redis": _no_redis, "e2e": _no_browser,
+               "softhsm": _no_softhsm}
+
+
+def unavailable(reason: str | None) -> None:
+    """Skip (or, in CI, fail) the current test for a missing machine resource."""
+    if reason is None:
+        return
+    if _in_ci():
+        pytest.fail(f"{reason}. It is required when CI is set.", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for name, check in UNAVAILABLE.items():
+        if item.get_closest_marker(name) is not None:
+            unavailable(check())
+
+
+def _font_missing_to_skip(outcome: Result[None]) -> None:
+    exc = outcome.exception
+    if isinstance(exc, FontMissing):
+        # Documents are only ever drawn in OCR-B; without it the test cannot mean anything.
+        outcome.force_exception(
+            pytest.fail.Exception(f"{exc}. It is required when CI is set.", pytrace=False)
+            if _in_ci() else pytest.skip.Exception(str(exc), _use_item_location=True))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    outcome = yield
+    _font_missing_to_skip(outcome)  # type: ignore[arg-type]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: object, request: object) -> Iterator[None]:
+    outcome = yield
+    _font_missing_to_skip(outcome)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
 def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsmToken]:
     """One initialised SoftHSM2 token per test process; tests isolate by label prefix.
@@ -133,12 +202,7 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsmT
     SoftHSM2 only sees tokens that exist when the library initialises, so one token per
     session (each test uses its own object-label prefix) beats re-initialising per test.
     """
-    if find_softhsm() is None:
-        msg = ("SoftHSM2 is not installed (softhsm2-util / libsofthsm2.so not found); "
-               "install it with: apt-get install -y softhsm2")
-        if _in_ci():
-            pytest.fail(f"{msg}. It is required when CI is set.", pytrace=False)
-        pytest.skip(msg)
+    unavailable(_no_softhsm())
     previous = os.environ.get("SOFTHSM2_CONF")
     token = init_token(tmp_path_factory.mktemp("softhsm"), label="idproof-test")
     yield token

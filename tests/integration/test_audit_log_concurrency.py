@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 
 import pytest
 from sqlalchemy import func, select
@@ -14,12 +13,8 @@ from tests.audit_log_support import append_from_process, size
 
 PROCESSES, EVENTS = 4, 50
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(not os.environ.get("IDPROOF_TEST_DATABASE_URL"),
-                       reason="concurrent appends from several processes are a PostgreSQL "
-                              "test: set IDPROOF_TEST_DATABASE_URL"),
-]
+# Concurrent appends from several processes are a PostgreSQL test.
+pytestmark = [pytest.mark.postgres]
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -23,7 +23,7 @@ from tests.conftest import REDIS_URL, TEST_SECRET
 from tests.helpers import ApiClient, bearer, get_token
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not REDIS_URL, reason="needs IDPROOF_TEST_REDIS_URL")]
+              pytest.mark.redis]
 SCOPES = "identity.verify identity.read_status identity.read_pii"
 
 

@@ -19,7 +19,7 @@ from idproof.verification.document.generator import DocumentGenerator
 from idproof.webhooks.models import WebhookDelivery, WebhookEvent
 from idproof.webhooks.schemas import CreateEndpoint
 from idproof.webhooks.service import Caller
-from tests.conftest import REDIS_URL, TEST_SECRET
+from tests.conftest import REDIS_URL, TEST_SECRET, UNAVAILABLE, unavailable
 from tests.helpers import bearer, get_token
 from tests.webhook_receiver import HANG, Receiver, start_receiver, stop_receiver
 
@@ -305,7 +305,7 @@ def live_container(request, tmp_path: Path, db_url: str) -> Iterator:
     redis_url = None
     if request.param == "redis":
         if not REDIS_URL:
-            pytest.skip("needs IDPROOF_TEST_REDIS_URL")
+            unavailable(UNAVAILABLE["redis"]())
         redis_url = REDIS_URL
     settings = Settings(data_dir=tmp_path / "live", database_url=db_url,
                         secret_key=TEST_SECRET, public_url="http://testserver",

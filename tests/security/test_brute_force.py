@@ -57,7 +57,7 @@ def test_block_expires(clock) -> None:
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not REDIS, reason="needs IDPROOF_TEST_REDIS_URL")
+@pytest.mark.redis
 def test_block_shared_between_replicas_through_redis() -> None:
     assert REDIS is not None
     ip = f"203.0.113.{uuid.uuid4().int % 250}"

@@ -16,6 +16,7 @@ from idproof.crypto.kms.local import LocalKeyManager
 from idproof.crypto.kms.softhsm import SoftHsmToken
 from idproof.crypto.setup import open_key_manager, open_key_store
 from idproof.security.rate_limit import RateLimiter
+from tests.conftest import UNAVAILABLE, unavailable
 
 
 def test_local_keyring_in_the_data_dir(tmp_path: Path) -> None:
@@ -108,7 +109,7 @@ def test_newer_key_store_schema_is_refused(tmp_path: Path) -> None:
 def test_rate_limiter_on_redis() -> None:
     url = os.environ.get("IDPROOF_TEST_REDIS_URL")
     if not url:
-        pytest.skip("needs IDPROOF_TEST_REDIS_URL")
+        unavailable(UNAVAILABLE["redis"]())
     a, b = RateLimiter(url), RateLimiter(url)  # two replicas sharing counters
     key = "cli_" + uuid.uuid4().hex
     assert a.hit("vault-detokenize", "3/minute", key) is None

@@ -52,9 +52,9 @@ def test_layout_sizes() -> None:
     assert gen.id_card().front.size == (685, 432)  # 85.6 x 54 mm
 
 
-def test_font_is_ocr_b_or_monospace() -> None:
+def test_mrz_font_is_ocr_b() -> None:
     path = mrz_font_path()
-    assert path is None or path.endswith(("OCRB.otf", "OCRB.ttf", "DejaVuSansMono.ttf"))
+    assert path is not None and path.endswith(("OCRB.otf", "OCRB.ttf"))
 
 
 @pytest.mark.parametrize("level", DEGRADATION_LEVELS)

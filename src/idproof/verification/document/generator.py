@@ -18,12 +18,12 @@ from PIL import Image, ImageDraw, ImageFont
 from idproof.verification.document.aamva import build_aamva, format_aamva_date
 from idproof.verification.document.mrz import MrzFormat, build_mrz, encode_name
 
-# Debian's fonts-ocr-b first (the MRZ typeface of Doc 9303), then a monospace fallback.
+# Debian's fonts-ocr-b (the MRZ typeface of Doc 9303) and fonts-dejavu-core. There is no
+# fallback: a document drawn in another typeface measures a different reader.
 OCRB_FONT_PATHS: Final = (
     "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
     "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
 )
-MONO_FONT_PATHS: Final = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",)
 SANS_FONT_PATHS: Final = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
 SANS_BOLD_FONT_PATHS: Final = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",)
 
@@ -51,18 +51,33 @@ def _first_existing(paths: tuple[str, ...]) -> str | None:
     return next((p for p in paths if Path(p).is_file()), None)
 
 
+class FontMissing(RuntimeError):
+    """A typeface the synthetic documents are drawn in is not installed."""
+
+
+FONT_PACKAGES: Final = {"mrz": "fonts-ocr-b", "sans": "fonts-dejavu-core",
+                        "bold": "fonts-dejavu-core"}
+
+
 def mrz_font_path() -> str | None:
-    """OCR-B when `fonts-ocr-b` is installed, else DejaVu Sans Mono, else None."""
-    return _first_existing(OCRB_FONT_PATHS) or _first_existing(MONO_FONT_PATHS)
+    """OCR-B when `fonts-ocr-b` is installed, else None."""
+    return _first_existing(OCRB_FONT_PATHS)
+
+
+def missing_fonts() -> list[str]:
+    """The Debian packages whose fonts the generator needs and cannot find."""
+    paths = {"mrz": OCRB_FONT_PATHS, "sans": SANS_FONT_PATHS, "bold": SANS_BOLD_FONT_PATHS}
+    return sorted({FONT_PACKAGES[k] for k, p in paths.items() if _first_existing(p) is None})
 
 
 @lru_cache(maxsize=64)
-def _font(kind: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    paths = {"mrz": (*OCRB_FONT_PATHS, *MONO_FONT_PATHS), "sans": SANS_FONT_PATHS,
+def _font(kind: str, size: int) -> ImageFont.FreeTypeFont:
+    paths = {"mrz": OCRB_FONT_PATHS, "sans": SANS_FONT_PATHS,
              "bold": SANS_BOLD_FONT_PATHS}[kind]
     path = _first_existing(paths)
     if path is None:
-        return ImageFont.load_default(size)
+        raise FontMissing(f"synthetic documents need {FONT_PACKAGES[kind]} "
+                          f"(apt-get install -y {FONT_PACKAGES[kind]})")
     return ImageFont.truetype(path, size)
 
 
