@@ -124,7 +124,11 @@ class Container:
         self.db.dispose()
 
 
-def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+def build_container(settings: Settings, clock: Clock | None = None, *,
+                    document_reader: DocumentReader | None = None,
+                    face_analyzer: FaceAnalyzer | None = None) -> Container:
+    """The services wired together. `document_reader` and `face_analyzer` replace the OCR
+    and face engines (tests of the session lifecycle that must not depend on them)."""
     clock = clock or SystemClock()
     secret = load_server_secret(settings)
     # hide_parameters: a failing statement must not print personal data into a log.
@@ -145,7 +149,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     bf = settings.security.brute_force
     storage = (settings.redis_url.get_secret_value() if settings.redis_url else "memory://")
     guard = BruteForceGuard(storage, max_failures=bf.max_failures,
-                            window_seconds=bf.window_seconds, block_seconds=bf.block_seconds)
+                            window_seconds=bf.window_seconds, block_seconds=bf.block_seconds,
+                            client_max_failures=bf.client_max_failures,
+                            client_window_seconds=bf.client_window_seconds,
+                            bearer_max_failures=bf.bearer_max_failures,
+                            bearer_window_seconds=bf.bearer_window_seconds)
     oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
                          revocations=revocations, audit=audit, guard=guard, clock=clock)
     bearer = BearerVerifier(settings, keys, revocations, clients, clock)
@@ -156,8 +164,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
                               settings.public_url, clock)
     blobs = LocalBlobStore(settings.data_dir / "blobs")
     captures = CaptureService(db, audit, protection, vault, blobs, sessions,
-                              DocumentReader(), clock,
-                              stuck_after=timedelta(seconds=settings.jobs.stuck_after_seconds))
+                              document_reader or DocumentReader(), clock,
+                              stuck_after=timedelta(seconds=settings.jobs.stuck_after_seconds),
+                              job_timeout=timedelta(seconds=settings.jobs.timeout_seconds))
     captures.set_retention(tenants.image_retention)
     wh = settings.webhooks
     webhooks = WebhookService(db, audit, derive(secret, "webhook-secret-seal"),
@@ -172,10 +181,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
                 sweep_every_minutes=settings.jobs.sweep_every_minutes,
                 deliver_webhook=webhooks.deliver, webhook_sweep=webhooks.sweep)
     captures.set_enqueue(jobs.enqueue_capture)
-    # One face engine per process: its models load on first use and stay loaded.
-    face_engine = DlibFaceEngine()
-    biometrics = BiometricsService(db, audit, protection, blobs, sessions,
-                                   FaceAnalyzer(face_engine, face_engine, FrequencyPAD()), clock)
+    if face_analyzer is None:
+        # One face engine per process: its models load on first use and stay loaded.
+        face_engine = DlibFaceEngine()
+        face_analyzer = FaceAnalyzer(face_engine, face_engine, FrequencyPAD())
+    biometrics = BiometricsService(db, audit, protection, blobs, sessions, face_analyzer,
+                                   clock)
     captures.on_front_stored(biometrics.document_front_replaced)
     hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
                            captures, clients, derive(secret, "hosted-csrf"), clock,

@@ -26,11 +26,20 @@ class AuthSettings(BaseModel):
 
 
 class BruteForceSettings(BaseModel):
-    """Failed client authentications from one IP before that IP is blocked."""
+    """Brute-force limits (see docs/security-model.md for what each one blocks)."""
 
+    # Failed client authentications from one IP before it is blocked on /oauth and /v1.
     max_failures: int = Field(20, ge=1)
     window_seconds: int = Field(60, ge=1)
     block_seconds: int = Field(900, ge=1)
+    # Failed authentications of one existing client, from any address, before that client's
+    # authentication is blocked for block_seconds (catches guessing spread over many IPs).
+    client_max_failures: int = Field(100, ge=1)
+    client_window_seconds: int = Field(600, ge=1)
+    # Rejected bearer tokens per token issuer before further invalid ones answer 429; this
+    # never blocks a valid token, another credential, an IP, health checks or hosted pages.
+    bearer_max_failures: int = Field(300, ge=1)
+    bearer_window_seconds: int = Field(60, ge=1)
 
 
 class SecuritySettings(BaseModel):
@@ -69,6 +78,9 @@ class JobsSettings(BaseModel):
     """The task queue: how soon a job lost with a killed worker is queued again."""
 
     stuck_after_seconds: int = Field(120, ge=1, le=86_400)
+    # A submitted session whose jobs have not answered this long is decided without them
+    # (the unfinished step fails with `processing_timeout`, which sends it to review).
+    timeout_seconds: int = Field(600, ge=10, le=86_400)
     sweep_every_minutes: int = Field(1, ge=1, le=60)
     # Deployments that share one Redis between several idproof installs give each its own name.
     queue_name: str = Field("idproof", pattern=r"^[A-Za-z0-9_.-]{1,64}$")

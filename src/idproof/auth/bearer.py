@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from dataclasses import dataclass
 
 from idproof.auth import tokens
@@ -24,11 +28,32 @@ class Principal:
     token_id: str
 
 
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
 class BearerRejected(Exception):
-    def __init__(self, reason: str, status: int = 401) -> None:
+    def __init__(self, reason: str, status: int = 401, client_hint: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        # The client the token names (verified or not): whose failures this one counts as.
+        self.client_hint = client_hint
+
+
+def unverified_client_id(token: str, max_bytes: int) -> str | None:
+    """The `client_id` a token claims, read without checking it; None when it names none.
+
+    Only ever a counting key for failures: never an identity.
+    """
+    parts = token.split(".")
+    if len(token) > max_bytes or len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    cid = claims.get("client_id") if isinstance(claims, dict) else None
+    return cid if isinstance(cid, str) and _CLIENT_ID.match(cid) else None
 
 
 class BearerVerifier:
@@ -47,12 +72,13 @@ class BearerVerifier:
                 audience=self._s.auth.audience, now=int(self._clock.timestamp()),
                 leeway=self._s.auth.leeway_seconds, max_bytes=self._s.auth.max_token_bytes)
         except tokens.InvalidToken as exc:
-            raise BearerRejected(exc.reason) from None
+            raise BearerRejected(exc.reason, client_hint=unverified_client_id(
+                token, self._s.auth.max_token_bytes)) from None
         if self._revocations.is_revoked(claims.jti):
-            raise BearerRejected("revoked")
+            raise BearerRejected("revoked", client_hint=claims.client_id)
         client = self._clients.get(claims.client_id)
         if client is None or client.disabled or client.tenant_id != claims.tenant_id:
-            raise BearerRejected("client_disabled")
+            raise BearerRejected("client_disabled", client_hint=claims.client_id)
         if not ip_allowed(ip, client.allowed_ips):
             raise BearerRejected("ip_not_allowed", 403)
         return Principal(client.id, client.tenant_id, client.tenant_name,

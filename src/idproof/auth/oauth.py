@@ -31,6 +31,7 @@ from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
+from idproof.core.errors import TooManyRequests
 from idproof.db.engine import Database
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.client_ip import ip_allowed
@@ -103,11 +104,22 @@ class OAuthService:
     def _fail(self, req: OAuthRequest, action: str, reason: str,
               client_id: str | None = None, tenant_id: str | None = None) -> OAuthError:
         just_blocked = self._guard.register_failure(req.ip)
+        # client_id is set only for an existing client: unknown ids never become keys.
+        client_blocked = client_id is not None and self._guard.register_client_failure(
+            client_id)
         self._audit.record(AuditEvent(
             action=action, outcome="failure", actor_type="client", actor_id=client_id,
             tenant_id=tenant_id, ip=req.ip, request_id=req.request_id,
             details={"reason": reason}))
         log.info("client_auth_failed", reason=reason, ip=req.ip)
+        if client_blocked:
+            self._audit.record(AuditEvent(
+                action="security.client_blocked", outcome="success", actor_type="client",
+                actor_id=client_id, tenant_id=tenant_id, ip=req.ip,
+                request_id=req.request_id,
+                details={"seconds": self._s.security.brute_force.block_seconds}))
+            security_log.warning("client_blocked_brute_force", client_id=client_id,
+                                 seconds=self._s.security.brute_force.block_seconds)
         if just_blocked:
             self._audit.record(AuditEvent(
                 action="security.ip_blocked", outcome="success", ip=req.ip,
@@ -153,6 +165,8 @@ class OAuthService:
         if not client_id or len(client_id) > 64 or not secret or len(secret) > 256:
             raise self._fail(req, action, "malformed_credentials")
         client = self._clients.get(client_id)
+        if client is not None:
+            self._not_blocked(req, action, client)
         ok = self._clients.check_secret(client_id, secret)
         if client is None or not ok:
             raise self._fail(req, action, "bad_credentials", client_id if client else None,
@@ -170,6 +184,7 @@ class OAuthService:
         client = self._clients.get(client_id)
         if client is None or client.jwk is None:
             raise self._fail(req, action, "no_registered_key")
+        self._not_blocked(req, action, client)
         try:
             verify_assertion(
                 assertion, client_id=client_id, jwk=client.jwk,
@@ -181,6 +196,19 @@ class OAuthService:
             raise self._fail(req, action, f"assertion_{exc.reason}", client.id,
                              client.tenant_id) from None
         return self._usable(req, action, client)
+
+    def _not_blocked(self, req: OAuthRequest, action: str, client: ClientView) -> None:
+        """Refuse a blocked client before its credentials are checked (no oracle while
+        blocked); the refusal is audited but not counted again."""
+        retry = self._guard.client_retry_after(client.id)
+        if retry is None:
+            return
+        self._audit.record(AuditEvent(
+            action=action, outcome="failure", actor_type="client", actor_id=client.id,
+            tenant_id=client.tenant_id, ip=req.ip, request_id=req.request_id,
+            details={"reason": "client_blocked"}))
+        raise TooManyRequests("too many failed authentications for this client",
+                              code="client_blocked", headers={"Retry-After": str(retry)})
 
     def _usable(self, req: OAuthRequest, action: str, client: ClientView) -> ClientView:
         if client.disabled:

@@ -1,7 +1,18 @@
-"""Brute-force blocking: too many failed authentications from one IP block it service-wide.
+"""Brute-force limits: failed client authentications per IP and per client; bad bearer tokens.
 
 Counters live in a `limits` storage: in memory for one process, Redis when configured so that
 every replica sees the same failures and the same block.
+
+Three separate counters, because they protect different things and must not hurt each other:
+
+- failed client authentications per IP: block that IP on the credential endpoints (`/oauth`,
+  `/v1`); health checks and the hosted pages stay open, since end users may share the address;
+- failed client authentications per client (existing clients only, so an attacker cannot grow
+  the key space): block that client's authentication from every address;
+- rejected bearer tokens per token issuer (the client a token names, or the IP for tokens that
+  name none): a higher limit answered with 429 for further *invalid* tokens only. A bearer
+  token cannot be guessed, so these are a stuck client or noise, not a brute-force signal; they
+  never block a valid token, another credential, an IP or a page.
 """
 
 from __future__ import annotations
@@ -18,35 +29,81 @@ _NS = "idproof-bf"
 
 class BruteForceGuard:
     def __init__(self, storage_uri: str, *, max_failures: int, window_seconds: int,
-                 block_seconds: int) -> None:
+                 block_seconds: int, client_max_failures: int = 100,
+                 client_window_seconds: int = 600, bearer_max_failures: int = 300,
+                 bearer_window_seconds: int = 60) -> None:
         self.storage: Storage = storage_from_string(storage_uri)
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._item = RateLimitItemPerSecond(max_failures, window_seconds, namespace=_NS)
+        self._client_item = RateLimitItemPerSecond(client_max_failures, client_window_seconds,
+                                                   namespace=_NS)
+        self._bearer_item = RateLimitItemPerSecond(bearer_max_failures, bearer_window_seconds,
+                                                   namespace=_NS)
+        self._bearer_window = bearer_window_seconds
         self._block_seconds = block_seconds
 
     @staticmethod
     def _block_key(ip: str) -> str:
         return f"{_NS}/block/{ip}"
 
-    def retry_after(self, ip: str) -> int | None:
-        """Seconds until `ip` is unblocked, or None when it is not blocked."""
-        key = self._block_key(ip)
+    @staticmethod
+    def _client_block_key(client_id: str) -> str:
+        return f"{_NS}/client-block/{client_id}"
+
+    def _remaining(self, key: str) -> int | None:
         if self.storage.get(key) <= 0:
             return None
-        remaining = self.storage.get_expiry(key) - time.time()
-        return max(1, math.ceil(remaining))
+        return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
+
+    # -- per IP ----------------------------------------------------------------------------
+    def retry_after(self, ip: str) -> int | None:
+        """Seconds until `ip` is unblocked, or None when it is not blocked."""
+        return self._remaining(self._block_key(ip))
 
     def register_failure(self, ip: str) -> bool:
-        """Count a failure; True exactly when this failure starts a block."""
-        self._limiter.hit(self._item, "fail", ip)
-        if self._limiter.test(self._item, "fail", ip):
-            return False
-        if self.storage.get(self._block_key(ip)) > 0:
-            return False
-        self.storage.incr(self._block_key(ip), self._block_seconds)
-        self._limiter.clear(self._item, "fail", ip)
-        return True
+        """Count a failed client authentication; True exactly when this one starts a block."""
+        return self._count(self._item, "fail", ip, self._block_key(ip))
 
     def unblock(self, ip: str) -> None:
         self.storage.clear(self._block_key(ip))
         self._limiter.clear(self._item, "fail", ip)
+
+    # -- per client ------------------------------------------------------------------------
+    def client_retry_after(self, client_id: str) -> int | None:
+        """Seconds until `client_id` may authenticate again, or None when it may now."""
+        return self._remaining(self._client_block_key(client_id))
+
+    def register_client_failure(self, client_id: str) -> bool:
+        """Count a failed authentication of an existing client; True when it starts a block."""
+        return self._count(self._client_item, "client-fail", client_id,
+                           self._client_block_key(client_id))
+
+    def unblock_client(self, client_id: str) -> None:
+        self.storage.clear(self._client_block_key(client_id))
+        self._limiter.clear(self._client_item, "client-fail", client_id)
+
+    def _count(self, item: RateLimitItemPerSecond, kind: str, who: str, block_key: str) -> bool:
+        self._limiter.hit(item, kind, who)
+        if self._limiter.test(item, kind, who):
+            return False
+        if self.storage.get(block_key) > 0:
+            return False
+        self.storage.incr(block_key, self._block_seconds)
+        self._limiter.clear(item, kind, who)
+        return True
+
+    # -- bearer tokens ---------------------------------------------------------------------
+    def register_bearer_failure(self, issuer: str) -> tuple[int | None, bool]:
+        """Count a rejected bearer token of `issuer`.
+
+        Returns (retry_after, started): retry_after is None while under the limit, else the
+        seconds until the window has room again; started is True for the first refusal of a
+        window (worth one audit event, not one per request).
+        """
+        if self._limiter.hit(self._bearer_item, "bearer", issuer):
+            return None, False
+        stats = self._limiter.get_window_stats(self._bearer_item, "bearer", issuer)
+        retry = max(1, min(self._bearer_window, math.ceil(stats.reset_time - time.time())))
+        flag = f"{_NS}/bearer-throttled/{issuer}"
+        started = self.storage.incr(flag, self._bearer_window) == 1
+        return retry, started

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from idproof.audit.events import AuditEvent
 from idproof.auth.bearer import BearerRejected, Principal
-from idproof.core.errors import Forbidden, Unauthorized
+from idproof.core.errors import Forbidden, TooManyRequests, Unauthorized
 
 if TYPE_CHECKING:
     from idproof.bootstrap import Container
@@ -57,18 +57,38 @@ def current_principal(
     try:
         return container.bearer.verify(creds.credentials, ip)
     except BearerRejected as exc:
-        container.audit.record(AuditEvent(
-            action="api.auth_refused", outcome="failure", actor_type="client", ip=ip,
-            request_id=request_id(request), details={"reason": exc.reason}))
         if exc.status == 403:
+            _audit_refusal(container, request, ip, exc.reason)
             raise Forbidden("this client may not call from this address",
                             code="ip_not_allowed") from None
-        if container.guard.register_failure(ip):
-            container.audit.record(AuditEvent(action="security.ip_blocked", ip=ip,
-                                              request_id=request_id(request)))
-            log.warning("ip_blocked_brute_force", ip=ip)
-        raise Unauthorized("the access token is not valid", code="invalid_token",
-                           headers=_challenge("invalid_token")) from None
+        # A bad bearer token is not a brute-force signal for the IP (tokens cannot be
+        # guessed; a client stuck on an expired one would block everyone behind its address):
+        # it counts against the token's issuer only, and the limit refuses invalid tokens.
+        hint = exc.client_hint
+        issuer = (f"client:{hint}" if hint is not None and container.clients.get(hint)
+                  is not None else f"ip:{ip}")
+        retry, started = container.guard.register_bearer_failure(issuer)
+        if retry is None:
+            _audit_refusal(container, request, ip, exc.reason)
+            raise Unauthorized("the access token is not valid", code="invalid_token",
+                               headers=_challenge("invalid_token")) from None
+        if started:
+            # One event per window, not one per request: the audit log is not a flood sink.
+            container.audit.record(AuditEvent(
+                action="security.bearer_throttled", outcome="failure", actor_type="client",
+                actor_id=hint if issuer.startswith("client:") else None, ip=ip,
+                request_id=request_id(request), details={"reason": exc.reason}))
+            log.warning("bearer_throttled", ip=ip, seconds=retry)
+        raise TooManyRequests("too many invalid access tokens; get a new token",
+                              code="too_many_invalid_tokens",
+                              headers={"Retry-After": str(retry),
+                                       **_challenge("invalid_token")}) from None
+
+
+def _audit_refusal(container: Container, request: Request, ip: str, reason: str) -> None:
+    container.audit.record(AuditEvent(
+        action="api.auth_refused", outcome="failure", actor_type="client", ip=ip,
+        request_id=request_id(request), details={"reason": reason}))
 
 
 def require_scopes(*needed: str) -> Callable[..., Principal]:

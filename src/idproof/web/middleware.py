@@ -23,6 +23,10 @@ from idproof.web.logging import scrub_text
 access_log = structlog.get_logger("idproof.access")
 _RID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 _NO_STORE_PREFIXES = ("/v1", "/oauth", "/.well-known/oauth")
+# Where an IP blocked for failed client authentications is refused: the routes that take
+# client credentials or tokens. Health checks and the hosted pages stay open, since end users
+# and load balancers may share the blocked address.
+_BLOCKABLE_PREFIXES = ("/oauth", "/v1")
 # Capture uploads (images, liveness frames) get the larger upload limit.
 _UPLOAD_PATH = re.compile(r"^/(v1/sessions/[^/]+|verify/[^/]+)/(documents|selfie|liveness)$")
 
@@ -89,7 +93,8 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            retry = self.guard.retry_after(ip)
+            retry = (self.guard.retry_after(ip) if path.startswith(_BLOCKABLE_PREFIXES)
+                     else None)
             if retry is not None:
                 await self._reject(send_wrapped, 429, "ip_blocked", "Too many requests",
                                    "too many failed authentications from this address", rid,
