@@ -47,6 +47,11 @@ def resolve_client_ip(peer: str | None, forwarded_for: str | None,
     return hops[0] if hops else peer
 
 
+def is_trusted_proxy(peer: str | None, trusted_proxies: tuple[str, ...]) -> bool:
+    """True when the socket peer is one of the configured reverse proxies."""
+    return bool(peer and trusted_proxies and _in(peer, parse_networks(trusted_proxies)))
+
+
 def ip_allowed(ip: str, allowlist: list[str] | tuple[str, ...]) -> bool:
     """True when the list is empty (no restriction) or the IP falls in one of its CIDRs."""
     if not allowlist:

@@ -50,7 +50,8 @@ def create_app(container: Container) -> FastAPI:
 
     app.add_middleware(EdgeMiddleware, trusted_proxies=tuple(settings.security.trusted_proxies),
                        max_body_bytes=settings.security.max_body_bytes, guard=container.guard,
-                       hsts=True, on_response=count)
+                       hsts=True, public_https=settings.public_url.startswith("https://"),
+                       on_response=count)
 
     @app.get("/healthz", tags=["platform"], summary="Liveness: the process is up")
     def healthz() -> dict[str, str]:

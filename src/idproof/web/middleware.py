@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idproof.core.ids import random_token
 from idproof.security.brute_force import BruteForceGuard
-from idproof.security.client_ip import resolve_client_ip
+from idproof.security.client_ip import is_trusted_proxy, resolve_client_ip
 from idproof.web.logging import scrub_text
 
 access_log = structlog.get_logger("idproof.access")
@@ -28,6 +28,7 @@ _NO_STORE_PREFIXES = ("/v1", "/oauth", "/.well-known/oauth")
 # and load balancers may share the blocked address.
 _BLOCKABLE_PREFIXES = ("/oauth", "/v1")
 # Capture uploads (images, liveness frames) get the larger upload limit.
+_FRAME_ANCESTORS = re.compile(rb"frame-ancestors\s+([^;]*)")
 _UPLOAD_PATH = re.compile(r"^/(v1/sessions/[^/]+|verify/[^/]+)/(documents|selfie|liveness)$")
 
 
@@ -40,7 +41,7 @@ def _problem_bytes(status: int, code: str, title: str, detail: str, rid: str) ->
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, trusted_proxies: tuple[str, ...],
                  max_body_bytes: int, guard: BruteForceGuard, hsts: bool = False,
-                 max_upload_bytes: int = 25 * 1024 * 1024,
+                 public_https: bool = False, max_upload_bytes: int = 25 * 1024 * 1024,
                  on_response: Callable[[int], None] | None = None) -> None:
         self.app = app
         self.trusted = trusted_proxies
@@ -48,6 +49,7 @@ class EdgeMiddleware:
         self.max_upload = max_upload_bytes
         self.guard = guard
         self.hsts = hsts
+        self.public_https = public_https
         self.on_response = on_response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,7 +67,12 @@ class EdgeMiddleware:
         state["request_id"] = rid
         state["client_ip"] = ip
         path: str = scope.get("path", "")
-        tls = scope.get("scheme") == "https"
+        # TLS is either ours (uvicorn sees https) or a trusted proxy's, which says so in
+        # X-Forwarded-Proto; that header from anyone else proves nothing. HSTS behind a proxy
+        # also needs an https public URL, so a plain-http development setup never pins itself.
+        tls = scope.get("scheme") == "https" or (
+            self.public_https and _forwarded_https(headers.get("x-forwarded-proto"))
+            and is_trusted_proxy(peer, self.trusted))
         status_holder = {"status": 500}
 
         structlog.contextvars.bind_contextvars(request_id=rid)
@@ -79,8 +86,11 @@ class EdgeMiddleware:
                     (b"x-request-id", rid.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
                 ]
+                if _frames_refused(raw):
+                    # Only where the CSP refuses framing too: DENY next to a frame-ancestors
+                    # that allows an origin contradicts it (and wins in older browsers).
+                    extra.append((b"x-frame-options", b"DENY"))
                 if tls and self.hsts:
                     extra.append((b"strict-transport-security",
                                   b"max-age=63072000; includeSubDomains"))
@@ -142,6 +152,21 @@ class EdgeMiddleware:
             (b"content-type", b"application/problem+json"),
             (b"content-length", str(len(body)).encode()), *(headers or [])]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _forwarded_https(value: str | None) -> bool:
+    # The last hop's value: the one our own proxy wrote.
+    return value is not None and value.split(",")[-1].strip().lower() == "https"
+
+
+def _frames_refused(headers: list[tuple[bytes, bytes]]) -> bool:
+    """True unless the response's own CSP lets some origin frame it."""
+    for name, value in headers:
+        if name.lower() == b"content-security-policy":
+            m = _FRAME_ANCESTORS.search(value)
+            if m is not None and m.group(1).strip() != b"'none'":
+                return False
+    return True
 
 
 class BodyTooLarge(Exception):
