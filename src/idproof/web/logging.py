@@ -23,12 +23,16 @@ _PATTERNS = [
     re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}"),  # webhook secrets
     re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
 ]
+# Hosted links (`/verify/{session id}.{MAC}`) and anything shaped like them (an id, a dot, a
+# long base64url secret) are credentials: keep the id for debugging, drop the secret part.
+_ID_DOT_SECRET = re.compile(
+    r"(?<![A-Za-z0-9_.-])([A-Za-z0-9_-]{1,64})\.[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_.-])")
 
 
 def scrub_text(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(REDACTED, text)
-    return text
+    return _ID_DOT_SECRET.sub(rf"\1.{REDACTED}", text)
 
 
 class Redactor:
