@@ -67,6 +67,17 @@ def test_readme_top_commands_are_make_run_and_make_test() -> None:
     assert re.search(r"^test: ", makefile, flags=re.M)
 
 
+def test_readme_links_stay_in_the_repository() -> None:
+    text = README.read_text()
+    assert "../" not in text
+    targets = re.findall(r"\]\(([^)#]+)\)", text)
+    assert "docs/architecture.md" in targets
+    for target in targets:
+        if not target.startswith(("http://", "https://")):
+            assert (ROOT / target).exists(), target
+    assert "architecture.md" in (ROOT / "docs" / "README.md").read_text()
+
+
 def _wait_ready(base: str, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
