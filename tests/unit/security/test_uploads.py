@@ -97,3 +97,48 @@ def test_decompression_bomb_refused_before_decoding() -> None:
     assert len(png) < 200_000
     status, code = code_of(png)
     assert status == 422 and code in {"image_too_large", "decompression_bomb"}
+
+
+def _png(mode: str, size: tuple[int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, 0).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def test_implausible_pixels_per_byte_refused() -> None:
+    # From the attack pass: 4.9 KB of PNG that decodes to 39.7 megapixels, under MAX_PIXELS.
+    data = _png("1", (6300, 6300))
+    assert len(data) < 5_000 and 6300 * 6300 < 40_000_000
+    assert code_of(data) == (422, "decompression_bomb")
+    # the same trick in other modes and formats
+    assert code_of(_png("L", (5000, 5000))) == (422, "decompression_bomb")
+    buf = io.BytesIO()
+    Image.new("RGB", (6000, 6000), (0, 0, 0)).save(buf, format="WEBP", lossless=True)
+    assert code_of(buf.getvalue()) == (422, "decompression_bomb")
+
+
+def test_ratio_spares_small_images_and_real_photos() -> None:
+    # a flat small image compresses very well but decodes to little: it is fine
+    assert sanitize_image(_png("RGB", (1200, 900))).width == 1200
+    # a large image with real detail (noise) has a plausible ratio
+    noisy = Image.effect_noise((2600, 1800), 60).convert("RGB")
+    buf = io.BytesIO()
+    noisy.save(buf, format="JPEG", quality=80)
+    assert sanitize_image(buf.getvalue()).width == 2600
+
+
+def test_concurrent_decodes_share_a_memory_budget(monkeypatch) -> None:
+    from idproof.security import uploads
+
+    budget = uploads._DecodeBudget(total=1000)
+    monkeypatch.setattr(uploads, "_DECODE_BUDGET", budget)
+    monkeypatch.setattr(uploads, "DECODE_WAIT_SECONDS", 0.05)
+    data = image_bytes(size=(320, 200))
+    with budget.reserve(1000):  # another upload holds the whole budget
+        with pytest.raises(uploads.ServerBusy) as exc:
+            sanitize_image(data)
+        assert exc.value.status == 503 and exc.value.code == "server_busy"
+        assert exc.value.headers["Retry-After"]
+    assert budget.used == 0
+    assert sanitize_image(data).width == 320  # one image bigger than the budget runs alone
+    assert budget.used == 0
