@@ -16,16 +16,25 @@ from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Cloud instance-metadata services: refused even when private networks are allowed, since no
-# development setup delivers webhooks to them and reaching them leaks credentials.
+# Cloud instance-metadata and host services (metadata, DNS, time sync, platform agents):
+# refused even when private networks are allowed, since no development setup delivers
+# webhooks to them and reaching them leaks credentials or talks to the host itself.
 METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean
-    "169.254.170.2",  # AWS ECS task metadata
-    "169.254.169.123",  # AWS time sync
+    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, Hetzner, Oracle (v2)
+    "168.63.129.16",  # Azure WireServer: DNS, health probes, the VM agent's host channel
     "100.100.100.200",  # Alibaba Cloud
     "192.0.0.192",  # Oracle Cloud
-    "fd00:ec2::254",  # AWS IPv6
 ))
+METADATA_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
+    ipaddress.ip_network(n) for n in (
+        # IPv4 link-local: where every cloud puts its host services (AWS 169.254.169.253 DNS
+        # and .123 time, ECS 169.254.170.2, EKS 169.254.170.23, Tencent 169.254.0.23,
+        # Scaleway 169.254.42.42, ...); nothing a webhook receiver should ever be.
+        "169.254.0.0/16",
+        "fe80::/10",  # IPv6 link-local, for the same reason
+        "fd00:ec2::/32",  # AWS IPv6 host services (metadata ::254, DNS ::253, time ::123)
+        "100.100.0.0/16",  # Alibaba Cloud services (metadata, DNS 100.100.2.136/138, NTP)
+    ))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -114,7 +123,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def forbidden_reason(ip: IPAddress, *, allow_private: bool = False) -> str | None:
     """Why `ip` may not be called (a short code), or None when it may."""
-    if ip in METADATA_ADDRESSES:
+    if ip in METADATA_ADDRESSES or any(ip in net for net in METADATA_NETWORKS
+                                       if net.version == ip.version):
         return "metadata"
     if isinstance(ip, ipaddress.IPv6Address):
         inner = _embedded_ipv4(ip)
@@ -161,6 +171,10 @@ def check_url(url: str, *, allow_private: bool = False) -> tuple[str, str, int]:
         raise UrlNotAllowed("invalid_url", "the URL has no host")
     if parts.fragment:
         raise UrlNotAllowed("invalid_url", "the URL must not have a fragment")
+    if port == 0:
+        # Not "the default port": a client library would send it to 443 or 80 while the URL
+        # says something else, and some stacks connect to port 0 as "any".
+        raise UrlNotAllowed("invalid_url", "the URL's port must be 1-65535")
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 

@@ -124,3 +124,37 @@ def test_allow_private_networks() -> None:
         with pytest.raises(UrlNotAllowed):
             resolve(f"http://{host}/", allow_private=True)
     assert forbidden_reason(ipaddress.ip_address("10.0.0.1"), allow_private=True) is None
+
+
+# Cloud metadata and host services (instance metadata, DNS, time, agents): every provider's,
+# in every spelling, and in both modes.
+HOST_SERVICES = [
+    "168.63.129.16", "2822734096", "[::ffff:168.63.129.16]",  # Azure WireServer / DNS
+    "169.254.169.253", "169.254.169.123", "169.254.170.2", "169.254.170.23",  # AWS
+    "[fd00:ec2::253]", "[fd00:ec2::123]", "[fd00:ec2::23]",  # AWS IPv6 DNS, time, EKS agent
+    "169.254.0.23",  # Tencent
+    "169.254.42.42",  # Scaleway
+    "100.100.100.200", "100.100.2.136",  # Alibaba metadata and DNS
+    "[fe80::a9fe:a9fe]",  # link-local IPv6 host services
+]
+
+
+@pytest.mark.parametrize("host", HOST_SERVICES)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_host_service_addresses_refused_in_every_mode(host: str, allow_private: bool) -> None:
+    scheme = "http" if allow_private else "https"
+    with pytest.raises(UrlNotAllowed) as exc:
+        resolve(f"{scheme}://{host}/hook", allow_private=allow_private, resolver=_no_dns)
+    assert exc.value.reason == "metadata", exc.value.reason
+    with pytest.raises(UrlNotAllowed):
+        resolve(f"{scheme}://hook.example/", allow_private=allow_private,
+                resolver=lambda h, p: [host.strip("[]")])
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize("port", ["0", "00", "000"])
+def test_port_zero_refused(port: str, allow_private: bool) -> None:
+    # it used to fall back to 443 silently: the URL would not be the one that is called
+    with pytest.raises(UrlNotAllowed) as exc:
+        resolve(f"https://8.8.8.8:{port}/hook", allow_private=allow_private, resolver=_no_dns)
+    assert exc.value.reason == "invalid_url"
