@@ -309,12 +309,12 @@ def test_a_selfie_of_a_screen_is_flagged(api, auth, passport_jpeg, photos) -> No
 def test_biometric_uploads_are_parsed_in_memory() -> None:
     import inspect
 
-    from idproof.verification.biometrics.api import _InMemoryParser
+    from idproof.web.forms import InMemoryMultiPartParser
     from idproof.web.middleware import EdgeMiddleware
 
     default_limit = inspect.signature(EdgeMiddleware.__init__).parameters["max_upload_bytes"]
     # Any body the edge lets through fits the parser's in-memory spool: nothing hits disk.
-    assert _InMemoryParser.spool_max_size > default_limit.default
+    assert InMemoryMultiPartParser.spool_max_size > default_limit.default
 
 
 def test_malformed_forms_get_stable_codes(api, auth) -> None:

@@ -24,6 +24,7 @@ from idproof.hosted.service import Browser, FlowState, HostedService
 from idproof.security.uploads import MAX_BYTES
 from idproof.verification.document.countries import ISO_3166_ALPHA3
 from idproof.web.deps import client_ip, get_container, request_id
+from idproof.web.forms import InMemoryFormRoute
 
 COOKIE = "idproof_hosted"
 COOKIE_PATH = "/verify"
@@ -31,7 +32,8 @@ MAX_FRAMES = 40
 ASSETS = {"hosted.js": "application/javascript; charset=utf-8",
           "hosted.css": "text/css; charset=utf-8"}
 
-router = APIRouter(include_in_schema=False)
+# Multipart bodies (documents, selfies, frames) are parsed in memory, never spooled to disk.
+router = APIRouter(include_in_schema=False, route_class=InMemoryFormRoute)
 _env = Environment(loader=PackageLoader("idproof.hosted", "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    trim_blocks=True, lstrip_blocks=True)

@@ -20,8 +20,10 @@ from idproof.verification.schemas import (
 )
 from idproof.verification.service import Actor
 from idproof.web.deps import client_ip, get_container, request_id, require_scopes
+from idproof.web.forms import InMemoryFormRoute
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+# Multipart bodies (document images) are parsed in memory, never spooled to disk.
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=InMemoryFormRoute)
 
 Verify = Annotated[Principal, Depends(require_scopes("identity.verify"))]
 ReadStatus = Annotated[Principal, Depends(require_scopes("identity.read_status"))]

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from idproof.auth.bearer import Principal
 from idproof.core.errors import ValidationFailed
@@ -20,6 +19,7 @@ from idproof.verification.biometrics.liveness import MAX_FRAMES
 from idproof.verification.biometrics.service import ChallengeView
 from idproof.verification.schemas import SessionView
 from idproof.web.deps import get_container, require_scopes
+from idproof.web.forms import parse_form_in_memory
 
 router = APIRouter(prefix="/v1/sessions", tags=["biometrics"])
 
@@ -28,22 +28,12 @@ _NOT_FOUND = {404: {"description": "No such session in your tenant (code session
 _TIMESTAMPS = TypeAdapter(list[int])
 
 
-class _InMemoryParser(MultiPartParser):
-    # Starlette spools file parts over 1 MB to a temporary file on disk; biometric uploads
-    # must never touch the disk, so the spool limit is above the edge's upload limit (the
-    # middleware refuses bigger bodies before they are read).
-    spool_max_size = 64 * 1024 * 1024
-
-
 async def _form(request: Request, max_files: int) -> FormData:
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+    # In memory: biometric uploads must never touch the disk (see idproof.web.forms).
+    form = await parse_form_in_memory(request, max_files=max_files, max_fields=10)
+    if form is None:
         raise ValidationFailed("send multipart/form-data", code="invalid_form")
-    parser = _InMemoryParser(request.headers, request.stream(), max_files=max_files,
-                             max_fields=10)
-    try:
-        return await parser.parse()
-    except MultiPartException:
-        raise ValidationFailed("the form could not be read", code="invalid_form") from None
+    return form
 
 
 async def _read(part: object, limit: int, field: str) -> bytes:
