@@ -171,7 +171,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     wh = settings.webhooks
     webhooks = WebhookService(db, audit, derive(secret, "webhook-secret-seal"),
                               allow_private_networks=settings.webhook_allow_private_networks,
-                              timeout_seconds=wh.timeout_seconds, schedule=wh.schedule,
+                              timeout_seconds=wh.timeout_seconds,
+                              deadline_seconds=wh.deadline_seconds, schedule=wh.schedule,
                               secret_grace=timedelta(hours=wh.secret_grace_hours),
                               sweep_batch=wh.sweep_batch, clock=clock,
                               retention=timedelta(days=wh.retention_days))

@@ -90,6 +90,9 @@ class WebhookSettings(BaseModel):
     """Webhook delivery: request timeout, retry schedule, the secret rotation grace period."""
 
     timeout_seconds: float = Field(10.0, gt=0, le=60)
+    # One attempt in total (connect, TLS, request, response headers): a receiver trickling
+    # bytes under timeout_seconds cannot hold a worker longer than this.
+    deadline_seconds: float = Field(30.0, gt=0, le=300)
     # Seconds to wait after each failed attempt; after the last one the delivery has failed.
     schedule: list[float] = Field(default_factory=lambda: [5, 30, 120, 600, 3600, 21_600,
                                                            86_400], min_length=0, max_length=20)

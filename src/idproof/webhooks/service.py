@@ -56,7 +56,7 @@ log = structlog.get_logger("idproof.webhooks")
 MAX_ENDPOINTS_PER_TENANT = 20
 _PENDING = "idproof.webhooks.pending"
 _HOOKED = "idproof.webhooks.hooked"
-# How long a claimed attempt holds its delivery beyond the request timeout: a worker killed
+# How long a claimed attempt holds its delivery beyond its deadline: a worker killed
 # mid-attempt releases it when the lease runs out and the sweep queues it again.
 _LEASE_MARGIN = timedelta(seconds=60)
 
@@ -80,6 +80,7 @@ def _iso(dt: datetime) -> str:
 class WebhookService:
     def __init__(self, db: Database, audit: AuditService, seal_key: bytes, *,
                  allow_private_networks: bool = False, timeout_seconds: float = 10.0,
+                 deadline_seconds: float = delivery.DEFAULT_DEADLINE_SECONDS,
                  schedule: Sequence[float] = DEFAULT_SCHEDULE,
                  secret_grace: timedelta = timedelta(hours=24), sweep_batch: int = 500,
                  clock: Clock | None = None, resolver: Resolver = system_resolver,
@@ -91,6 +92,7 @@ class WebhookService:
         self._aead = AESGCM(seal_key)
         self.allow_private_networks = allow_private_networks
         self._timeout = timeout_seconds
+        self._deadline = deadline_seconds
         self._schedule = tuple(schedule)
         self._grace = secret_grace
         self._sweep_batch = sweep_batch
@@ -379,7 +381,7 @@ class WebhookService:
                 d.status, d.next_attempt_at, d.updated_at = "cancelled", None, now
                 return d.status
             # Claim: until the lease ends no other worker (or sweep) takes this delivery.
-            d.next_attempt_at = now + timedelta(seconds=self._timeout) + _LEASE_MARGIN
+            d.next_attempt_at = now + timedelta(seconds=self._deadline) + _LEASE_MARGIN
             d.updated_at = now
             try:
                 secrets = self._signing_secrets(ep, now)
@@ -401,7 +403,8 @@ class WebhookService:
             log.warning("webhook_url_refused", reason=exc.reason)
             return delivery.SendResult(False, None, "url_not_allowed", 0)
         headers = signing.headers(secrets, msg_id, int(self._wall()), body)
-        return delivery.send(target, headers, body, timeout=self._timeout, tls=self._tls)
+        return delivery.send(target, headers, body, timeout=self._timeout, tls=self._tls,
+                             deadline=self._deadline)
 
     def _record(self, delivery_id: str, tenant_id: str, endpoint_id: str, event_type: str,
                 result: delivery.SendResult) -> str:
