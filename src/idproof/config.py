@@ -48,6 +48,20 @@ class SecuritySettings(BaseModel):
     brute_force: BruteForceSettings = Field(default_factory=BruteForceSettings)
 
 
+class MetricsSettings(BaseModel):
+    """GET /metrics: served only to a scraper presenting this bearer token."""
+
+    # Unset: /metrics answers 404. Use IDPROOF_METRICS__TOKEN_FILE; 32+ random characters.
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("the metrics token must be at least 32 characters")
+        return v
+
+
 class LoggingSettings(BaseModel):
     level: str = "INFO"
     json_logs: bool = True
@@ -143,6 +157,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     kms: KmsSettings = Field(default_factory=KmsSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)

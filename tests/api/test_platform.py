@@ -82,11 +82,14 @@ def test_body_limit_without_content_length(api) -> None:
     assert r.status_code == 413
 
 
-def test_metrics_have_no_identifiers(api, make_client) -> None:
+def test_metrics_have_no_identifiers(api, make_client, container) -> None:
+    from pydantic import SecretStr
+
+    container.settings.metrics.token = SecretStr("t" * 32)
     c = make_client()
     api.post("/oauth/token", data={"grant_type": "client_credentials"},
              auth=(c.client_id, c.secret))
-    text = api.get("/metrics").text
+    text = api.get("/metrics", headers={"authorization": "Bearer " + "t" * 32}).text
     assert "idproof_http_requests_total" in text
     assert c.client_id not in text
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -65,7 +67,17 @@ def create_app(container: Container) -> FastAPI:
 
     @app.get("/metrics", tags=["platform"], summary="Prometheus metrics",
              include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        # Not public: only with the operator's metrics token, and absent without one. A wrong
+        # token is not a client authentication, so it counts toward no brute-force block.
+        token = settings.metrics.token
+        if token is None:
+            return problem(404, "not_found", "no such resource")
+        presented = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(presented.encode(), expected.encode()):
+            return problem(401, "metrics_auth_required", "send the metrics bearer token",
+                           headers={"WWW-Authenticate": 'Bearer realm="idproof-metrics"'})
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(oauth_router)
