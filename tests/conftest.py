@@ -106,6 +106,20 @@ def container(settings: Settings, clock: FrozenClock) -> Iterator[Container]:
 
 
 @pytest.fixture
+def colour_container(settings: Settings, clock: FrozenClock) -> Iterator[Container]:
+    """The real services, with OCR and face engines that answer from the image's colour
+    (tests/colour_engines.py): for tests of the session lifecycle, not of the engines."""
+    from tests.colour_engines import ColourFaces, ColourReader
+
+    c = build_container(settings, clock, document_reader=ColourReader(),
+                        face_analyzer=ColourFaces())
+    c.keys.ensure_key()
+    c.tenants.ensure("demo")
+    yield c
+    c.close()
+
+
+@pytest.fixture
 def api(container: Container) -> Iterator[TestClient]:
     with TestClient(create_app(container), client=("127.0.0.1", 50000),
                     raise_server_exceptions=False) as tc:

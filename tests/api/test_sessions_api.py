@@ -109,8 +109,9 @@ def test_submit_with_missing_steps(api, auth) -> None:
     sid = create(api, auth).json()["id"]
     r = api.post(f"/v1/sessions/{sid}/submit", headers=auth)
     assert r.status_code == 409
-    assert r.json()["code"] == "steps_missing"
-    assert r.json()["missing_steps"] == ["document", "selfie", "liveness"]
+    assert r.json()["code"] == "steps_incomplete"
+    assert r.json()["incomplete_steps"] == ["document", "selfie", "liveness"]
+    assert r.json()["steps"][0] == {"step": "document", "state": "pending", "reasons": []}
     assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "not_started"
 
 
@@ -118,8 +119,8 @@ def test_expiry(api, auth, container, clock) -> None:
     sid = create(api, auth, expires_in=300).json()["id"]
     clock.advance(301)
     r = api.post(f"/v1/sessions/{sid}/submit", headers=auth)
-    assert r.status_code == 409 and r.json()["code"] == "session_expired"
+    assert r.status_code == 410 and r.json()["code"] == "session_expired"
     assert container.sessions.expire_due() == 1
     assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "expired"
     r = api.post(f"/v1/sessions/{sid}/submit", headers=auth)
-    assert r.json()["code"] == "session_closed"
+    assert r.status_code == 410 and r.json()["code"] == "session_expired"

@@ -31,7 +31,7 @@ from idproof.verification.blobs import BlobStore
 from idproof.verification.decision import StepResult, StepState
 from idproof.verification.document_checks import ExtractedDocument, check_document
 from idproof.verification.document_reader import DocumentReader, ReadOutcome
-from idproof.verification.lifecycle import FINAL, Status
+from idproof.verification.lifecycle import DECIDED, FINAL, Status
 from idproof.verification.models import (
     Capture,
     SessionDocument,
@@ -42,6 +42,8 @@ from idproof.verification.schemas import SessionView
 from idproof.verification.service import Actor, SessionService
 
 log = structlog.get_logger("idproof.verification")
+# A job arriving for a settled session (decided, in review, or closed) changes nothing.
+SETTLED = FINAL | DECIDED
 SIDES = ("front", "back")
 
 
@@ -56,7 +58,8 @@ class CaptureService:
     def __init__(self, db: Database, audit: AuditService, protection: DataProtection,
                  vault: VaultService, blobs: BlobStore, sessions: SessionService,
                  reader: DocumentReader, clock: Clock | None = None,
-                 stuck_after: timedelta = timedelta(minutes=2)) -> None:
+                 stuck_after: timedelta = timedelta(minutes=2),
+                 job_timeout: timedelta = timedelta(minutes=10)) -> None:
         self._db = db
         self._audit = audit
         self._protection = protection
@@ -66,6 +69,7 @@ class CaptureService:
         self._reader = reader
         self._clock = clock or SystemClock()
         self._stuck_after = stuck_after
+        self._job_timeout = job_timeout
         self._enqueue: Callable[[str, str], None] = lambda _s, _c: None
         # Seconds a tenant keeps raw images after the decision (the tenants service answers).
         self._retention: Callable[[str], int] = lambda _t: 0
@@ -120,6 +124,7 @@ class CaptureService:
                 Capture.session_id == row.id, Capture.kind == f"document_{side}")) or 0
             step.attempts = max(step.attempts, same_side)
             step.updated_at = now
+            row.updated_at = now  # activity: the inactivity limit counts from here
             if row.status == Status.NOT_STARTED.value:
                 self._sessions.set_status(s, row, Status.IN_PROGRESS)
             if side == "front":
@@ -141,7 +146,7 @@ class CaptureService:
             if (cap is None or row is None or cap.session_id != session_id
                     or cap.deleted_at is not None or cap.processed_at is not None):
                 return
-            if Status(row.status) in FINAL:
+            if Status(row.status) in SETTLED:
                 return
             tenant_id, subject = row.tenant_id, row.subject_key_id
             workflow = self._sessions.workflow_of(row)
@@ -165,7 +170,7 @@ class CaptureService:
         with self._db.session() as s:
             row = self._sessions.load_for_update(s, tenant_id, session_id)
             cap = s.get(Capture, capture_id)
-            if cap is None or cap.processed_at is not None or Status(row.status) in FINAL:
+            if cap is None or cap.processed_at is not None or Status(row.status) in SETTLED:
                 return
             cap.processed_at = self._clock.now()
             step = s.get(SessionStep, (session_id, "document"))
@@ -176,7 +181,11 @@ class CaptureService:
                 result = self._document_result(s, row, workflow, outcome.document, token,
                                                index, existing)
             elif existing is not None:
-                return  # the other side was read already; an unreadable side changes nothing
+                # The other side was read already: an unreadable side changes nothing, and
+                # the step gets back the result that read gave (its reasons and facts are
+                # still on the step; the upload only marked it processing).
+                result = StepResult(StepState.FAILED if step.reasons else StepState.PASSED,
+                                    tuple(step.reasons or ()), dict(step.facts or {}))
             elif s.scalar(select(Capture.id).where(
                     Capture.session_id == session_id, Capture.id != capture_id,
                     Capture.processed_at.is_(None), Capture.deleted_at.is_(None)).limit(1)):
@@ -185,7 +194,9 @@ class CaptureService:
                 return
             else:
                 reason = outcome.reason or "document_unreadable"
-                retry = reason == "document_unreadable" and step.attempts < workflow.max_attempts
+                # Once submitted, nothing can be retaken: the step fails with its reason.
+                retry = (reason == "document_unreadable" and row.submitted_at is None
+                         and step.attempts < workflow.max_attempts)
                 result = StepResult(StepState.RETRY if retry else StepState.FAILED, (reason,),
                                     {"document_valid": False})
             step.state = result.state.value
@@ -268,6 +279,8 @@ class CaptureService:
         re-queue captures whose job was lost."""
         now = self._clock.now()
         expired = self._sessions.expire_due()
+        # Before the re-queue below: a session past the job timeout is decided, not retried.
+        settled = self._sessions.settle_overdue(self._job_timeout)
         with self._db.session() as s:
             due = list(s.scalars(select(Capture).where(Capture.deleted_at.is_(None),
                                                        Capture.delete_after <= now)))
@@ -285,7 +298,8 @@ class CaptureService:
                 SessionStep.updated_at <= now - self._stuck_after)).all()
         for sid, cid in stuck:
             self._enqueue(sid, cid)
-        return {"expired": expired, "images_deleted": len(keys), "requeued": len(stuck)}
+        return {"expired": expired, "settled": len(settled), "images_deleted": len(keys),
+                "requeued": len(stuck)}
 
     # -- personal data -----------------------------------------------------------------------
     def read_data(self, actor: Actor, session_id: str, purpose: str) -> DocumentData:

@@ -40,10 +40,13 @@ class Decision:
     checks: dict[str, bool | None]
 
 
-def missing_steps(workflow: Workflow, results: Mapping[str, StepResult]) -> list[str]:
-    """Required steps with nothing submitted (not even a failed attempt)."""
+def incomplete_steps(workflow: Workflow, results: Mapping[str, StepResult]) -> list[str]:
+    """Steps that hold a submit back: nothing captured yet, or a retake asked for.
+
+    A step still `processing` does not: its job owes a result, and the sweep makes sure it
+    comes (re-queued when lost, failed with `processing_timeout` past the job timeout)."""
     return [s for s in workflow.steps if s not in results
-            or results[s].state == StepState.PENDING]
+            or results[s].state in (StepState.PENDING, StepState.RETRY)]
 
 
 def decide(workflow: Workflow, results: Mapping[str, StepResult]) -> Decision:

@@ -18,14 +18,20 @@ from sqlalchemy.orm import Session
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.errors import Conflict, NotFound, ValidationFailed
+from idproof.core.errors import Conflict, Gone, NotFound, ValidationFailed
 from idproof.core.ids import new_id
 from idproof.db.engine import Database
 from idproof.db.tenancy import get_owned, scoped
-from idproof.verification.decision import Decision, StepResult, StepState, decide, missing_steps
-from idproof.verification.lifecycle import FINAL, Status, accepts_captures, lapsed, transition
+from idproof.verification.decision import (
+    Decision,
+    StepResult,
+    StepState,
+    decide,
+    incomplete_steps,
+)
+from idproof.verification.lifecycle import Status, accepts_captures, lapsed, transition
 from idproof.verification.links import LinkSigner
-from idproof.verification.models import SessionStep, VerificationSession
+from idproof.verification.models import Capture, SessionStep, VerificationSession
 from idproof.verification.schemas import (
     CreateSession,
     DecisionView,
@@ -33,7 +39,7 @@ from idproof.verification.schemas import (
     SessionView,
     StepView,
 )
-from idproof.workflows.catalog import Workflow, get_workflow
+from idproof.workflows.catalog import Workflow, builtin_workflows, get_workflow
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +261,14 @@ class SessionService:
         return row
 
     def ensure_open(self, row: VerificationSession) -> None:
-        """Captures are accepted only while the session is open and not past its expiry."""
-        if row.expires_at <= self._clock.now() and row.status not in {s.value for s in FINAL}:
-            raise Conflict("the session has expired", code="session_expired")
-        if not accepts_captures(Status(row.status)):
+        """Captures are accepted only while the session is open and not past its expiry:
+        410 `session_expired` once its time ran out (the sweep may not have closed it yet),
+        409 `session_closed` once it was submitted or decided."""
+        status = Status(row.status)
+        if status in (Status.EXPIRED, Status.ABANDONED) or (
+                row.expires_at <= self._clock.now() and accepts_captures(status)):
+            raise Gone("the session has expired", code="session_expired")
+        if not accepts_captures(status):
             raise Conflict(f"the session is {row.status}", code="session_closed")
 
     def set_status(self, s: Session, row: VerificationSession, target: Status) -> None:
@@ -272,14 +282,24 @@ class SessionService:
     def submit(self, actor: Actor, session_id: str) -> SessionView:
         with self._db.session() as s:
             row = self.load_for_update(s, actor.tenant_id, session_id)
+            if row.submitted_at is not None:
+                raise Conflict("the session was submitted already", code="already_submitted")
             self.ensure_open(row)
             wf = self.workflow_of(row)
             steps = self._steps(s, row.id, wf)
-            results = {st.step: StepResult(StepState(st.state)) for st in steps}
-            missing = missing_steps(wf, results)
-            if missing:
-                raise Conflict(f"missing steps: {', '.join(missing)}", code="steps_missing",
-                               extra={"missing_steps": missing})
+            results = {st.step: StepResult(StepState(st.state), tuple(st.reasons or ()))
+                       for st in steps}
+            waiting = incomplete_steps(wf, results)
+            if waiting:
+                # A pending step or one awaiting a retake would hold the session in
+                # `processing` forever: nothing can complete it once captures are closed.
+                raise Conflict(f"steps not complete: {', '.join(waiting)}",
+                               code="steps_incomplete", extra={
+                                   "incomplete_steps": waiting,
+                                   "steps": [{"step": k, "state": results[k].state.value
+                                              if k in results else "pending",
+                                              "reasons": list(results[k].reasons)
+                                              if k in results else []} for k in waiting]})
             if row.status == Status.NOT_STARTED.value:
                 self.set_status(s, row, Status.IN_PROGRESS)
             self.set_status(s, row, Status.PROCESSING)
@@ -318,18 +338,72 @@ class SessionService:
         return decision
 
     def expire_due(self) -> int:
-        """Close sessions past their expiry that never got submitted: `expired` when nothing
-        was captured, `abandoned` when the person began."""
+        """Close sessions that will never be submitted: past their expiry (`expired` when
+        nothing was captured, `abandoned` when the person began), or begun and then left
+        alone longer than their workflow's inactivity limit (`abandoned`)."""
         now = self._clock.now()
+        shortest = min((wf.inactivity_minutes for wf in builtin_workflows().values()),
+                       default=60)
+        closed = 0
         with self._db.session() as s:
             rows = list(s.scalars(select(VerificationSession).where(
-                VerificationSession.expires_at <= now,
                 VerificationSession.status.in_([Status.NOT_STARTED.value,
-                                                Status.IN_PROGRESS.value]))))
+                                                Status.IN_PROGRESS.value]),
+                or_(VerificationSession.expires_at <= now,
+                    and_(VerificationSession.status == Status.IN_PROGRESS.value,
+                         VerificationSession.updated_at
+                         <= now - timedelta(minutes=shortest))))))
             for row in rows:
-                target = lapsed(Status(row.status))
+                if row.expires_at <= now:
+                    target, why = lapsed(Status(row.status)), "expired"
+                elif self._inactive(s, row, now):
+                    target, why = Status.ABANDONED, "inactive"
+                else:
+                    continue
                 self.set_status(s, row, target)
                 self._audit.record_in(s, AuditEvent(
                     action=f"session.{target.value}", tenant_id=row.tenant_id,
-                    target_type="session", target_id=row.id))
-        return len(rows)
+                    target_type="session", target_id=row.id, details={"cause": why}))
+                closed += 1
+        return closed
+
+    def _inactive(self, s: Session, row: VerificationSession, now: datetime) -> bool:
+        """Nothing happened for longer than the workflow allows, and no job owes a result
+        (a document still being read keeps the person waiting, not inactive)."""
+        wf = get_workflow(row.workflow_id)
+        limit = timedelta(minutes=wf.inactivity_minutes if wf else 60)
+        being_read = s.scalar(select(Capture.id).where(
+            Capture.session_id == row.id, Capture.processed_at.is_(None),
+            Capture.deleted_at.is_(None)).limit(1))
+        if being_read is not None:
+            return False
+        steps = self._steps(s, row.id)
+        last = max([row.updated_at, *(st.updated_at for st in steps)])
+        return last <= now - limit
+
+    def settle_overdue(self, job_timeout: timedelta) -> list[str]:
+        """Decide submitted sessions whose jobs never answered within `job_timeout`: their
+        unfinished steps fail with `processing_timeout` (which sends them to review).
+        Returns the ids of the sessions decided."""
+        now = self._clock.now()
+        decided: list[str] = []
+        with self._db.session() as s:
+            rows = list(s.scalars(select(VerificationSession).where(
+                VerificationSession.status == Status.PROCESSING.value,
+                VerificationSession.submitted_at <= now - job_timeout)))
+            for row in rows:
+                wf = get_workflow(row.workflow_id)
+                if wf is None:  # pragma: no cover - the catalog ships every recorded id
+                    continue
+                for st in self._steps(s, row.id, wf):
+                    if st.state not in (StepState.PASSED.value, StepState.FAILED.value):
+                        st.state = StepState.FAILED.value
+                        st.reasons = ["processing_timeout"]
+                        st.updated_at = now
+                        self._audit.record_in(s, AuditEvent(
+                            action="session.step_timed_out", tenant_id=row.tenant_id,
+                            target_type="session", target_id=row.id,
+                            details={"step": st.step}))
+                if self.decide_if_complete(s, row, wf) is not None:
+                    decided.append(row.id)
+        return decided

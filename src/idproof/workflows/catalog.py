@@ -48,6 +48,8 @@ class Workflow(BaseModel):
     steps: tuple[Step, ...] = Field(min_length=1)
     minimum_age: int = Field(ge=0, le=99)
     max_attempts: int = Field(ge=1, le=10)
+    # A session begun and then left alone this long is `abandoned` (with its webhook).
+    inactivity_minutes: int = Field(default=60, ge=1, le=10_080)
     document: DocumentPolicy
     face: FacePolicy = FacePolicy()
     rules: Rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from idproof.core.errors import Conflict
-from idproof.verification.decision import StepResult, StepState, decide, missing_steps
+from idproof.verification.decision import StepResult, StepState, decide, incomplete_steps
 from idproof.verification.lifecycle import Status, can_transition, lapsed, transition
 from idproof.workflows.catalog import Workflow, builtin_workflows, get_workflow
 
@@ -62,10 +62,16 @@ def test_review_and_unknown_reasons() -> None:
     assert decide(wf, {}).reasons == ("document_incomplete",)
 
 
-def test_missing_steps() -> None:
+def test_incomplete_steps() -> None:
     wf = get_workflow("kyc_standard")
     assert wf is not None
-    assert missing_steps(wf, {"document": OK_DOC}) == ["selfie", "liveness"]
+    assert incomplete_steps(wf, {"document": OK_DOC}) == ["selfie", "liveness"]
+    retake = StepResult(StepState.RETRY, ("no_face",))
+    working = StepResult(StepState.PROCESSING)
+    assert incomplete_steps(wf, {"document": working, "selfie": retake,
+                                 "liveness": StepResult(StepState.FAILED)}) == ["selfie"]
+    assert incomplete_steps(wf, {"document": working, "selfie": OK_DOC,
+                                 "liveness": StepResult(StepState.FAILED)}) == []
 
 
 def test_lifecycle() -> None:
