@@ -32,7 +32,7 @@ from idproof.crypto.setup import open_data_protection
 from idproof.db.engine import Database
 from idproof.db.migrate import upgrade
 from idproof.hosted.service import HostedService
-from idproof.jobs import Jobs, make_huey
+from idproof.jobs import WEBHOOK_QUEUE_SUFFIX, Jobs, make_huey
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
 from idproof.vault.service import VaultService
@@ -180,7 +180,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         s, row.tenant_id, event_type, sessions.event_data(row, event_type)))
     jobs = Jobs(make_huey(settings), process_capture=captures.process, sweep=captures.sweep,
                 sweep_every_minutes=settings.jobs.sweep_every_minutes,
-                deliver_webhook=webhooks.deliver, webhook_sweep=webhooks.sweep)
+                deliver_webhook=webhooks.deliver, webhook_sweep=webhooks.sweep,
+                webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX),
+                webhook_threads=settings.jobs.webhook_threads)
     captures.set_enqueue(jobs.enqueue_capture)
     if face_analyzer is None:
         # One face engine per process: its models load on first use and stay loaded.

@@ -96,6 +96,8 @@ class JobsSettings(BaseModel):
     # (the unfinished step fails with `processing_timeout`, which sends it to review).
     timeout_seconds: int = Field(600, ge=10, le=86_400)
     sweep_every_minutes: int = Field(1, ge=1, le=60)
+    # Webhook deliveries run on threads of their own (a slow receiver never delays documents).
+    webhook_threads: int = Field(2, ge=1, le=64)
     # Deployments that share one Redis between several idproof installs give each its own name.
     queue_name: str = Field("idproof", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 

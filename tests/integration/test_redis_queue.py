@@ -45,7 +45,8 @@ def redis_container(tmp_path: Path, db_url: str, clock: FrozenClock) -> Iterator
     c.keys.ensure_key()
     c.tenants.ensure("demo")
     yield c
-    c.jobs.huey.storage.flush_all()
+    for queue in c.jobs.queues:
+        queue.storage.flush_all()
     c.close()
 
 

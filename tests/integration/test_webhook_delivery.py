@@ -210,7 +210,7 @@ def test_restart_still_delivers_pending(api, auth, container, receiver, settings
     and a real Huey consumer delivers them."""
     ep = register(api, auth, receiver.url(), ["session.created"])
     sid = api.post("/v1/sessions", json={"reference": "u"}, headers=auth).json()["id"]
-    container.jobs.huey.flush()  # the queued task is lost with the old process
+    container.jobs.flush()  # the queued task is lost with the old process
     container.close()
     fresh = build_container(settings, clock)
     try:
@@ -319,7 +319,8 @@ def live_container(request, tmp_path: Path, db_url: str) -> Iterator:
     yield c
     c.jobs.stop_consumer()
     if redis_url:
-        c.jobs.huey.storage.flush_all()
+        for queue in c.jobs.queues:
+            queue.storage.flush_all()
     c.close()
 
 

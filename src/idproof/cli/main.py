@@ -96,7 +96,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
 
 @app.command()
 def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> None:
-    """Run the job consumer alone (document processing, retention sweeps)."""
+    """Run the job consumers alone (documents, sweeps; webhooks on threads of their own)."""
     from idproof.web.logging import configure_logging
 
     os.umask(0o077)
@@ -104,10 +104,14 @@ def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> 
     configure_logging(settings.logging.level, settings.logging.pii_fields,
                       settings.logging.json_logs)
     container = prepare(settings, demo_tenant=False)
-    consumer = container.jobs.huey.create_consumer(workers=threads, worker_type="thread",
-                                                   periodic=True, initial_delay=0.05,
-                                                   max_delay=0.5)
-    consumer.run()
+    documents, *others = container.jobs.consumers(threads)
+    for consumer in others:
+        consumer.start()
+    try:
+        documents.run()  # blocks; handles SIGTERM/SIGINT for a graceful stop
+    finally:
+        for consumer in others:
+            consumer.stop(graceful=True)
 
 
 @db_app.command("upgrade")
