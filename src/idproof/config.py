@@ -110,8 +110,9 @@ class WebhookSettings(BaseModel):
     # bytes under timeout_seconds cannot hold a worker longer than this.
     deadline_seconds: float = Field(30.0, gt=0, le=300)
     # Seconds to wait after each failed attempt; after the last one the delivery has failed.
-    schedule: list[float] = Field(default_factory=lambda: [5, 30, 120, 600, 3600, 21_600,
-                                                           86_400], min_length=0, max_length=20)
+    schedule: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0,
+                                                           21_600.0, 86_400.0],
+                                  min_length=0, max_length=20)
     secret_grace_hours: float = Field(24.0, ge=0, le=24 * 30)
     sweep_batch: int = Field(500, ge=1, le=10_000)
     # Settled events (delivered, failed, cancelled) and their attempt logs are kept this long.

@@ -12,7 +12,7 @@ from idproof.core.errors import NotFound
 T = TypeVar("T")
 
 
-def scoped(model: type[T], tenant_id: str) -> Select[tuple[T]]:
+def scoped(model: type[T], tenant_id: str) -> Select[T]:
     """`SELECT model WHERE model.tenant_id = :tenant_id`, the start of every tenant query."""
     column = model.tenant_id  # type: ignore[attr-defined]
     return select(model).where(column == tenant_id)

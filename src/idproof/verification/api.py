@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -27,7 +27,8 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=InMemor
 
 Verify = Annotated[Principal, Depends(require_scopes("identity.verify"))]
 ReadStatus = Annotated[Principal, Depends(require_scopes("identity.read_status"))]
-_NOT_FOUND = {404: {"description": "No such session in your tenant (code session_not_found)"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such session in your tenant (code session_not_found)"}}
 
 
 def actor(request: Request, p: Principal) -> Actor:

@@ -381,12 +381,12 @@ class SessionService:
         last = max([row.updated_at, *(st.updated_at for st in steps)])
         return last <= now - limit
 
-    def settle_overdue(self, job_timeout: timedelta) -> list[str]:
+    def settle_overdue(self, job_timeout: timedelta) -> tuple[str, ...]:
         """Decide submitted sessions whose jobs never answered within `job_timeout`: their
         unfinished steps fail with `processing_timeout` (which sends them to review).
         Returns the ids of the sessions decided."""
         now = self._clock.now()
-        decided: list[str] = []
+        decided = []
         with self._db.session() as s:
             rows = list(s.scalars(select(VerificationSession).where(
                 VerificationSession.status == Status.PROCESSING.value,
@@ -406,4 +406,4 @@ class SessionService:
                             details={"step": st.step}))
                 if self.decide_if_complete(s, row, wf) is not None:
                     decided.append(row.id)
-        return decided
+        return tuple(decided)

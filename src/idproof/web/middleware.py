@@ -61,7 +61,8 @@ class EdgeMiddleware:
                    for k, v in scope.get("headers", [])}
         incoming = headers.get("x-request-id", "")
         rid = incoming if _RID.match(incoming) else "req_" + random_token(12)
-        peer = scope.get("client")[0] if scope.get("client") else None
+        client = scope.get("client")
+        peer = client[0] if client else None
         ip = resolve_client_ip(peer, headers.get("x-forwarded-for"), self.trusted)
         state = scope.setdefault("state", {})
         state["request_id"] = rid

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 Manage = Annotated[Principal, Depends(require_scopes("webhooks.manage"))]
-_NOT_FOUND = {404: {"description": "No such endpoint in your tenant "
-                                   "(code webhook_endpoint_not_found)"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such endpoint in your tenant (code webhook_endpoint_not_found)"}}
 
 
 def _svc(request: Request) -> WebhookService:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import TypeAdapter, ValidationError
@@ -24,7 +24,8 @@ from idproof.web.forms import parse_form_in_memory
 router = APIRouter(prefix="/v1/sessions", tags=["biometrics"])
 
 Verify = Annotated[Principal, Depends(require_scopes("identity.verify"))]
-_NOT_FOUND = {404: {"description": "No such session in your tenant (code session_not_found)"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such session in your tenant (code session_not_found)"}}
 _TIMESTAMPS = TypeAdapter(list[int])
 
 
