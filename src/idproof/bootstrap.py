@@ -33,6 +33,7 @@ from idproof.db.engine import Database
 from idproof.db.migrate import upgrade
 from idproof.hosted.service import HostedService
 from idproof.jobs import WEBHOOK_QUEUE_SUFFIX, Jobs, make_huey
+from idproof.operators.accounts import OperatorAccounts
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
 from idproof.vault.service import VaultService
@@ -118,6 +119,7 @@ class Container:
     jobs: Jobs
     webhooks: WebhookService
     biometrics: BiometricsService
+    operators: OperatorAccounts
 
     def close(self) -> None:
         self.protection.close()
@@ -195,12 +197,14 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                            captures, clients, derive(secret, "hosted-csrf"), clock,
                            biometrics=biometrics)
     webhooks.set_enqueue(jobs.enqueue_webhook)
+    operators = OperatorAccounts(db, audit, settings.public_url, timedelta(
+        hours=settings.operators.enrollment_ttl_hours), clock)
     return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
                      audit_log=audit_log, sessions=sessions, captures=captures,
                      hosted=hosted, jobs=jobs,
-                     webhooks=webhooks, biometrics=biometrics)
+                     webhooks=webhooks, biometrics=biometrics, operators=operators)
 
 
 def prepare(settings: Settings, *, demo_tenant: bool = True) -> Container:

@@ -140,6 +140,22 @@ class AuditSettings(BaseModel):
     origin: str | None = Field(None, min_length=1, max_length=255, pattern=r"^[^\s+]+$")
 
 
+class OperatorSettings(BaseModel):
+    """Console operators: enrolment links, session lifetimes, step-up, sign-in brute force."""
+
+    enrollment_ttl_hours: float = Field(24.0, gt=0, le=24 * 7)
+    idle_minutes: float = Field(30.0, gt=0, le=24 * 60)
+    absolute_hours: float = Field(12.0, gt=0, le=72)
+    # Password checked, second factor pending: how long the half-signed-in session lives.
+    mfa_pending_minutes: float = Field(10.0, gt=0, le=60)
+    step_up_seconds: int = Field(300, ge=30, le=3600)
+    slow_after: int = Field(5, ge=1)
+    lock_after: int = Field(10, ge=2)
+    lock_minutes: float = Field(15.0, gt=0)
+    ip_slow_after: int = Field(20, ge=1)
+    ip_lock_after: int = Field(50, ge=2)
+
+
 class Settings(BaseSettings):
     """All configuration; built once at start-up and passed down."""
 
@@ -166,6 +182,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    operators: OperatorSettings = Field(default_factory=OperatorSettings)
     # IDPROOF_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhook URLs may point to private, loopback
     # and other inward addresses and use plain http. Local development and tests only.
     webhook_allow_private_networks: bool = False

@@ -1,4 +1,4 @@
-"""`idproof` commands: serve, db, tenants, clients, keys."""
+"""`idproof` commands: serve, db, tenants, clients, keys, audit, operators."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from rich.table import Column, Table
 from idproof.bootstrap import Container, prepare
 from idproof.cli.audit import audit_app
 from idproof.cli.keys import keys_app
+from idproof.cli.operators import operators_app
 from idproof.config import load_settings
 from idproof.core.errors import IdproofError
 
@@ -31,6 +32,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(operators_app, name="operators")
 
 # Piped output (scripts, CI logs) gets wide lines instead of wrapped ids.
 out = Console(width=None if sys.stdout.isatty() else 200)

@@ -4,6 +4,7 @@ from idproof.audit import models as _audit  # noqa: F401
 from idproof.auth import models as _auth  # noqa: F401
 from idproof.db.base import Base
 from idproof.hosted import models as _hosted  # noqa: F401
+from idproof.operators import models as _operators  # noqa: F401
 from idproof.vault import models as _vault  # noqa: F401
 from idproof.verification import models as _verification  # noqa: F401
 from idproof.verification.biometrics import models as _biometrics  # noqa: F401

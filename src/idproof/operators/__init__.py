@@ -1,0 +1,1 @@
+"""Console operators: accounts, mandatory MFA, sessions, roles and the access policy."""
