@@ -34,6 +34,11 @@ from idproof.db.migrate import upgrade
 from idproof.hosted.service import HostedService
 from idproof.jobs import WEBHOOK_QUEUE_SUFFIX, Jobs, make_huey
 from idproof.operators.accounts import OperatorAccounts
+from idproof.operators.console import ConsoleService
+from idproof.operators.passkeys import Relying
+from idproof.operators.sealing import SecretSealer
+from idproof.operators.sessions import ConsoleSessions
+from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
 from idproof.vault.service import VaultService
@@ -120,6 +125,7 @@ class Container:
     webhooks: WebhookService
     biometrics: BiometricsService
     operators: OperatorAccounts
+    console: ConsoleService
 
     def close(self) -> None:
         self.protection.close()
@@ -199,12 +205,25 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     webhooks.set_enqueue(jobs.enqueue_webhook)
     operators = OperatorAccounts(db, audit, settings.public_url, timedelta(
         hours=settings.operators.enrollment_ttl_hours), clock)
+    ops = settings.operators
+    console = ConsoleService(
+        db, audit, ConsoleSessions(db, clock, idle=timedelta(minutes=ops.idle_minutes),
+                                   absolute=timedelta(hours=ops.absolute_hours),
+                                   pending=timedelta(minutes=ops.mfa_pending_minutes)),
+        SignInThrottle(storage, derive(secret, "operator-throttle"), Limits(
+            slow_after=ops.slow_after, lock_after=ops.lock_after,
+            lock_seconds=round(ops.lock_minutes * 60), ip_slow_after=ops.ip_slow_after,
+            ip_lock_after=ops.ip_lock_after)),
+        SecretSealer(derive(secret, "operator-totp-seal")),
+        derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
+        csrf_key=derive(secret, "console-csrf"))
     return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
                      audit_log=audit_log, sessions=sessions, captures=captures,
                      hosted=hosted, jobs=jobs,
-                     webhooks=webhooks, biometrics=biometrics, operators=operators)
+                     webhooks=webhooks, biometrics=biometrics, operators=operators,
+                     console=console)
 
 
 def prepare(settings: Settings, *, demo_tenant: bool = True) -> Container:
