@@ -277,3 +277,31 @@ def test_unknown_and_expired_links(api: TestClient, container: Container, clock:
     clock.advance(24 * 3600 + 1)
     r = api.get(operator[1].removeprefix("http://testserver"))
     assert r.status_code == 410 and "expired" in r.text
+
+
+def test_https_cookies_are_host_prefixed_and_secure(tmp_path, db_url: str,
+                                                    clock: FrozenClock) -> None:
+    from idproof.bootstrap import build_container
+    from idproof.config import Settings
+    from tests.conftest import TEST_SECRET
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=db_url,
+                        secret_key=TEST_SECRET, public_url="https://testserver")
+    c = build_container(settings, clock)
+    try:
+        c.tenants.ensure("demo")
+        issued = c.operators.create(EMAIL, "analyst")
+        with TestClient(create_app(c), base_url="https://testserver") as tc:
+            page = tc.get(issued.enrollment_url.removeprefix("https://testserver"))
+            pre = page.headers["set-cookie"]
+            assert pre.startswith("__Host-idproof_console_pre=")
+            r = tc.post(issued.enrollment_url.removeprefix("https://testserver"),
+                        data={"password": PASSWORD, "password_confirm": PASSWORD,
+                              "csrf_token": csrf(page.text)}, follow_redirects=False)
+            cookie = r.headers["set-cookie"]
+            assert cookie.startswith("__Host-idproof_console=")
+            for attr in ("HttpOnly", "Secure", "SameSite=strict", "Path=/"):
+                assert attr.lower() in cookie.lower(), attr
+            assert "domain=" not in cookie.lower()
+    finally:
+        c.close()

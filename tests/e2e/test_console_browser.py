@@ -22,7 +22,7 @@ from tests.conftest import TEST_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PASSWORD = "plum-orbit-canyon-42"  # noqa: S105 - a test password
+PASSWORD = "plum-orbit-canyon-42"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
