@@ -11,12 +11,82 @@ valid log from the start.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
 import sqlalchemy as sa
 from alembic import op
 
 import idproof.db.base
-from idproof.audit.leaf import event_leaf_hash, leaf_fields, normalize_details
-from idproof.audit.merkle import CompactRange
+
+# --- frozen: what this migration computes, as it was when it was written ----------------------
+# A migration must give the same result whenever it runs, so it carries its own copy of the
+# leaf format and the Merkle append instead of importing the live audit package (which may
+# change). These are RFC 6962 (SHA-256, 0x00 leaf / 0x01 node prefixes) over the canonical
+# JSON of the twelve leaf fields, exactly as audit/leaf.py and audit/merkle.py define them.
+_LEAF_FIELDS = ("actor_type", "actor_id", "tenant_id", "action", "target_type", "target_id",
+                "outcome", "ip", "request_id", "purpose", "occurred_at", "details")
+
+
+def _canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def normalize_details(details: dict[str, Any]) -> dict[str, Any]:
+    normalized = json.loads(_canonical_json(details))
+    if not isinstance(normalized, dict):
+        raise TypeError("audit details must be a JSON object")
+    return normalized
+
+
+def _format_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def leaf_fields(event: Any) -> dict[str, Any]:
+    fields = {name: getattr(event, name) for name in _LEAF_FIELDS}
+    fields["occurred_at"] = _format_time(fields["occurred_at"])
+    return fields
+
+
+def event_leaf_hash(fields: dict[str, Any]) -> bytes:
+    return hashlib.sha256(b"\x00" + _canonical_json(fields)).digest()
+
+
+def _node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class _Node(NamedTuple):  # not a dataclass: Alembic loads this file outside sys.modules
+    level: int
+    index: int
+    hash: bytes
+
+
+class CompactRange:
+    """The right edge of the tree: appending a leaf returns the nodes it completes."""
+
+    def __init__(self) -> None:
+        self._size = 0
+        self._stack: list[bytes] = []
+
+    def append(self, leaf: bytes) -> list[_Node]:
+        index = self._size
+        out = [_Node(0, index, leaf)]
+        acc, i, level = leaf, index, 0
+        while i & 1:
+            acc = _node_hash(self._stack.pop(), acc)
+            i >>= 1
+            level += 1
+            out.append(_Node(level, i, acc))
+        self._stack.append(acc)
+        self._size = index + 1
+        return out
 
 revision = '0002'
 down_revision = '0001'
@@ -118,6 +188,9 @@ _nodes = sa.table('audit_nodes', sa.column('level', sa.SmallInteger()),
 
 
 class _Row:
+    id: int
+    details: dict[str, Any]
+
     def __init__(self, mapping: sa.RowMapping) -> None:
         self.__dict__.update(mapping)
         self.details = normalize_details(self.details or {})
@@ -130,7 +203,7 @@ def _backfill() -> int:
     tree = CompactRange()
     nodes: list[dict[str, object]] = []
     for index, row in enumerate(rows):
-        leaf = event_leaf_hash(leaf_fields(row))  # type: ignore[arg-type]
+        leaf = event_leaf_hash(leaf_fields(row))
         # The details column is rewritten in its normalized form, the one the leaf hashes.
         bind.execute(sa.update(_events).where(_events.c.id == row.id)
                      .values(idx=index, leaf_hash=leaf, details=row.details))
