@@ -64,7 +64,7 @@ def _node_hash(left: bytes, right: bytes) -> bytes:
 
 class _Node(NamedTuple):  # not a dataclass: Alembic loads this file outside sys.modules
     level: int
-    index: int
+    idx: int
     hash: bytes
 
 
@@ -207,7 +207,7 @@ def _backfill() -> int:
         # The details column is rewritten in its normalized form, the one the leaf hashes.
         bind.execute(sa.update(_events).where(_events.c.id == row.id)
                      .values(idx=index, leaf_hash=leaf, details=row.details))
-        nodes.extend({"level": n.level, "idx": n.index, "hash": n.hash}
+        nodes.extend({"level": n.level, "idx": n.idx, "hash": n.hash}
                      for n in tree.append(leaf))
     if nodes:
         bind.execute(sa.insert(_nodes), nodes)
