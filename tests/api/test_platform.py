@@ -28,7 +28,7 @@ def test_openapi_documents_every_endpoint(api) -> None:
         assert path in paths, path
     token_op = paths["/oauth/token"]["post"]
     assert "application/x-www-form-urlencoded" in token_op["requestBody"]["content"]
-    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert spec["components"]["securitySchemes"]["OAuth2"]["type"] == "oauth2"
 
 
 def test_security_headers_and_request_id(api) -> None:

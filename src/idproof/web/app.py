@@ -20,6 +20,7 @@ from idproof.vault.api import router as vault_router
 from idproof.verification.api import router as sessions_router
 from idproof.verification.biometrics.api import router as biometrics_router
 from idproof.web.middleware import BodyTooLarge, EdgeMiddleware, body_too_large_handler
+from idproof.web.openapi import install_docs, install_openapi
 from idproof.web.problems import install_problem_handlers, problem
 from idproof.webhooks.api import router as webhooks_router
 
@@ -28,17 +29,21 @@ idproof verifies that your users are real people holding real identity documents
 
 Authenticate with the OAuth2 client-credentials grant at `POST /oauth/token`, then call the
 `/v1` API with `Authorization: Bearer <token>`. Every error is RFC 9457
-`application/problem+json` with a stable `code`.
+`application/problem+json` with a stable `code` (the `Problem` schema). The events sent to
+your webhook endpoints are under `webhooks`.
 """
 
 
 def create_app(container: Container) -> FastAPI:
     settings = container.settings
     app = FastAPI(title="idproof", version=__version__, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json",
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   # Signed audit checkpoints every M seconds while serving.
                   lifespan=lambda _: periodic_checkpoints(container.audit_log, container.clock))
     app.state.container = container
+    # /docs and /redoc from vendored assets; OAuth2 scopes, problem+json errors, webhooks.
+    install_openapi(app)
+    install_docs(app)
     install_problem_handlers(app)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
 

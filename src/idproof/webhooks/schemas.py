@@ -7,13 +7,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The session lifecycle events; `webhook.test` is sent on request to one endpoint only, and
+# may be listed in an endpoint's `event_types` like any other (it changes nothing).
 EVENT_TYPES: tuple[str, ...] = (
     "session.created", "session.started", "session.submitted", "session.decided",
     "session.expired", "session.erased",
 )
 TEST_EVENT = "webhook.test"
+SUBSCRIBABLE: tuple[str, ...] = (*EVENT_TYPES, TEST_EVENT)
 EventType = Literal["session.created", "session.started", "session.submitted",
-                    "session.decided", "session.expired", "session.erased"]
+                    "session.decided", "session.expired", "session.erased", "webhook.test"]
 
 
 class CreateEndpoint(BaseModel):
@@ -22,7 +25,7 @@ class CreateEndpoint(BaseModel):
     url: str = Field(min_length=1, max_length=2048,
                      description="A public https URL (checked against private, loopback, "
                                  "link-local and metadata addresses)")
-    event_types: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES),
+    event_types: list[EventType] = Field(min_length=1, max_length=len(SUBSCRIBABLE),
                                          description="The events this endpoint receives")
     description: str | None = Field(None, max_length=200)
 
