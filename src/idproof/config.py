@@ -21,8 +21,12 @@ class AuthSettings(BaseModel):
     leeway_seconds: int = Field(30, ge=0, le=120)
     max_token_bytes: int = Field(4096, ge=512, le=16384)
     assertion_max_lifetime_seconds: int = Field(300, ge=30, le=300)
-    revocation_cache_seconds: float = Field(2.0, ge=0, le=10)
-    client_cache_seconds: float = Field(2.0, ge=0, le=10)
+    # How stale each process's view of revocations and of clients' status may be: a revoked
+    # token or a disabled client is refused by every process within this time.
+    revocation_cache_seconds: float = Field(0.5, ge=0, le=10)
+    client_cache_seconds: float = Field(0.5, ge=0, le=10)
+    # Distinct access tokens whose signature each process remembers having checked (LRU).
+    bearer_cache_size: int = Field(10_000, ge=0, le=1_000_000)
 
 
 class BruteForceSettings(BaseModel):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from idproof.auth import tokens
@@ -56,24 +59,106 @@ def unverified_client_id(token: str, max_bytes: int) -> str | None:
     return cid if isinstance(cid, str) and _CLIENT_ID.match(cid) else None
 
 
+class VerifiedTokens:
+    """A bounded LRU of tokens whose signature and claims were checked, keyed by SHA-256.
+
+    Only the outcome of the stateless checks (signature, issuer, audience, times) is kept;
+    an entry is dropped once its token expires (plus the leeway) or its signing key leaves
+    the key ring. Invalid tokens are never cached, so a stream of distinct bad tokens cannot
+    evict the good ones faster than distinct good tokens would.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[bytes, tuple[tokens.AccessClaims, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, digest: bytes) -> tuple[tokens.AccessClaims, str] | None:
+        entry = self._entries.get(digest)
+        if entry is not None:
+            with self._lock:
+                if digest in self._entries:
+                    self._entries.move_to_end(digest)
+        return entry
+
+    def put(self, digest: bytes, claims: tokens.AccessClaims, kid: str) -> None:
+        if self.max_entries <= 0:
+            return
+        with self._lock:
+            self._entries[digest] = (claims, kid)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def drop(self, digest: bytes) -> None:
+        with self._lock:
+            self._entries.pop(digest, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _kid(token: str) -> str | None:
+    try:
+        segment = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
 class BearerVerifier:
+    """Checks a bearer token on every request.
+
+    The signature and the stateless claims are checked once per distinct token (then cached in
+    `VerifiedTokens`); expiry, the signing key still being in the ring, revocation, the
+    client's status and its IP allowlist are checked on every request, from views refreshed
+    every `auth.revocation_cache_seconds` / `auth.client_cache_seconds` (at once in the process
+    that made the change).
+    """
+
     def __init__(self, settings: Settings, keys: SigningKeyRing, revocations: RevocationList,
-                 clients: ClientService, clock: Clock | None = None) -> None:
+                 clients: ClientService, clock: Clock | None = None,
+                 cache_size: int | None = None) -> None:
         self._s = settings
         self._keys = keys
         self._revocations = revocations
         self._clients = clients
         self._clock = clock or SystemClock()
+        self.cache = VerifiedTokens(settings.auth.bearer_cache_size if cache_size is None
+                                    else cache_size)
 
-    def verify(self, token: str, ip: str) -> Principal:
+    def _claims(self, token: str) -> tokens.AccessClaims:
+        max_bytes = self._s.auth.max_token_bytes
+        now = int(self._clock.timestamp())
+        digest = hashlib.sha256(token.encode()).digest() if len(token) <= max_bytes else b""
+        hit = self.cache.get(digest) if digest else None
+        if hit is not None:
+            claims, kid = hit
+            if (now < claims.expires_at + self._s.auth.leeway_seconds
+                    and kid in self._keys.keyset().verifying):
+                return claims
+            self.cache.drop(digest)  # expired or key retired: the full check says which
         try:
             claims = tokens.verify(
                 token, self._keys.verifying_key, issuer=self._s.issuer,
-                audience=self._s.auth.audience, now=int(self._clock.timestamp()),
-                leeway=self._s.auth.leeway_seconds, max_bytes=self._s.auth.max_token_bytes)
+                audience=self._s.auth.audience, now=now,
+                leeway=self._s.auth.leeway_seconds, max_bytes=max_bytes)
         except tokens.InvalidToken as exc:
             raise BearerRejected(exc.reason, client_hint=unverified_client_id(
-                token, self._s.auth.max_token_bytes)) from None
+                token, max_bytes)) from None
+        kid = _kid(token)
+        if digest and kid is not None:
+            self.cache.put(digest, claims, kid)
+        return claims
+
+    def verify(self, token: str, ip: str) -> Principal:
+        claims = self._claims(token)
         if self._revocations.is_revoked(claims.jti):
             raise BearerRejected("revoked", client_hint=claims.client_id)
         client = self._clients.get(claims.client_id)

@@ -1,0 +1,136 @@
+"""The bearer check's cache of verified tokens: bounded, and never a way around revocation,
+a disabled client, expiry or a retired signing key."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from idproof.auth.bearer import BearerRejected
+from idproof.bootstrap import build_container
+from idproof.core.clock import FrozenClock
+from tests.helpers import get_token
+
+IP = "127.0.0.1"
+
+
+def test_cache_is_bounded(api, make_client, container) -> None:
+    c = make_client()
+    container.bearer.cache.max_entries = 5
+    tokens = [get_token(api, c) for _ in range(12)]
+    for token in tokens:
+        container.bearer.verify(token, IP)
+        assert len(container.bearer.cache) <= 5
+    assert len(container.bearer.cache) == 5
+    # evicted tokens are simply checked again in full
+    for token in tokens:
+        assert container.bearer.verify(token, IP).client_id == c.client_id
+    assert len(container.bearer.cache) == 5
+
+
+def test_a_token_is_checked_in_full_once(api, make_client, container, monkeypatch) -> None:
+    c = make_client()
+    token = get_token(api, c)
+    calls = []
+    from idproof.auth import bearer as bearer_module
+
+    real = bearer_module.tokens.verify
+    monkeypatch.setattr(bearer_module.tokens, "verify",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    for _ in range(5):
+        container.bearer.verify(token, IP)
+    assert len(calls) == 1
+
+
+def test_invalid_tokens_are_not_cached(api, make_client, container) -> None:
+    c = make_client()
+    token = get_token(api, c)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for _ in range(3):
+        with pytest.raises(BearerRejected):
+            container.bearer.verify(forged, IP)
+    assert len(container.bearer.cache) == 0
+
+
+def test_revocation_refused_at_once_after_caching(api, make_client, container) -> None:
+    c = make_client()
+    token = get_token(api, c)
+    container.bearer.verify(token, IP)  # cached now
+    api.post("/oauth/revoke", data={"token": token}, auth=(c.client_id, c.secret))
+    with pytest.raises(BearerRejected) as exc:
+        container.bearer.verify(token, IP)
+    assert exc.value.reason == "revoked"
+
+
+def test_revocation_seen_by_another_process_within_a_second(settings, api, make_client,
+                                                             container) -> None:
+    """A second container on the same database (another worker) with the default poll."""
+    assert settings.auth.revocation_cache_seconds <= 1.0
+    c = make_client()
+    token = get_token(api, c)
+    replica = build_container(settings, FrozenClock())
+    try:
+        assert replica.bearer.verify(token, IP).client_id == c.client_id  # cached there
+        api.post("/oauth/revoke", data={"token": token}, auth=(c.client_id, c.secret))
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                replica.bearer.verify(token, IP)
+            except BearerRejected as exc:
+                assert exc.reason == "revoked"
+                break
+            assert time.monotonic() < deadline, "the replica still accepts a revoked token"
+            time.sleep(0.05)
+    finally:
+        replica.close()
+
+
+def test_disabled_client_refused_after_caching(settings, api, make_client, container) -> None:
+    c = make_client()
+    token = get_token(api, c)
+    replica = build_container(settings, FrozenClock())
+    try:
+        container.bearer.verify(token, IP)
+        replica.bearer.verify(token, IP)
+        container.clients.disable(c.client_id)
+        with pytest.raises(BearerRejected) as exc:
+            container.bearer.verify(token, IP)
+        assert exc.value.reason == "client_disabled"
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                replica.bearer.verify(token, IP)
+            except BearerRejected as exc:
+                assert exc.reason == "client_disabled"
+                break
+            assert time.monotonic() < deadline, "the replica still accepts a disabled client"
+            time.sleep(0.05)
+    finally:
+        replica.close()
+
+
+def test_cached_token_expires(api, make_client, container, clock) -> None:
+    c = make_client()
+    token = get_token(api, c)
+    container.bearer.verify(token, IP)
+    clock.advance(600 + 31)
+    with pytest.raises(BearerRejected) as exc:
+        container.bearer.verify(token, IP)
+    assert exc.value.reason == "expired"
+    assert len(container.bearer.cache) == 0
+
+
+def test_cached_token_of_a_retired_key_refused(api, make_client, container,
+                                               monkeypatch) -> None:
+    c = make_client()
+    token = get_token(api, c)
+    container.bearer.verify(token, IP)
+    ring = container.keys.keyset()
+    retired = dataclasses.replace(ring, verifying={})  # its key left the ring
+    monkeypatch.setattr(container.keys, "keyset", lambda: retired)
+    monkeypatch.setattr(container.keys, "verifying_key", lambda kid: None)
+    with pytest.raises(BearerRejected) as exc:
+        container.bearer.verify(token, IP)
+    assert exc.value.reason == "unknown_kid"
