@@ -124,3 +124,27 @@ def test_expiry(api, auth, container, clock) -> None:
     assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "expired"
     r = api.post(f"/v1/sessions/{sid}/submit", headers=auth)
     assert r.status_code == 410 and r.json()["code"] == "session_expired"
+
+
+@pytest.mark.parametrize("locale", ["fr", "fr-CA", "en-GB"])
+def test_supported_locale_is_accepted(api, auth, locale) -> None:
+    r = create(api, auth, locale=locale)
+    assert r.status_code == 201, r.text
+    assert r.json()["locale"] == locale
+
+
+@pytest.mark.parametrize("locale", ["xx", "zz-ZZ", "ja"])
+def test_unsupported_locale_is_refused(api, auth, locale) -> None:
+    from idproof.verification.schemas import SUPPORTED_LOCALES
+
+    r = create(api, auth, locale=locale)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["code"] == "unsupported_locale"
+    assert body["supported"] == list(SUPPORTED_LOCALES)
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_malformed_locale_is_a_validation_error(api, auth) -> None:
+    r = create(api, auth, locale="french")
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-LOCALES = ("en", "fr")
+from idproof.verification.schemas import SUPPORTED_LOCALES
+
+LOCALES = SUPPORTED_LOCALES
 DEFAULT_LOCALE = "en"
 # Bump when the consent text changes: each consent record names the version it accepted.
 CONSENT_VERSION = "2026-11-1"

@@ -7,11 +7,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from idproof.core.errors import ValidationFailed
+
 Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+-]+$",
                                  description="Your own opaque id for the user (not personal "
                                              "data: no names or e-mail addresses)")]
 
 MAX_METADATA_KEYS = 20
+# The languages of the hosted pages. A session's `locale` must be one of them (a region, as in
+# `fr-CA`, is accepted and ignored): anything else is refused, never silently replaced.
+SUPPORTED_LOCALES: tuple[str, ...] = ("en", "fr")
 
 
 class CreateSession(BaseModel):
@@ -22,7 +27,11 @@ class CreateSession(BaseModel):
     callback_url: str | None = Field(None, max_length=2048,
                                      description="Where the end user goes when done (https)")
     expires_in: int = Field(86_400, ge=300, le=30 * 86_400, description="Seconds")
-    locale: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    locale: str | None = Field(
+        None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+        description="The hosted pages' language: " + ", ".join(SUPPORTED_LOCALES)
+                    + " (a region such as fr-CA is accepted). Any other is refused with 422 "
+                      "unsupported_locale. Without it, the browser's Accept-Language.")
     metadata: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, description="Small, non-personal key/values echoed back")
 
@@ -36,6 +45,16 @@ class CreateSession(BaseModel):
                 raise ValueError("keys are 1 to 40 characters")
             if isinstance(val, str) and len(val) > 200:
                 raise ValueError("string values are at most 200 characters")
+        return v
+
+    @field_validator("locale")
+    @classmethod
+    def _supported(cls, v: str | None) -> str | None:
+        if v is not None and v.split("-", 1)[0] not in SUPPORTED_LOCALES:
+            # Not a ValueError: a 422 with its own code and the list, not a generic one.
+            raise ValidationFailed(
+                f"locale {v!r} is not supported; use one of {', '.join(SUPPORTED_LOCALES)}",
+                code="unsupported_locale", extra={"supported": list(SUPPORTED_LOCALES)})
         return v
 
     @field_validator("callback_url")
