@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from idproof.verification.lifecycle import Status
 from idproof.workflows.catalog import Workflow
+from idproof.workflows.flow import STEP_TYPES, Outcome, decide_flow, pending_steps, walk
 
 
 class StepState(StrEnum):
@@ -45,13 +46,38 @@ def incomplete_steps(workflow: Workflow, results: Mapping[str, StepResult]) -> l
 
     A step still `processing` does not: its job owes a result, and the sweep makes sure it
     comes (re-queued when lost, failed with `processing_timeout` past the job timeout)."""
+    if workflow.flow is not None:  # only the steps on the path the outcomes so far take
+        return pending_steps(workflow.flow.compiled(), outcomes(results))
     return [s for s in workflow.steps if s not in results
             or results[s].state in (StepState.PENDING, StepState.RETRY)]
 
 
+def outcomes(results: Mapping[str, StepResult]) -> dict[str, Outcome]:
+    return {k: Outcome(r.state.value, r.reasons, r.facts) for k, r in results.items()}
+
+
+_STATUS = {"approve": Status.APPROVED, "decline": Status.DECLINED, "review": Status.IN_REVIEW}
+
+
+def ready(workflow: Workflow, results: Mapping[str, StepResult]) -> bool:
+    """Every step the session needs has a final result: all of them for a built-in; those
+    on the path taken for a graph."""
+    if workflow.flow is None:
+        return all(r.complete for r in results.values()) and len(results) >= len(
+            workflow.steps)
+    path, waiting, _ = walk(workflow.flow.compiled(), outcomes(results))
+    kinds = [workflow.flow.nodes[n].type for n in path]
+    return waiting is None and all(k in results and results[k].complete for k in kinds
+                                   if k in STEP_TYPES)
+
+
 def decide(workflow: Workflow, results: Mapping[str, StepResult]) -> Decision:
     """Declined if any reason is a decline rule, in review if any is a review rule or
-    unknown, approved only when every step passed with no reason at all."""
+    unknown, approved only when every step passed with no reason at all. A graph workflow
+    is decided by its CEL rules (`workflows.flow.decide_flow`)."""
+    if workflow.flow is not None:
+        fd = decide_flow(workflow.flow.compiled(), outcomes(results))
+        return _checks(workflow, results, _STATUS[fd.outcome or "review"], fd.reasons)
     reasons: list[str] = []
     for step in workflow.steps:
         result = results.get(step)
@@ -60,15 +86,20 @@ def decide(workflow: Workflow, results: Mapping[str, StepResult]) -> Decision:
             continue
         reasons.extend(result.reasons)
     ordered = tuple(dict.fromkeys(reasons))
-    facts: dict[str, bool] = {}
-    for result in results.values():
-        facts.update(result.facts)
     if any(r in workflow.rules.decline for r in ordered):
         status = Status.DECLINED
     elif ordered or any(results[s].state != StepState.PASSED for s in workflow.steps):
         status = Status.IN_REVIEW  # unknown or review reasons: a human looks
     else:
         status = Status.APPROVED
+    return _checks(workflow, results, status, ordered)
+
+
+def _checks(workflow: Workflow, results: Mapping[str, StepResult], status: Status,
+            ordered: tuple[str, ...]) -> Decision:
+    facts: dict[str, bool] = {}
+    for result in results.values():
+        facts.update(result.facts)
     min_age = workflow.minimum_age
     checks: dict[str, bool | None] = {
         "is_verified": status == Status.APPROVED,

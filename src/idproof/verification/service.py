@@ -28,6 +28,7 @@ from idproof.verification.decision import (
     StepState,
     decide,
     incomplete_steps,
+    ready,
 )
 from idproof.verification.lifecycle import Status, accepts_captures, lapsed, transition
 from idproof.verification.links import LinkSigner
@@ -321,7 +322,7 @@ class SessionService:
         steps = self._steps(s, row.id, wf)
         results = {st.step: StepResult(StepState(st.state), tuple(st.reasons or ()),
                                        dict(st.facts or {})) for st in steps}
-        if not all(r.complete for r in results.values()) or len(results) < len(wf.steps):
+        if not ready(wf, results):
             return None
         decision = decide(wf, results)
         self.set_status(s, row, decision.status)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from idproof.workflows.flow import RUNNABLE_STEPS, Flow, linear_flow
 
 Step = Literal["document", "selfie", "liveness"]
 DocumentType = Literal["passport", "id_card", "driving_licence", "residence_permit", "visa"]
@@ -35,8 +37,8 @@ class Rules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    decline: tuple[str, ...]
-    review: tuple[str, ...]
+    decline: tuple[str, ...] = ()
+    review: tuple[str, ...] = ()
 
 
 class Workflow(BaseModel):
@@ -52,7 +54,20 @@ class Workflow(BaseModel):
     inactivity_minutes: int = Field(default=60, ge=1, le=10_080)
     document: DocumentPolicy
     face: FacePolicy = FacePolicy()
-    rules: Rules
+    # Built-ins decide by reason lists; a tenant's workflow by its graph and CEL rules.
+    rules: Rules = Rules()
+    flow: Flow | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _steps_of_flow(cls, data: Any) -> Any:
+        """A graph's capturable steps, in graph order, are the workflow's steps."""
+        if isinstance(data, dict) and data.get("flow") is not None and "steps" not in data:
+            flow = data["flow"] if isinstance(data["flow"], Flow) else Flow.model_validate(
+                data["flow"])
+            data = {**data, "flow": flow,
+                    "steps": tuple(s for s in flow.step_order() if s in RUNNABLE_STEPS)}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Workflow:
@@ -65,6 +80,14 @@ class Workflow(BaseModel):
     @property
     def ref(self) -> str:
         return f"{self.id}@{self.version}"
+
+    def as_template(self) -> Workflow:
+        """This workflow as a graph with CEL rules that decide exactly as its reason lists:
+        what a tenant copies to start their own."""
+        if self.flow is not None:
+            return self
+        flow = linear_flow(self.steps, self.rules.decline, self.rules.review)
+        return self.model_copy(update={"flow": flow, "rules": Rules()})
 
 
 @lru_cache(maxsize=1)
