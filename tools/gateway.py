@@ -112,7 +112,7 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
 
 
 def render(runtime: Path, *, port: int, backend: str, cert: Path | None = None,
-           key: Path | None = None, crs: Path = CRS_DIR) -> Gateway:
+           key: Path | None = None, crs: Path = CRS_DIR, audit_all: bool = False) -> Gateway:
     """Fill the templates of deploy/gateway into `runtime`; returns where things are."""
     module = modsecurity_module()
     if module is None:
@@ -135,6 +135,7 @@ def render(runtime: Path, *, port: int, backend: str, cert: Path | None = None,
     values = {
         "RUNTIME": str(runtime), "LISTEN": f"127.0.0.1:{port}", "BACKEND": _backend(backend),
         "CERT": str(cert), "KEY": str(key), "MODULE": module, "USER": user, "CRS": str(crs),
+        "AUDIT_ENGINE": "On" if audit_all else "RelevantOnly",
         "UNICODE_MAP": f"SecUnicodeMapFile {unicode_map} 20127" if unicode_map else "",
     }
     targets = {"nginx.conf.in": "nginx.conf", "proxy.conf.in": "proxy.conf",
