@@ -205,12 +205,46 @@ def test_locale_from_session_then_browser(api, auth) -> None:
     assert "Avant de commencer" in r.text
 
 
-def test_cancel_ends_the_session(api, auth) -> None:
+def test_cancel_asks_first_then_ends_the_session_as_cancelled(api, auth, container) -> None:
     sid, _path, r = opened(api, auth)
-    out = api.post("/verify/s/cancel", data={"csrf_token": csrf_of(r.text)})
+    ask = api.post("/verify/s/cancel", data={"csrf_token": csrf_of(r.text)})
+    assert ask.status_code == 200 and "Cancel the verification?" in ask.text
+    assert 'name="confirm" value="yes"' in ask.text and 'href="/verify/s"' in ask.text
+    assert 'data-event="cancel"' not in ask.text
+    assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "not_started"
+    out = api.post("/verify/s/cancel", data={"csrf_token": csrf_of(ask.text),
+                                             "confirm": "yes"})
     assert out.status_code == 200 and 'data-event="cancel"' in out.text
-    assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "abandoned"
+    assert 'data-status="cancelled"' in out.text
+    assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "cancelled"
     assert "has ended" in api.get("/verify/s").text
+    (event,) = container.audit.list(action="session.cancelled")
+    assert event.actor_type == "end_user" and event.details == {"by": "end_user",
+                                                                  "via": "page"}
+    # Again: nothing changes, no second event.
+    api.post("/verify/s/cancel", data={"csrf_token": csrf_of(ask.text), "confirm": "yes"})
+    assert len(container.audit.list(action="session.cancelled")) == 1
+    # Listed by its status.
+    listed = api.get("/v1/sessions?status=cancelled", headers=auth).json()["data"]
+    assert [s["id"] for s in listed] == [sid]
+
+
+def test_cancel_emits_session_cancelled_to_subscribers(api, auth, container,
+                                                       make_client) -> None:
+    from idproof.webhooks.models import WebhookEvent
+
+    manager = make_client(scopes="webhooks.manage")
+    hook = api.post("/v1/webhooks", headers=bearer(get_token(api, manager)),
+                    json={"url": "https://8.8.8.8/h", "event_types": ["session.cancelled"]})
+    assert hook.status_code == 201, hook.text
+    _sid, _path, r = opened(api, auth)
+    api.post("/verify/s/cancel", data={"csrf_token": csrf_of(r.text), "confirm": "yes",
+                                       "via": "sdk"})
+    with container.db.read() as s:
+        events = list(s.scalars(select(WebhookEvent)))
+    assert [e.type for e in events] == ["session.cancelled"]
+    (event,) = container.audit.list(action="session.cancelled")
+    assert event.details["via"] == "sdk"
 
 
 def test_no_cookie_pages(api) -> None:

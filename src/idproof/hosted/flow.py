@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DONE_STATUSES = frozenset({"approved", "declined", "in_review"})
-ENDED_STATUSES = frozenset({"expired", "abandoned"})
+ENDED_STATUSES = frozenset({"expired", "abandoned", "cancelled"})
 CAPTURE_PAGES = ("document", "selfie", "liveness")
 
 

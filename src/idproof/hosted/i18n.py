@@ -74,6 +74,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "failed.text": "Reason: {reason}. Please contact the service that sent you here to "
                        "try again.",
         "continue": "Return to the service",
+        "close": "Close",
         "ended.heading": "This verification has ended",
         "ended.text": "This link has expired or the verification was cancelled.",
         "used.heading": "This link was already used",
@@ -88,6 +89,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "cancel": "Cancel the verification",
         "cancelled.heading": "Verification cancelled",
         "cancelled.text": "Nothing more will be processed. You can close this page.",
+        "cancel.confirm_heading": "Cancel the verification?",
+        "cancel.confirm_text": "What you have sent so far will not be used, and this link "
+                               "will stop working. To verify later you will need a new link.",
+        "cancel.confirm_yes": "Yes, cancel",
+        "cancel.confirm_no": "No, continue",
         "reason.document_unreadable": "the document could not be read (blurry, dark or cut "
                                       "off)",
         "reason.document_expired": "the document has expired",
@@ -193,6 +199,13 @@ CATALOG: dict[str, dict[str, str]] = {
         "cancel": "Annuler la vérification",
         "cancelled.heading": "Vérification annulée",
         "cancelled.text": "Plus rien ne sera traité. Vous pouvez fermer cette page.",
+        "cancel.confirm_heading": "Annuler la vérification ?",
+        "cancel.confirm_text": "Ce que vous avez déjà envoyé ne sera pas utilisé et ce lien ne "
+                               "fonctionnera plus. Pour vous vérifier plus tard, il vous faudra "
+                               "un nouveau lien.",
+        "cancel.confirm_yes": "Oui, annuler",
+        "cancel.confirm_no": "Non, continuer",
+        "close": "Fermer",
         "reason.document_unreadable": "le document n'a pas pu être lu (flou, sombre ou "
                                       "coupé)",
         "reason.document_expired": "le document a expiré",

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import Forbidden, IdproofError, Unauthorized, ValidationFailed
-from idproof.hosted.flow import final_outcome
+from idproof.hosted.flow import Page, final_outcome
 from idproof.hosted.i18n import CONSENT_VERSION, Translator, negotiate
 from idproof.hosted.service import Browser, FlowState, HostedService
 from idproof.security.uploads import MAX_BYTES
@@ -261,13 +261,27 @@ async def consent(request: Request,
 
 @router.post("/verify/s/cancel")
 async def cancel(request: Request,
-                 csrf_token: Annotated[str | None, Form()] = None) -> Response:
+                 csrf_token: Annotated[str | None, Form()] = None,
+                 confirm: Annotated[str | None, Form(max_length=8)] = None,
+                 via: Annotated[str | None, Form(max_length=8)] = None) -> Response:
     guarded = await _post_guard(request, csrf_token)
     if isinstance(guarded, Response):
         return guarded
-    svc, browser, _cookie_value = guarded
+    svc, browser, cookie = guarded
+    state = await run_in_threadpool(svc.state, browser)
+    if confirm != "yes":
+        # One click never cancels: the person confirms on a page of its own (the SDK's close
+        # button and Escape land here too), or goes back to where they were.
+        if state.page.name not in {"consent", "document", "selfie", "liveness"}:
+            return await _back_to_flow(svc, browser)
+        return _render(request, "cancel.html", locale=state.locale, origins=state.origins,
+                       page=Page("cancel"), csrf=svc.csrf_token(cookie),
+                       session_id=browser.session_id, session_status=state.view.status,
+                       via="sdk" if via == "sdk" else "page",
+                       origins_attr=" ".join(state.origins))
     actor = svc.actor(browser, client_ip(request), request_id(request))
-    await run_in_threadpool(svc.cancel, browser, actor)
+    await run_in_threadpool(svc.cancel, browser, actor,
+                            via="sdk" if via == "sdk" else "page")
     state = await run_in_threadpool(svc.state, browser)
     return _render(request, "message.html", locale=state.locale, origins=state.origins,
                    heading="cancelled.heading", text="cancelled.text", event="cancel",

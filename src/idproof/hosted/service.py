@@ -244,16 +244,22 @@ class HostedService:
                 ip=actor.ip, request_id=actor.request_id,
                 details={"text_version": version, "locale": locale}))
 
-    def cancel(self, browser: Browser, actor: Actor) -> None:
+    def cancel(self, browser: Browser, actor: Actor, *, via: str = "page") -> bool:
+        """The person's own cancel (`via` "page" or "sdk"): status `cancelled`, the
+        `session.cancelled` event and an audit event, in one transaction. False when the
+        session was no longer open (submitted, decided or ended: nothing changes)."""
         with self._db.session() as s:
             row = self._sessions.load_for_update(s, browser.tenant_id, browser.session_id)
             if row.status not in {Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
-                return
-            self._sessions.set_status(s, row, Status.ABANDONED)
+                return False
+            self._sessions.set_status(s, row, Status.CANCELLED)
+            self._sessions.emit(s, row, "session.cancelled")
             self._audit.record_in(s, AuditEvent(
-                action="session.abandoned", actor_type="end_user", actor_id=actor.client_id,
+                action="session.cancelled", actor_type="end_user", actor_id=actor.client_id,
                 tenant_id=row.tenant_id, target_type="session", target_id=row.id,
-                ip=actor.ip, request_id=actor.request_id, details={"by": "end_user"}))
+                ip=actor.ip, request_id=actor.request_id,
+                details={"by": "end_user", "via": via}))
+        return True
 
     # -- captures ------------------------------------------------------------------------
     def upload_documents(self, browser: Browser, actor: Actor, *, document_type: str,

@@ -16,14 +16,18 @@ class Status(StrEnum):
     IN_REVIEW = "in_review"
     EXPIRED = "expired"
     ABANDONED = "abandoned"
+    CANCELLED = "cancelled"  # the person said stop (hosted flow or the SDK's close)
 
 
-FINAL = frozenset({Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ABANDONED})
+FINAL = frozenset({Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ABANDONED,
+                   Status.CANCELLED})
 DECIDED = frozenset({Status.APPROVED, Status.DECLINED, Status.IN_REVIEW})
 
 _ALLOWED: dict[Status, frozenset[Status]] = {
-    Status.NOT_STARTED: frozenset({Status.IN_PROGRESS, Status.EXPIRED, Status.ABANDONED}),
-    Status.IN_PROGRESS: frozenset({Status.PROCESSING, Status.EXPIRED, Status.ABANDONED}),
+    Status.NOT_STARTED: frozenset({Status.IN_PROGRESS, Status.EXPIRED, Status.ABANDONED,
+                                   Status.CANCELLED}),
+    Status.IN_PROGRESS: frozenset({Status.PROCESSING, Status.EXPIRED, Status.ABANDONED,
+                                   Status.CANCELLED}),
     Status.PROCESSING: frozenset({Status.APPROVED, Status.DECLINED, Status.IN_REVIEW}),
     # A reviewer settles a session in review.
     Status.IN_REVIEW: frozenset({Status.APPROVED, Status.DECLINED}),
@@ -31,6 +35,7 @@ _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.DECLINED: frozenset(),
     Status.EXPIRED: frozenset(),
     Status.ABANDONED: frozenset(),
+    Status.CANCELLED: frozenset(),
 }
 
 

@@ -33,6 +33,52 @@
   else if (page === "message" && status) { notify("error", { code: "ended" }); }
   else if (page) { notify("step", { page: page }); }
 
+  // -- closing: the SDK's close button and Escape ask here first --------------------------
+  // On a capture page the person confirms on the cancel page, and the cancel is recorded on
+  // the server (status `cancelled`); elsewhere (final screen, waiting) nothing is cancelled
+  // and the SDK is told it may close.
+  var OPEN_PAGES = ["consent", "document", "selfie", "liveness"];
+  function askToClose() {
+    if (OPEN_PAGES.indexOf(page) >= 0 && csrf) {
+      var form = document.createElement("form");
+      form.method = "post";
+      form.action = "/verify/s/cancel";
+      [["csrf_token", csrf], ["via", window.parent !== window ? "sdk" : "page"]]
+        .forEach(function (pair) {
+          var input = document.createElement("input");
+          input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
+          form.appendChild(input);
+        });
+      body.appendChild(form);
+      form.submit();
+    } else if (page === "cancel") {
+      var back = document.getElementById("cancel-back");
+      if (back) { back.focus(); }
+    } else {
+      notify("closed");
+    }
+  }
+  var framed = window.parent !== window && parentOrigin() !== null;
+  if (framed) {
+    window.addEventListener("message", function (event) {
+      if (event.source !== window.parent || event.origin !== parentOrigin()) { return; }
+      var data = event.data;
+      if (data && data.source === "idproof-sdk" && data.type === "close") { askToClose(); }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { event.preventDefault(); askToClose(); }
+    });
+    var closeButton = document.getElementById("sdk-close");
+    if (closeButton) {
+      closeButton.hidden = false;
+      closeButton.addEventListener("click", function () { notify("closed"); });
+    }
+  }
+
+  // A page of its own (the cancel question) starts at its heading.
+  var heading = document.querySelector("h1[tabindex='-1']");
+  if (heading && !document.getElementById("error")) { heading.focus(); }
+
   // An error or a retake notice is read out first and gets the keyboard focus.
   var alertBox = document.getElementById("error") || document.getElementById("retry");
   if (alertBox) { alertBox.setAttribute("tabindex", "-1"); alertBox.focus(); }

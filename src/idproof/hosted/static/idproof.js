@@ -1,7 +1,9 @@
 /* idproof web SDK: Idproof.open({url, mode: "modal" | "redirect" | "embed", container,
-   onComplete, onCancel, onError}). Messages are accepted only from idproof's own origin (the
-   origin of `url`) and only from the frame this call opened; they carry the session id and
-   status, never personal data. */
+   onStep, onComplete, onCancel, onError}). Messages are accepted only from idproof's own
+   origin (the origin of `url`) and only from the frame this call opened; they carry the
+   session id and status, never personal data. Closing (the close button, Escape, or
+   handle.close()) asks the hosted page first: on a capture page the person confirms and the
+   server records the cancel (status `cancelled`) before onCancel runs. */
 (function (root) {
   "use strict";
 
@@ -11,6 +13,7 @@
     var opts = options || {};
     if (!opts.url) { throw new Error("Idproof.open: url is required"); }
     var mode = opts.mode || "modal";
+    var onStep = opts.onStep || noop;
     var onComplete = opts.onComplete || noop;
     var onCancel = opts.onCancel || noop;
     var onError = opts.onError || noop;
@@ -38,12 +41,40 @@
 
     var overlay = null;
     var closed = false;
+    var completed = null;   // the final screen's info, reported once the person closes it
+    var answered = false;   // the hosted page has spoken: it can handle a close request
+    var pending = null;     // the timer of a close request the page has not answered yet
+    var opener = doc.activeElement;
     function close() {
       if (closed) { return; }
       closed = true;
+      if (pending) { root.clearTimeout(pending); }
       root.removeEventListener("message", listener);
+      doc.removeEventListener("keydown", onKey, true);
       if (overlay && overlay.parentNode) { overlay.parentNode.removeChild(overlay); }
       else if (frame.parentNode) { frame.parentNode.removeChild(frame); }
+      if (opener && opener.focus) { opener.focus(); }
+    }
+    function finish(info) {
+      close();
+      if (completed) { onComplete(completed); } else { onCancel(info); }
+    }
+    // Ask the hosted page: it shows its cancel question, or says "closed". A page that never
+    // answered (it failed to load) or does not answer in time is simply closed.
+    function requestClose() {
+      if (closed) { return; }
+      if (!answered || !frame.contentWindow) {
+        finish({ sessionId: "", status: "", code: "not_loaded" });
+        return;
+      }
+      frame.contentWindow.postMessage({ source: "idproof-sdk", type: "close" }, idproofOrigin);
+      if (pending) { root.clearTimeout(pending); }
+      pending = root.setTimeout(function () {
+        finish({ sessionId: "", status: "", code: "no_answer" });
+      }, 3000);
+    }
+    function onKey(event) {
+      if (event.key === "Escape" && mode === "modal") { event.preventDefault(); requestClose(); }
     }
 
     function listener(event) {
@@ -51,11 +82,19 @@
       var data = event.data;
       if (!data || data.source !== "idproof" || typeof data.type !== "string") { return; }
       var info = { sessionId: String(data.session_id || ""), status: String(data.status || "") };
-      if (data.type === "complete") {
-        if (mode === "modal") { close(); }
-        onComplete(info);
+      answered = true;
+      if (pending) { root.clearTimeout(pending); pending = null; }
+      if (data.type === "step") {
+        info.page = String(data.page || "");
+        onStep(info);
+      } else if (data.type === "complete") {
+        // The person reads the final screen first: a modal reports it when they close it.
+        completed = info;
+        if (mode !== "modal") { onComplete(info); }
+      } else if (data.type === "closed") {
+        if (mode === "modal") { finish(info); }
       } else if (data.type === "cancel") {
-        if (mode === "modal") { close(); }
+        close();
         onCancel(info);
       } else if (data.type === "error") {
         info.code = String(data.code || "error");
@@ -63,6 +102,7 @@
       }
     }
     root.addEventListener("message", listener);
+    doc.addEventListener("keydown", onKey, true);
 
     if (mode === "modal") {
       overlay = doc.createElement("div");
@@ -72,16 +112,23 @@
       overlay.style.cssText = "position:fixed;inset:0;z-index:2147483000;" +
         "background:rgba(0,0,0,.5);display:flex;align-items:center;justify-content:center";
       var box = doc.createElement("div");
-      box.style.cssText = "position:relative;background:#fff;width:min(100%,480px);" +
-        "height:min(100%,760px);border-radius:8px;overflow:hidden";
+      box.style.cssText = "display:flex;flex-direction:column;background:#fff;" +
+        "width:min(100%,480px);height:min(100%,760px);border-radius:8px;overflow:hidden";
+      // The close button sits in a bar of its own above the frame: it covers nothing.
+      var bar = doc.createElement("div");
+      bar.style.cssText = "display:flex;justify-content:flex-end;flex:none;" +
+        "border-bottom:1px solid #d0d7de";
       var shut = doc.createElement("button");
       shut.type = "button";
       shut.textContent = "\u00d7";
       shut.setAttribute("aria-label", opts.closeLabel || "Close");
-      shut.style.cssText = "position:absolute;top:4px;right:4px;z-index:1;font-size:24px;" +
-        "background:#fff;border:0;cursor:pointer;min-width:44px;min-height:44px";
-      shut.addEventListener("click", function () { close(); onCancel({ sessionId: "", status: "" }); });
-      box.appendChild(shut);
+      shut.style.cssText = "font-size:24px;background:#fff;border:0;cursor:pointer;" +
+        "min-width:44px;min-height:44px";
+      shut.addEventListener("click", requestClose);
+      bar.appendChild(shut);
+      box.appendChild(bar);
+      frame.style.height = "auto";
+      frame.style.flex = "1 1 auto";
       box.appendChild(frame);
       overlay.appendChild(box);
       doc.body.appendChild(overlay);
@@ -92,7 +139,10 @@
       if (!container) { throw new Error("Idproof.open: embed mode needs a container"); }
       container.appendChild(frame);
     }
-    return { close: close };
+    frame.addEventListener("error", function () {
+      onError({ sessionId: "", status: "", code: "load_failed" });
+    });
+    return { close: requestClose };
   }
 
   root.Idproof = { open: open, version: "1" };
