@@ -9,5 +9,6 @@ from idproof.vault import models as _vault  # noqa: F401
 from idproof.verification import models as _verification  # noqa: F401
 from idproof.verification.biometrics import models as _biometrics  # noqa: F401
 from idproof.webhooks import models as _webhooks  # noqa: F401
+from idproof.workflows import models as _workflows  # noqa: F401
 
 metadata = Base.metadata

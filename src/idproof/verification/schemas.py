@@ -23,6 +23,9 @@ class CreateSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workflow: str = Field("kyc_standard", pattern=r"^[a-z][a-z0-9_]{1,48}$")
+    version: int | None = Field(None, ge=1, le=1_000_000,
+                                description="A published version of the workflow; the "
+                                            "latest published one when omitted")
     reference: Reference
     callback_url: str | None = Field(None, max_length=2048,
                                      description="Where the end user goes when done (https)")

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
@@ -41,6 +41,7 @@ from idproof.verification.schemas import (
     StepView,
 )
 from idproof.workflows.catalog import Workflow, builtin_workflows, get_workflow
+from idproof.workflows.service import WorkflowService
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,9 @@ class Actor:
 
 
 def _fingerprint(body: CreateSession) -> str:
-    raw = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # `version` only when given: fingerprints of requests from before it existed still match
+    data = body.model_dump(mode="json", exclude={"version"} if body.version is None else None)
+    raw = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -82,6 +85,11 @@ class SessionService:
         self._clock = clock or SystemClock()
         self._decided_hooks: list[Callable[[Session, VerificationSession], None]] = []
         self._event_hooks: list[Callable[[Session, VerificationSession, str], None]] = []
+        self._workflows: WorkflowService | None = None
+
+    def set_workflows(self, workflows: WorkflowService) -> None:
+        """Tenant workflows: sessions may run (and stay pinned to) their versions."""
+        self._workflows = workflows
 
     def on_decided(self, hook: Callable[[Session, VerificationSession], None]) -> None:
         """Run `hook` inside the transaction that records a decision."""
@@ -129,21 +137,37 @@ class SessionService:
         return [rows[k] for k in order if k in rows]
 
     def workflow_of(self, row: VerificationSession) -> Workflow:
-        wf = get_workflow(row.workflow_id)
-        if wf is None or wf.version != row.workflow_version:
-            # The catalog ships one version of each; an older recorded one is still decided by
-            # the rules it was created with once workflows are stored (workflows issue).
+        """The exact version the session was created with: a built-in, or a tenant's
+        stored version (whatever its status now)."""
+        wf = self._workflow_or_none(row)
+        if wf is None:
             raise Conflict("the session's workflow version is not available",
                            code="workflow_unavailable")
         return wf
+
+    def _workflow_or_none(self, row: VerificationSession) -> Workflow | None:
+        builtin = get_workflow(row.workflow_id)
+        if builtin is not None:
+            return builtin if builtin.version == row.workflow_version else None
+        if self._workflows is None:
+            return None
+        try:
+            return self._workflows.load(row.tenant_id, row.workflow_id, row.workflow_version,
+                                        object_session(row))
+        except NotFound:
+            return None
 
     # -- create --------------------------------------------------------------------------
     def create(self, actor: Actor, body: CreateSession,
                idempotency_key: str | None = None) -> tuple[SessionView, str, bool]:
         """Returns (view, url, replayed)."""
-        wf = get_workflow(body.workflow)
-        if wf is None:
-            raise ValidationFailed("unknown workflow", code="unknown_workflow")
+        if self._workflows is not None:
+            wf = self._workflows.resolve(actor.tenant_id, body.workflow, body.version)
+        else:
+            found = get_workflow(body.workflow)
+            if found is None or body.version not in (None, found.version):
+                raise ValidationFailed("unknown workflow", code="unknown_workflow")
+            wf = found
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise ValidationFailed("Idempotency-Key must be 1 to 255 characters",
                                    code="invalid_idempotency_key")
@@ -196,7 +220,7 @@ class SessionService:
         with self._db.read() as s:
             row = get_owned(s, VerificationSession, session_id, tenant_id,
                             code="session_not_found")
-            return self._view(row, self._steps(s, row.id, get_workflow(row.workflow_id)))
+            return self._view(row, self._steps(s, row.id, self._workflow_or_none(row)))
 
     def list(self, tenant_id: str, *, status: str | None = None, reference: str | None = None,
              created_after: datetime | None = None, created_before: datetime | None = None,
@@ -223,7 +247,7 @@ class SessionService:
             rows = list(s.scalars(stmt))
             more = len(rows) > limit
             rows = rows[:limit]
-            views = [self._view(r, self._steps(s, r.id, get_workflow(r.workflow_id)))
+            views = [self._view(r, self._steps(s, r.id, self._workflow_or_none(r)))
                      for r in rows]
         nxt = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return SessionPage(data=views, next_cursor=nxt)
@@ -234,9 +258,8 @@ class SessionService:
                             code="session_not_found")
         return self._decision_view(row)
 
-    @staticmethod
-    def _decision_view(row: VerificationSession) -> DecisionView:
-        wf = get_workflow(row.workflow_id)
+    def _decision_view(self, row: VerificationSession) -> DecisionView:
+        wf = self._workflow_or_none(row)
         min_age = wf.minimum_age if wf else 18
         d: dict[str, Any] = row.decision or {}
         checks: dict[str, Any] = d.get("checks", {})
@@ -345,6 +368,8 @@ class SessionService:
         now = self._clock.now()
         shortest = min((wf.inactivity_minutes for wf in builtin_workflows().values()),
                        default=60)
+        if self._workflows is not None:
+            shortest = 1  # a tenant workflow may allow as little; _inactive tells exactly
         closed = 0
         with self._db.session() as s:
             rows = list(s.scalars(select(VerificationSession).where(
@@ -371,7 +396,7 @@ class SessionService:
     def _inactive(self, s: Session, row: VerificationSession, now: datetime) -> bool:
         """Nothing happened for longer than the workflow allows, and no job owes a result
         (a document still being read keeps the person waiting, not inactive)."""
-        wf = get_workflow(row.workflow_id)
+        wf = self._workflow_or_none(row)
         limit = timedelta(minutes=wf.inactivity_minutes if wf else 60)
         being_read = s.scalar(select(Capture.id).where(
             Capture.session_id == row.id, Capture.processed_at.is_(None),
@@ -393,8 +418,8 @@ class SessionService:
                 VerificationSession.status == Status.PROCESSING.value,
                 VerificationSession.submitted_at <= now - job_timeout)))
             for row in rows:
-                wf = get_workflow(row.workflow_id)
-                if wf is None:  # pragma: no cover - the catalog ships every recorded id
+                wf = self._workflow_or_none(row)
+                if wf is None:  # pragma: no cover - every recorded version is kept
                     continue
                 for st in self._steps(s, row.id, wf):
                     if st.state not in (StepState.PASSED.value, StepState.FAILED.value):

@@ -23,6 +23,7 @@ from idproof.web.middleware import BodyTooLarge, EdgeMiddleware, body_too_large_
 from idproof.web.openapi import install_docs, install_openapi
 from idproof.web.problems import install_problem_handlers, problem
 from idproof.webhooks.api import router as webhooks_router
+from idproof.workflows.api import router as workflows_router
 
 DESCRIPTION = """\
 idproof verifies that your users are real people holding real identity documents.
@@ -95,17 +96,20 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(biometrics_router)
     app.include_router(hosted_router)
     app.include_router(webhooks_router)
+    app.include_router(workflows_router)
     install_console(app)
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several workers): settings from the environment."""
-    from idproof.bootstrap import build_container
+    from idproof.bootstrap import build_container, start_background_services
     from idproof.config import load_settings
     from idproof.web.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.logging.level, settings.logging.pii_fields,
                       settings.logging.json_logs)
-    return create_app(build_container(settings))
+    container = build_container(settings)
+    start_background_services(container)  # each worker: one of them is elected sequencer
+    return create_app(container)

@@ -62,7 +62,7 @@ class Workflow(BaseModel):
     @classmethod
     def _steps_of_flow(cls, data: Any) -> Any:
         """A graph's capturable steps, in graph order, are the workflow's steps."""
-        if isinstance(data, dict) and data.get("flow") is not None and "steps" not in data:
+        if isinstance(data, dict) and data.get("flow") is not None:
             flow = data["flow"] if isinstance(data["flow"], Flow) else Flow.model_validate(
                 data["flow"])
             data = {**data, "flow": flow,
