@@ -41,7 +41,7 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/oauth_token.py
-	@for b in bench/merkle.py bench/audit.py bench/crypto_primitives.py bench/crypto.py bench/documents.py bench/biometrics.py bench/webhooks.py bench/uploads.py; do \
+	@for b in bench/merkle.py bench/audit.py bench/crypto_primitives.py bench/crypto.py bench/documents.py bench/biometrics.py bench/webhooks.py bench/uploads.py bench/workflows.py; do \
 		if [ -f $$b ]; then $(BIN)/python $$b || exit 1; fi; done
 
 clean:
