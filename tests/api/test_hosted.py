@@ -298,7 +298,8 @@ def test_selfie_without_consent_changes_nothing(api, auth) -> None:
 def test_status_json(api, auth) -> None:
     sid, _path, _r = opened(api, auth)
     body = api.get("/verify/s/status").json()
-    assert body == {"session_id": sid, "status": "not_started", "page": "consent"}
+    assert body == {"session_id": sid, "status": "not_started", "page": "consent",
+                    "processing": False}
 
 
 def test_tenant_of_the_link_is_the_sessions(api, auth, make_client) -> None:

@@ -6,12 +6,15 @@ a back button or a second tab always lands on the page that fits the session's r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 DONE_STATUSES = frozenset({"approved", "declined", "in_review"})
 ENDED_STATUSES = frozenset({"expired", "abandoned", "cancelled"})
 CAPTURE_PAGES = ("document", "selfie", "liveness")
+# Given to the steps an early stop leaves untried: a record for the integrator, never shown
+# to the person as something they did wrong.
+NOT_ATTEMPTED = "not_attempted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +63,27 @@ def next_page(status: str, steps: Sequence[StepInfo], workflow_steps: Sequence[s
     return Page("waiting") if processing else Page("submit")
 
 
+def early_stop(steps: Sequence[StepInfo], decline: Collection[str]) -> tuple[str, ...]:
+    """The reasons that already decide the session: those of steps that failed for good
+    (not a retake) and that the workflow's rules decline. Non-empty: stop the flow now."""
+    found: list[str] = []
+    for info in steps:
+        if info.state == "failed":
+            found.extend(r for r in info.reasons if r in decline)
+    return tuple(dict.fromkeys(found))
+
+
+def shown_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
+    """Every reason the final screen lists (each once, in order), the bookkeeping ones left
+    out."""
+    return tuple(r for r in dict.fromkeys(reasons) if r != NOT_ATTEMPTED)
+
+
 def final_outcome(status: str, reasons: Sequence[str]) -> tuple[str, str | None]:
     """What the final screen says: ("completed" | "review" | "failed", a reason code)."""
     if status == "approved":
         return "completed", None
     if status == "in_review":
         return "review", None
-    return "failed", reasons[0] if reasons else None
+    shown = shown_reasons(reasons)
+    return "failed", shown[0] if shown else None

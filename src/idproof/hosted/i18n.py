@@ -110,6 +110,42 @@ CATALOG: dict[str, dict[str, str]] = {
         "reason.challenge_expired": "the video check took too long",
         "reason.presentation_attack_suspected": "the photo did not look live",
         "reason.default": "the checks did not succeed",
+        "reason.front_back_mismatch": "the front and back are not of the same document",
+        "reason.duplicate_document": "this document was already used for another "
+                                     "verification",
+        "reason.processing_error": "the document could not be checked",
+        "reason.processing_timeout": "the checks took too long",
+        "reason.challenge_replayed": "the video check was sent twice",
+        "failed.intro": "What happened, and what you can do:",
+        "failed.contact": "To try again, ask the service that sent you here for a new link.",
+        "advice.document_unreadable": "Take a new photo in good light, flat, with all four "
+                                      "corners visible.",
+        "advice.mrz_checksum_failed": "Use an original, undamaged document; photograph the "
+                                      "page with the two or three lines of code.",
+        "advice.document_expired": "Use a document that is still valid.",
+        "advice.underage": "This service is only for people above its minimum age.",
+        "advice.country_not_allowed": "Use a document from another country, if you have one.",
+        "advice.document_type_not_allowed": "Use one of the document types offered in the "
+                                            "list.",
+        "advice.front_back_mismatch": "Photograph both sides of the same document.",
+        "advice.duplicate_document": "If you have already verified with this document, "
+                                     "contact the service that sent you here.",
+        "advice.processing_error": "Try again later with a new link.",
+        "advice.processing_timeout": "A person will look at your verification; you do not "
+                                     "need to do anything.",
+        "advice.face_mismatch": "Make sure the photo is of you, the document's holder, with "
+                                "your face uncovered.",
+        "advice.no_face": "Face the camera, in good light, with nothing covering your face.",
+        "advice.multiple_faces": "Make sure only your face is in the picture.",
+        "advice.face_too_small": "Hold the camera closer so that your face fills the oval.",
+        "advice.low_quality": "Find more light and hold the camera still.",
+        "advice.liveness_failed": "Do each movement when asked, in good light, facing the "
+                                  "camera.",
+        "advice.challenge_expired": "Start the video check and do the movements at once.",
+        "advice.challenge_replayed": "Start a new video check.",
+        "advice.presentation_attack_suspected": "Use your own face in front of the camera, "
+                                                "not a photo or a screen.",
+        "advice.default": "Contact the service that sent you here.",
         "upload.rejected": "This file could not be used: {reason}.",
         "upload.too_large": "the file is too large",
         "upload.type": "only JPEG, PNG, WebP or HEIC photos are accepted",
@@ -223,6 +259,47 @@ CATALOG: dict[str, dict[str, str]] = {
         "reason.challenge_expired": "la vérification vidéo a pris trop de temps",
         "reason.presentation_attack_suspected": "la photo ne semblait pas prise en direct",
         "reason.default": "les contrôles n'ont pas réussi",
+        "reason.front_back_mismatch": "le recto et le verso ne sont pas du même document",
+        "reason.duplicate_document": "ce document a déjà servi à une autre vérification",
+        "reason.processing_error": "le document n'a pas pu être contrôlé",
+        "reason.processing_timeout": "les contrôles ont pris trop de temps",
+        "reason.challenge_replayed": "la vérification vidéo a été envoyée deux fois",
+        "failed.intro": "Ce qui s'est passé, et ce que vous pouvez faire :",
+        "failed.contact": "Pour réessayer, demandez un nouveau lien au service qui vous a "
+                          "envoyé ici.",
+        "advice.document_unreadable": "Reprenez une photo bien éclairée, à plat, avec les "
+                                      "quatre coins visibles.",
+        "advice.mrz_checksum_failed": "Utilisez un document original et intact ; "
+                                      "photographiez la page avec les deux ou trois lignes "
+                                      "de code.",
+        "advice.document_expired": "Utilisez un document encore valide.",
+        "advice.underage": "Ce service est réservé aux personnes ayant l'âge minimum requis.",
+        "advice.country_not_allowed": "Utilisez un document d'un autre pays, si vous en avez "
+                                      "un.",
+        "advice.document_type_not_allowed": "Utilisez l'un des types de document proposés "
+                                            "dans la liste.",
+        "advice.front_back_mismatch": "Photographiez les deux faces du même document.",
+        "advice.duplicate_document": "Si vous vous êtes déjà vérifié avec ce document, "
+                                     "contactez le service qui vous a envoyé ici.",
+        "advice.processing_error": "Réessayez plus tard avec un nouveau lien.",
+        "advice.processing_timeout": "Une personne va examiner votre vérification ; vous "
+                                     "n'avez rien à faire.",
+        "advice.face_mismatch": "Assurez-vous que la photo est bien la vôtre, titulaire du "
+                                "document, visage découvert.",
+        "advice.no_face": "Placez-vous face à la caméra, bien éclairé, sans rien devant le "
+                          "visage.",
+        "advice.multiple_faces": "Assurez-vous que seul votre visage est dans l'image.",
+        "advice.face_too_small": "Rapprochez la caméra pour que votre visage remplisse "
+                                 "l'ovale.",
+        "advice.low_quality": "Trouvez plus de lumière et tenez la caméra immobile.",
+        "advice.liveness_failed": "Faites chaque mouvement quand il est demandé, bien éclairé, "
+                                  "face à la caméra.",
+        "advice.challenge_expired": "Lancez la vérification vidéo et faites les mouvements "
+                                    "sans attendre.",
+        "advice.challenge_replayed": "Lancez une nouvelle vérification vidéo.",
+        "advice.presentation_attack_suspected": "Présentez votre propre visage à la caméra, "
+                                                "pas une photo ni un écran.",
+        "advice.default": "Contactez le service qui vous a envoyé ici.",
         "upload.rejected": "Ce fichier n'a pas pu être utilisé : {reason}.",
         "upload.too_large": "le fichier est trop volumineux",
         "upload.type": "seules les photos JPEG, PNG, WebP ou HEIC sont acceptées",
@@ -276,3 +353,8 @@ class Translator:
         """A plain sentence for a reason code (codes only: never personal data)."""
         key = f"reason.{code}"
         return self(key) if code and key in CATALOG[DEFAULT_LOCALE] else self("reason.default")
+
+    def advice(self, code: str | None) -> str:
+        """What the person can do about a reason code."""
+        key = f"advice.{code}"
+        return self(key) if code and key in CATALOG[DEFAULT_LOCALE] else self("advice.default")

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import Forbidden, IdproofError, Unauthorized, ValidationFailed
-from idproof.hosted.flow import Page, final_outcome
+from idproof.hosted.flow import Page, final_outcome, shown_reasons
 from idproof.hosted.i18n import CONSENT_VERSION, Translator, negotiate
 from idproof.hosted.service import Browser, FlowState, HostedService
 from idproof.security.uploads import MAX_BYTES
@@ -149,9 +149,12 @@ def _page(request: Request, svc: HostedService, browser: Browser, cookie: str,
             {"session_id": state.view.id, "status": state.view.status})
     outcome = None
     reason = None
+    reasons: list[tuple[str, str]] = []
     if page.name == "done":
         outcome, code = final_outcome(state.view.status, state.reasons)
         reason = t.reason(code)
+        # Every reason, each with what the person can do about it, not only the first.
+        reasons = [(t.reason(c), t.advice(c)) for c in shown_reasons(state.reasons)]
     retry = None
     if page.retry_reason is not None or (page.attempt and page.name in
                                          {"document", "selfie", "liveness"}):
@@ -167,11 +170,12 @@ def _page(request: Request, svc: HostedService, browser: Browser, cookie: str,
     return _render(
         request, template, status=status, locale=state.locale, origins=state.origins,
         page=page, session_id=state.view.id, session_status=state.view.status,
+        processing=any(st.state == "processing" for st in state.view.steps),
         csrf=svc.csrf_token(cookie), origins_attr=" ".join(state.origins),
         consent_version=CONSENT_VERSION, doc_types=policy.types,
         back_types=policy.back_required_for, countries=countries,
         chosen_type=browser.document_type, error=error, retry=retry, outcome=outcome,
-        reason=reason, callback=callback, **extra)
+        reason=reason, reasons=reasons, callback=callback, **extra)
 
 
 def _nosession(request: Request) -> HTMLResponse:
@@ -197,8 +201,9 @@ async def status(request: Request) -> JSONResponse:
     svc, browser, _cookie_value = found
     actor = svc.actor(browser, client_ip(request), request_id(request))
     state = await run_in_threadpool(svc.advance, browser, actor)
+    processing = any(st.state == "processing" for st in state.view.steps)
     return JSONResponse({"session_id": state.view.id, "status": state.view.status,
-                         "page": state.page.name},
+                         "page": state.page.name, "processing": processing},
                         headers={"Cache-Control": "no-store"})
 
 

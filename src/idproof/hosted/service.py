@@ -26,13 +26,13 @@ from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, ValidationFailed
 from idproof.core.ids import new_id, random_token
 from idproof.db.engine import Database
-from idproof.hosted.flow import Page, StepInfo, next_page
+from idproof.hosted.flow import CAPTURE_PAGES, NOT_ATTEMPTED, Page, StepInfo, early_stop, next_page
 from idproof.hosted.i18n import CONSENT_VERSION
 from idproof.hosted.models import BrowserSession, ConsentRecord
 from idproof.verification.captures import CaptureService
 from idproof.verification.lifecycle import FINAL, Status
 from idproof.verification.links import LinkSigner
-from idproof.verification.models import VerificationSession
+from idproof.verification.models import SessionStep, VerificationSession
 from idproof.verification.schemas import SessionView
 from idproof.verification.service import Actor, SessionService
 from idproof.workflows.catalog import Workflow
@@ -312,11 +312,48 @@ class HostedService:
                                                    frames, timestamps)
 
     def advance(self, browser: Browser, actor: Actor) -> FlowState:
-        """The current state, submitting the session once every step has its result."""
+        """The current state, submitting the session once every step has its result, or at
+        once when a step failed for a reason the workflow declines (an early stop)."""
         state = self.state(browser)
+        if state.page.name in {*CAPTURE_PAGES, "waiting"} and state.view.status in {
+                Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
+            steps = [StepInfo(st.step, st.state, tuple(st.reasons), st.attempts)
+                     for st in state.view.steps]
+            decisive = early_stop(steps, state.workflow.rules.decline)
+            if decisive:
+                self._stop_early(browser, actor, decisive)
+                state = self.state(browser)
         if state.page.name == "submit":
             # A concurrent submit (a second tab) may win: the state read below says so.
             with contextlib.suppress(Conflict):
                 self._captures.submit(actor, browser.session_id)
             state = self.state(browser)
         return state
+
+    def _stop_early(self, browser: Browser, actor: Actor, decisive: tuple[str, ...]) -> None:
+        """A decline is certain: the steps not yet tried are closed as `not_attempted` (the
+        person is not asked for a selfie and a video that cannot change the outcome) and the
+        session is submitted through the usual path, which decides it once every result is
+        in (a document still being read is waited for)."""
+        now = self._clock.now()
+        with self._db.session() as s:
+            row = self._sessions.load_for_update(s, browser.tenant_id, browser.session_id)
+            if row.status not in {Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
+                return
+            workflow = self._sessions.workflow_of(row)
+            closed: list[str] = []
+            if workflow.flow is None:  # a graph workflow's path already leaves them out
+                for st in s.scalars(select(SessionStep).where(
+                        SessionStep.session_id == row.id)):
+                    if st.state in {"pending", "retry"}:
+                        st.state, st.reasons, st.updated_at = "failed", [NOT_ATTEMPTED], now
+                        closed.append(st.step)
+                closed.sort(key=lambda k: workflow.steps.index(k) if k in workflow.steps
+                            else len(workflow.steps))
+            self._audit.record_in(s, AuditEvent(
+                action="hosted.stopped_early", actor_type="end_user", actor_id=actor.client_id,
+                tenant_id=row.tenant_id, target_type="session", target_id=row.id,
+                ip=actor.ip, request_id=actor.request_id,
+                details={"reasons": list(decisive), "not_attempted": closed}))
+        with contextlib.suppress(Conflict):  # a second tab may have submitted it
+            self._captures.submit(actor, browser.session_id)

@@ -62,3 +62,23 @@ def test_final_outcome() -> None:
     assert final_outcome("in_review", ["x"]) == ("review", None)
     assert final_outcome("declined", ["liveness_failed", "x"]) == ("failed", "liveness_failed")
     assert final_outcome("declined", []) == ("failed", None)
+
+
+def test_early_stop_only_for_a_final_failure_with_a_decline_reason() -> None:
+    from idproof.hosted.flow import early_stop
+
+    decline = {"document_expired", "face_mismatch"}
+    assert early_stop([StepInfo("document", "failed", ("document_expired",))], decline) == (
+        "document_expired",)
+    assert early_stop([StepInfo("document", "failed", ("duplicate_document",))], decline) == ()
+    assert early_stop([StepInfo("document", "retry", ("document_expired",))], decline) == ()
+    assert early_stop([StepInfo("document", "passed"),
+                       StepInfo("selfie", "failed", ("face_mismatch", "x"))], decline) == (
+        "face_mismatch",)
+
+
+def test_shown_reasons_are_every_reason_once_without_bookkeeping() -> None:
+    from idproof.hosted.flow import shown_reasons
+
+    assert shown_reasons(["a", "not_attempted", "b", "a"]) == ("a", "b")
+    assert final_outcome("declined", ["not_attempted", "underage"]) == ("failed", "underage")

@@ -45,3 +45,25 @@ def test_translator_formats_and_falls_back() -> None:
     assert t.reason("something_new") == t("reason.default")
     assert t.reason(None) == t("reason.default")
     assert Translator("xx").locale == "en"
+
+
+def test_every_reason_code_has_a_translated_text_and_advice() -> None:
+    import json
+    from importlib import resources
+
+    from idproof.hosted.i18n import CATALOG, LOCALES
+
+    codes = {"document_unreadable", "mrz_checksum_failed", "document_expired", "underage",
+             "country_not_allowed", "document_type_not_allowed", "front_back_mismatch",
+             "duplicate_document", "processing_error", "processing_timeout", "no_face",
+             "multiple_faces", "face_too_small", "low_quality", "face_mismatch",
+             "presentation_attack_suspected", "liveness_failed", "challenge_expired",
+             "challenge_replayed"}
+    for item in (resources.files("idproof.workflows") / "definitions").iterdir():
+        if item.name.endswith(".json"):
+            rules = json.loads(item.read_text()).get("rules", {})
+            codes |= set(rules.get("decline", ())) | set(rules.get("review", ()))
+    for locale in LOCALES:
+        for code in sorted(codes):
+            for kind in ("reason", "advice"):
+                assert f"{kind}.{code}" in CATALOG[locale], (locale, kind, code)

@@ -261,4 +261,19 @@
     };
     setTimeout(poll, 700);
   }
+
+  // While the document is still being read, a later step's page watches for an early stop:
+  // a document the workflow declines ends the flow at once, not after the selfie and video.
+  if ((page === "selfie" || page === "liveness") && body.getAttribute("data-processing")) {
+    var watch = function () {
+      fetch("/verify/s/status", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) {
+          if (s && (s.page === "done" || s.page === "waiting")) { location.assign("/verify/s"); }
+          else if (s && s.processing) { setTimeout(watch, 4000); }
+        })
+        .catch(function () { setTimeout(watch, 8000); });
+    };
+    setTimeout(watch, 3000);
+  }
 }());

@@ -1,0 +1,70 @@
+"""Early stop: a step failed for a reason the workflow declines ends the hosted flow there."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from idproof.verification.models import SessionStep
+from tests.api.test_hosted import auth, consent, opened  # noqa: F401 - the fixture too
+
+
+def _fail(container, sid: str, step: str, *reasons: str, state: str = "failed") -> None:
+    """What the document job records for a document that fails its checks."""
+    with container.db.session() as s:
+        row = s.scalar(select(SessionStep).where(SessionStep.session_id == sid,
+                                                 SessionStep.step == step))
+        assert row is not None
+        row.state, row.reasons, row.attempts = state, list(reasons), 1
+
+
+def _steps(api, auth, sid):  # noqa: F811
+    return {st["step"]: st for st in api.get(f"/v1/sessions/{sid}", headers=auth).json()["steps"]}
+
+
+def test_a_declined_document_stops_the_flow_before_the_selfie(api, auth, container  # noqa: F811
+                                                              ) -> None:
+    sid, _path, r = opened(api, auth, workflow="kyc_standard")
+    consent(api, r.text)
+    _fail(container, sid, "document", "document_expired")
+    page = api.get("/verify/s")
+    assert page.status_code == 200
+    assert 'data-page="done"' in page.text and "We could not verify you" in page.text
+    assert "The document has expired." in page.text
+    assert "Use a document that is still valid." in page.text
+    assert "not_attempted" not in page.text and "selfie" not in page.text.lower()
+    view = api.get(f"/v1/sessions/{sid}", headers=auth).json()
+    assert view["status"] == "declined"
+    steps = _steps(api, auth, sid)
+    assert steps["selfie"]["state"] == "failed" and steps["selfie"]["reasons"] == [
+        "not_attempted"]
+    assert steps["liveness"]["reasons"] == ["not_attempted"]
+    decision = api.get(f"/v1/sessions/{sid}/decision", headers=auth).json()
+    assert decision["reasons"][0] == "document_expired"
+    (event,) = container.audit.list(action="hosted.stopped_early")
+    assert event.details == {"reasons": ["document_expired"],
+                             "not_attempted": ["selfie", "liveness"]}
+
+
+def test_a_review_reason_or_a_retake_does_not_stop_the_flow(api, auth, container  # noqa: F811
+                                                            ) -> None:
+    sid, _path, r = opened(api, auth, workflow="document_selfie")
+    consent(api, r.text)
+    _fail(container, sid, "document", "duplicate_document")  # review in document_selfie
+    page = api.get("/verify/s")
+    assert 'data-page="selfie"' in page.text
+    sid2, _path, r = opened(api, auth, workflow="kyc_standard", reference="u-2")
+    consent(api, r.text)
+    _fail(container, sid2, "document", "document_unreadable", state="retry")
+    assert 'data-page="document"' in api.get("/verify/s").text
+    assert container.audit.list(action="hosted.stopped_early") == []
+
+
+def test_the_final_screen_lists_every_reason_with_what_to_do(api, auth, container  # noqa: F811
+                                                             ) -> None:
+    sid, _path, r = opened(api, auth, workflow="document_only", locale="fr")
+    consent(api, r.text)
+    _fail(container, sid, "document", "document_expired", "underage")
+    page = api.get("/verify/s").text
+    assert "Le document a expiré." in page and "Utilisez un document encore valide." in page
+    assert "L'âge minimum n'est pas atteint." in page or "L&#39;âge minimum" in page
+    assert page.count("<li>") == 2
