@@ -6,10 +6,10 @@ from __future__ import annotations
 import difflib
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -19,7 +19,10 @@ from idproof.verification.document.mrz import (
     DOCUMENT_UNREADABLE,
     FILLER,
     LINE_SHAPES,
+    MRZ_ALPHABET,
+    MRZ_CHECKSUM_FAILED,
     OCR_CONFUSIONS,
+    Kind,
     MrzError,
     MrzFormat,
     MrzParser,
@@ -370,10 +373,19 @@ class MrzReader:
     def read(self, image: Any) -> MrzReadResult:
         started = time.perf_counter()
         result = MrzReadResult(None, reason=DOCUMENT_UNREADABLE)
+        declined: MrzReadResult | None = None
         for region in find_mrz_regions(image):
             result = self._read_region(region)
             if result.ok:
                 break
+            if result.reason == MRZ_CHECKSUM_FAILED and declined is None:
+                declined = result
+        else:
+            # A zone that engines read alike and whose check digits fail is evidence about
+            # the document; a later candidate region (other text on the page) that nobody
+            # could read must not hide it behind a retry.
+            if declined is not None:
+                result = declined
         result.seconds = time.perf_counter() - started
         return result
 
@@ -387,32 +399,39 @@ class MrzReader:
         # An engine that abstained (read nothing at all) neither votes nor corroborates.
         ocr = {name: res for name, res in ocr.items() if any(o.text for o in res)} or ocr
         readings = {name: tuple(o.text for o in res) for name, res in ocr.items()}
-        valid, checksum_seen = self._candidates(ocr, len(lines), lines)
+        valid = self._candidates(ocr, len(lines), lines)
         if len(valid) != 1:
             # Nothing valid, or two different valid values (one of them a misread that the
             # check digits cannot see): refuse rather than pick.
-            reason: ReasonCode = ("mrz_checksum_failed" if checksum_seen or valid
-                                  else DOCUMENT_UNREADABLE)
-            return MrzReadResult(None, reason=reason, readings=readings)
+            return self._refuse(readings, lines, valid_readings=len(valid))
         chosen, sources = next(iter(valid.values()))
         if len(self.engines) >= 2 and not _corroborated(chosen, sources, ocr):
-            return MrzReadResult(None, reason="mrz_checksum_failed", readings=readings)
+            # Only one engine saw what the check digits accepted: a reader's doubt.
+            return self._refuse(readings, lines, valid_readings=1)
         if chosen.birth_date is None:
             # "<" in a birth date means "unknown" to Doc 9303, but to OCR it is also what a
-            # lost "0" turns into, with the same check-digit weight: not accepted from a photo.
-            return MrzReadResult(None, reason="mrz_checksum_failed", readings=readings)
+            # lost "0" turns into, with the same check-digit weight: not accepted from a photo
+            # (and not held against the document either: its check digits passed).
+            return self._refuse(readings, lines, valid_readings=1)
         chosen, verified = _settle_names(chosen, ocr)
         return MrzReadResult(chosen, names_verified=verified, reason=None,
                              engines_valid=tuple(dict.fromkeys(sources)), readings=readings)
 
+    def _refuse(self, readings: dict[str, tuple[str, ...]], images: Sequence[np.ndarray],
+                *, valid_readings: int) -> MrzReadResult:
+        """A refusal, with the reason `refusal_reason` gives (decline or retry)."""
+        zone = agreed_zone(readings)
+        doubts = _shape_doubts(zone[0], images) if zone is not None else set()
+        reason = refusal_reason(readings, valid_readings=valid_readings, doubts=doubts)
+        return MrzReadResult(None, reason=reason, readings=readings)
+
     def _candidates(self, ocr: dict[str, list[OcrLine]], n_lines: int,
                     images: Sequence[np.ndarray] | None = None,
-                    ) -> tuple[dict[tuple[object, ...], tuple[ParsedMrz, tuple[str, ...]]], bool]:
+                    ) -> dict[tuple[object, ...], tuple[ParsedMrz, tuple[str, ...]]]:
         """Every valid MRZ that some mix of the engines' lines gives, each line taking the
         other engines' aligned readings as repair candidates and the O/0 shape vote."""
         trust = list(ocr)
         valid: dict[tuple[object, ...], tuple[ParsedMrz, tuple[str, ...]]] = {}
-        checksum_seen = False
         widths = sorted({w for cnt, w in LINE_SHAPES.values() if cnt == n_lines})
         for width in widths:
             per_line: list[list[tuple[str, str]]] = []
@@ -442,9 +461,7 @@ class MrzReader:
                 if parsed.valid:
                     valid.setdefault(_protected_key(parsed),
                                      (parsed, tuple(n for n, _t in combo)))
-                elif parsed.reason == "mrz_checksum_failed":
-                    checksum_seen = True
-        return valid, checksum_seen
+        return valid
 
 
 def _protected_key(p: ParsedMrz) -> tuple[object, ...]:
@@ -680,6 +697,145 @@ def _align(line: str, text: str) -> dict[int, str]:
             for k in range(i2 - i1):
                 out[i1 + k] = text[j1 + k]
     return out
+
+
+# -- why a zone was refused -------------------------------------------------------------------
+
+# A refusal either declines the document (`mrz_checksum_failed`, final) or asks for another
+# photo (`document_unreadable`, retried while attempts remain). A check digit that fails
+# because the reader misread a character says nothing about the document, so the decline is
+# kept for the one case where the failure cannot be the reader's: independent engines read
+# the very same zone, character for character, with nothing corrected to get there, and its
+# check digits still fail.
+
+# Parses the agreed zone exactly as read: no repair, no candidates, no forced mapping.
+_AS_READ = MrzParser(repair=False, allow_specimen=True)
+
+
+def agreed_zone(readings: Mapping[str, Sequence[str]]
+                ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The zone text that at least two engines read identically (every line, as read) and
+    the names of those engines; None when no two engines agree, or when two groups of
+    engines each agree on a different text (the engines disagree)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, lines in readings.items():
+        key = tuple(lines)
+        if any(key):  # an engine that read nothing agrees with nobody
+            groups.setdefault(key, []).append(name)
+    agreed = [(text, tuple(names)) for text, names in groups.items() if len(names) >= 2]
+    return agreed[0] if len(agreed) == 1 else None
+
+
+# The one numeric position Doc 9303 lets hold a filler that the reader accepts: TD3's
+# personal-number check digit, when there is no personal number.
+_FILLER_DIGITS: Final[dict[MrzFormat, frozenset[tuple[int, int]]]] = {
+    MrzFormat.TD3: frozenset({(1, 42)}),
+}
+
+
+def _fits(ch: str, kind: Kind, filler_ok: bool = False) -> bool:
+    """Whether `ch` can stand at a position of this kind. A letter in a date or a digit in a
+    name is a misread by definition, however many engines made it; so is a "<" in a date or
+    a check digit: OCR turns a faint "0" into one (an unknown birth date, which Doc 9303
+    allows, is refused by the reader all the same)."""
+    if ch not in MRZ_ALPHABET:
+        return False
+    if kind == "numeric":
+        return ch.isdigit() or (filler_ok and ch == FILLER)
+    if kind == "alpha":
+        return ch.isalpha() or ch == FILLER
+    return True
+
+
+def refusal_reason(readings: Mapping[str, Sequence[str]], *, valid_readings: int = 0,
+                   doubts: Collection[tuple[int, int]] = ()) -> ReasonCode:
+    """The reason for refusing a zone: `mrz_checksum_failed` (a decline) or
+    `document_unreadable` (a retry).
+
+    `readings`: each engine's own text of the zone's lines, most trusted engine first, as
+    read (engines that abstained may be left out); `valid_readings`: how many different valid
+    MRZs the reader found (any means the check digits can pass, so the refusal is about the
+    reader's doubts: ambiguity, no second engine, an unknown birth date); `doubts`: (line,
+    column) positions where the reader itself held another candidate for the agreed
+    character (an O/0 its shape vote could not settle).
+
+    `mrz_checksum_failed` only when all of these hold, else `document_unreadable`:
+    - nothing valid was found;
+    - at least two engines read the identical zone, of an MRZ's exact shape (no line
+      stretched or squeezed to fit), and no other pair of engines agreed on another text;
+    - every character fits its field (no letter-to-digit mapping needed);
+    - no other engine that read the zone saw a different character at a check-digit
+      protected position, and the reader had no doubt of its own there (a correction was
+      possible, whether or not it passed);
+    - parsed exactly as read, a check digit fails (a filler inside the document number is a
+      lost character, not a check digit failure).
+    """
+    if valid_readings:
+        return DOCUMENT_UNREADABLE
+    found = agreed_zone(readings)
+    if found is None:
+        return DOCUMENT_UNREADABLE
+    zone, agreeing = found
+    try:
+        fmt = detect_format(zone)
+    except MrzError:
+        return DOCUMENT_UNREADABLE
+    kinds = field_kinds(fmt)
+    filler_digits = _FILLER_DIGITS.get(fmt, frozenset())
+    if not all(_fits(ch, kinds[(li, col)], (li, col) in filler_digits)
+               for li, line in enumerate(zone) for col, ch in enumerate(line)):
+        return DOCUMENT_UNREADABLE
+    protected = protected_positions(fmt, zone)
+    if set(protected) & set(doubts):
+        return DOCUMENT_UNREADABLE
+    trust = {name: i for i, name in enumerate(readings)}
+    most_trusted = min(trust[n] for n in agreeing)
+    for name, lines in readings.items():
+        if name in agreeing or not any(lines):
+            continue
+        aligned = [_align(zone[li], lines[li]) if li < len(lines) else {}
+                   for li in range(len(zone))]
+        for li, col in protected:
+            if li >= len(lines):
+                continue
+            # What the engine saw there: aligned (a lost or gained character elsewhere
+            # shifts the rest) and, for a line of the same length, column for column too;
+            # either differing is dissent (erring towards a retry, never a decline).
+            seen = {aligned[li].get(col)}
+            if len(lines[li]) == len(zone[li]):
+                seen.add(lines[li][col])
+            seen -= {None, zone[li][col]}
+            if not seen:
+                continue
+            if zone[li][col] == FILLER and trust[name] > most_trusted:
+                # As in the fusion: a less trusted engine's "character" where the agreeing
+                # engines read a filler is Tesseract drawing "<" as K, S or E.
+                continue
+            return DOCUMENT_UNREADABLE
+    try:
+        parsed = _AS_READ.parse(zone)
+    except MrzError:
+        return DOCUMENT_UNREADABLE
+    if FILLER in parsed.document_number:
+        # Fillers only pad a document number at its end: one inside is a lost character.
+        return DOCUMENT_UNREADABLE
+    failing = [name for name, ok in parsed.checks.items() if not ok]
+    return MRZ_CHECKSUM_FAILED if failing else DOCUMENT_UNREADABLE
+
+
+def _shape_doubts(zone: Sequence[str], images: Sequence[np.ndarray]) -> set[tuple[int, int]]:
+    """Positions of the agreed zone where the O/0 shape vote leaves another candidate: the
+    reader would have tried the twin there, so a failure may be its misread."""
+    if len(images) != len(zone):
+        return set()
+    try:
+        fmt = detect_format(zone)
+    except MrzError:
+        return set()
+    lines = list(zone)
+    alternatives: dict[tuple[int, int], str] = {}
+    _apply_shape_votes(lines, alternatives, _shape_votes(lines, images, fmt))
+    return {pos for pos, alt in alternatives.items() if alt}
 
 
 # -- names ------------------------------------------------------------------------------------
