@@ -169,8 +169,19 @@ def _no_softhsm() -> str | None:
         f"SoftHSM2 is not installed: apt-get install -y softhsm2 ({_SETUP})")
 
 
+def _no_gateway() -> str | None:
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        return f"nginx is not installed: {_GATEWAY_APT} ({_SETUP})"
+    if not Path("/usr/lib/nginx/modules/ngx_http_modsecurity_module.so").exists():
+        return f"the nginx ModSecurity module is not installed: {_GATEWAY_APT} ({_SETUP})"
+    if not Path("/usr/share/modsecurity-crs/rules").is_dir():
+        return f"the OWASP CRS is not installed: {_GATEWAY_APT} ({_SETUP})"
+    return None
+
+
+_GATEWAY_APT = "apt-get install -y nginx libnginx-mod-http-modsecurity modsecurity-crs"
 UNAVAILABLE = {"postgres": _no_postgres, "redis": _no_redis, "e2e": _no_browser,
-               "softhsm": _no_softhsm}
+               "softhsm": _no_softhsm, "gateway": _no_gateway}
 
 
 def unavailable(reason: str | None) -> None:

@@ -264,16 +264,38 @@ class Result:
 
 
 _SCORING = {"949110", "959100", "980130", "980140"}
+# The rules that refuse: the anomaly verdicts and the body-parsing rules of modsecurity.conf.
+REFUSING = {"949110", "959100", "200002", "200003", "200004", "200005", "200007"}
 
 
-def judge(case: Case, reply: Reply, seen: Seen | None, level: int) -> Result:
+def read_access(path: Path, offset: int = 0) -> dict[str, str]:
+    """request id -> the backend's status, from the gateway's access log ("" if not proxied)."""
+    upstream: dict[str, str] = {}
+    if not path.exists():
+        return upstream
+    with path.open("rb") as f:
+        f.seek(offset)
+        for line in f:
+            try:
+                entry = json.loads(line.decode("latin-1"), strict=False)
+            except ValueError:
+                continue
+            upstream[str(entry.get("request_id"))] = str(entry.get("upstream_status") or "")
+    return upstream
+
+
+def judge(case: Case, reply: Reply, seen: Seen | None, level: int,
+          upstream: str | None = None) -> Result:
+    """`upstream`: the backend's status for this request from the access log ("" when nginx
+    answered itself), or None when unknown (then a 2xx/3xx counts as having reached it)."""
     rules = seen.rules if seen else set()
     status = reply.status
-    refused_by_waf = seen is not None and (
-        status == 403 or (status == 400 and any(r.startswith("2000") for r in rules))
-        or (status is None and "949110" in rules))
     fired = case.expect_id is not None and case.expect_id in rules
-    reached = status is not None and 200 <= status < 400 and not refused_by_waf
+    if upstream is not None:
+        reached = upstream not in ("", "-")
+    else:
+        reached = (status is not None and 200 <= status < 400
+                   and not (seen is not None and rules & REFUSING))
     if seen is None and not reached and case.expect_id is not None:
         # nginx answered (or hung up) before ModSecurity ran: whether the rule would fire
         # cannot be told. (A test that only expects a status or an error is judged as is.)
@@ -290,15 +312,20 @@ def judge(case: Case, reply: Reply, seen: Seen | None, level: int) -> Result:
                   reply.error, sorted(rules - _SCORING))
 
 
-def replay(cases: list[Case], host: str, port: int, audit: Path, workers: int = 6
-           ) -> list[Result]:
-    offset = audit.stat().st_size if audit.exists() else 0
+def replay(cases: list[Case], host: str, port: int, audit: Path, workers: int = 6,
+           access: Path | None = None) -> list[Result]:
+    def size(p: Path | None) -> int:
+        return p.stat().st_size if p is not None and p.exists() else 0
+
+    offsets = size(audit), size(access)
     with ThreadPoolExecutor(workers) as pool:
         replies = list(pool.map(lambda c: send(host, port, c.raw), cases))
     time.sleep(0.5)  # the audit entry is written as the transaction ends
-    seen = read_audit(audit, offset)
+    seen = read_audit(audit, offsets[0])
+    upstream = read_access(access, offsets[1]) if access is not None else None
     levels = paranoia_levels()
-    return [judge(c, r, seen.get(r.request_id or ""), levels.get(c.rule, 1))
+    return [judge(c, r, seen.get(r.request_id or ""), levels.get(c.rule, 1),
+                  None if upstream is None else upstream.get(r.request_id or "", ""))
             for c, r in zip(cases, replies, strict=True)]
 
 
@@ -427,7 +454,8 @@ class OwnGateway:
 
 
 def run(folder: Path, *, per_file: int | None = None, gateway_url: str | None = None,
-        audit_log: Path | None = None, workers: int = 6) -> dict[str, Any]:
+        audit_log: Path | None = None, access_log: Path | None = None, workers: int = 6
+        ) -> dict[str, Any]:
     cases = load_cases(folder)
     if per_file:
         cases = subset(cases, per_file)
@@ -437,11 +465,11 @@ def run(folder: Path, *, per_file: int | None = None, gateway_url: str | None = 
         m = re.match(r"https://([^:/]+):(\d+)", gateway_url)
         if m is None:
             raise SystemExit("--gateway: https://HOST:PORT")
-        results = replay(cases, m.group(1), int(m.group(2)), audit_log, workers)
+        results = replay(cases, m.group(1), int(m.group(2)), audit_log, workers, access_log)
     else:
         with OwnGateway() as own:
             results = replay(cases, "127.0.0.1", own.gateway.port, own.gateway.audit_log,
-                             workers)
+                             workers, own.gateway.access_log)
     return summarise(results)
 
 
@@ -452,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="only the first N attacks and N legitimate tests of each rule file")
     p.add_argument("--gateway", help="replay against this running gateway (https://HOST:PORT)")
     p.add_argument("--audit-log", type=Path, help="that gateway's ModSecurity audit log")
+    p.add_argument("--access-log", type=Path,
+                   help="that gateway's access log (tells what reached the backend)")
     p.add_argument("--workers", type=int, default=6, help="concurrent connections (6)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
@@ -460,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     summary = run(args.tests, per_file=args.subset, gateway_url=args.gateway,
-                  audit_log=args.audit_log, workers=args.workers)
+                  audit_log=args.audit_log, access_log=args.access_log, workers=args.workers)
     summary["seconds"] = round(time.monotonic() - started, 1)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)

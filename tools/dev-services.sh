@@ -26,7 +26,8 @@ install_packages() {
   # chromium: the hosted-flow end-to-end tests drive a real headless browser (Playwright).
   # fonts-ocr-b / fonts-dejavu-core: synthetic documents print their MRZ in real OCR-B.
   # softhsm2: the PKCS#11 key backend is tested against a real PKCS#11 token.
-  local wanted=(chromium fonts-ocr-b fonts-dejavu-core softhsm2) missing=() p
+  # nginx, libnginx-mod-http-modsecurity, modsecurity-crs: the gateway (deploy/gateway) tests.
+  local wanted=(chromium fonts-ocr-b fonts-dejavu-core softhsm2 nginx libnginx-mod-http-modsecurity modsecurity-crs) missing=() p
   if ! has_apt; then
     say "not a Debian machine: install Chromium, the OCR-B and DejaVu fonts and SoftHSM2" \
         "yourself, or the tests that need them are skipped"
