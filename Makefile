@@ -43,6 +43,9 @@ bench: install-test
 	$(BIN)/python bench/oauth_token.py
 	@for b in bench/merkle.py bench/audit.py bench/crypto_primitives.py bench/crypto.py bench/documents.py bench/biometrics.py bench/webhooks.py bench/uploads.py bench/workflows.py; do \
 		if [ -f $$b ]; then $(BIN)/python $$b || exit 1; fi; done
+	@if [ -d ../shared/testdata/crs-3.3.4 ] && command -v nginx >/dev/null 2>&1; then \
+		$(BIN)/python tools/crs_replay.py ../shared/testdata/crs-3.3.4 || exit 1; \
+	else echo "CRS replay skipped: it needs ../shared/testdata/crs-3.3.4 and apt-get install -y nginx libnginx-mod-http-modsecurity modsecurity-crs; then: $(BIN)/python tools/crs_replay.py ../shared/testdata/crs-3.3.4"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -121,6 +121,7 @@ def render(runtime: Path, *, port: int, backend: str, cert: Path | None = None,
     for sub in ("logs", "modsecurity", "tmp/modsec", "tmp/body", "tmp/proxy", "tmp/fastcgi",
                 "tmp/uwsgi", "tmp/scgi"):
         (runtime / sub).mkdir(parents=True, exist_ok=True)
+    (runtime / "logs").chmod(0o700)  # request lines and rule matches: for root only
     if cert is None or key is None:
         cert, key = make_certificate(runtime / "tls")
     user = ""
