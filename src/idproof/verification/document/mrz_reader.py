@@ -708,7 +708,8 @@ def _align(line: str, text: str) -> dict[int, str]:
 # the very same zone, character for character, with nothing corrected to get there, and its
 # check digits still fail.
 
-# Parses the agreed zone exactly as read: no repair, no candidates, no forced mapping.
+# Parses the agreed zone exactly as read: no repair, no candidates, no forced mapping. Only
+# its check results are used, so its idea of today (for dates' centuries) does not matter.
 _AS_READ = MrzParser(repair=False, allow_specimen=True)
 
 
