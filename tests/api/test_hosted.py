@@ -201,7 +201,7 @@ def test_locale_from_session_then_browser(api, auth) -> None:
     assert "Avant de commencer" in r.text and 'lang="fr"' in r.text
     api.cookies.clear()
     _sid, path = new_session(api, auth, reference="u-9")
-    r = api.get(path, headers={"accept-language": "de-DE,fr;q=0.8,en;q=0.5"})
+    r = api.get(path, headers={"accept-language": "ja-JP,fr;q=0.8,en;q=0.5"})
     assert "Avant de commencer" in r.text
 
 

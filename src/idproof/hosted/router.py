@@ -18,11 +18,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import Forbidden, IdproofError, Unauthorized, ValidationFailed
+from idproof.hosted.countries import country_options
 from idproof.hosted.flow import Page, final_outcome, shown_reasons
 from idproof.hosted.i18n import CONSENT_VERSION, Translator, negotiate
 from idproof.hosted.service import Browser, FlowState, HostedService
 from idproof.security.uploads import MAX_BYTES
-from idproof.verification.document.countries import ISO_3166_ALPHA3
 from idproof.web.deps import client_ip, get_container, request_id
 from idproof.web.forms import InMemoryFormRoute
 
@@ -141,7 +141,8 @@ def _page(request: Request, svc: HostedService, browser: Browser, cookie: str,
     page = state.page
     t = _translator(request, state.locale)
     policy = state.workflow.document
-    countries = sorted(policy.countries) if policy.countries else sorted(ISO_3166_ALPHA3)
+    countries = country_options(t.locale, tuple(policy.types),
+                                tuple(sorted(policy.countries)) if policy.countries else None)
     callback = None
     if page.name in {"done", "ended"} and state.callback_url:
         sep = "&" if "?" in state.callback_url else "?"

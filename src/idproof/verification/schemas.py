@@ -16,7 +16,7 @@ Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-
 MAX_METADATA_KEYS = 20
 # The languages of the hosted pages. A session's `locale` must be one of them (a region, as in
 # `fr-CA`, is accepted and ignored): anything else is refused, never silently replaced.
-SUPPORTED_LOCALES: tuple[str, ...] = ("en", "fr")
+SUPPORTED_LOCALES: tuple[str, ...] = ("en", "fr", "de", "es", "it", "pt", "nl", "pl")
 
 
 class CreateSession(BaseModel):

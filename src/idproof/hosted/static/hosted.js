@@ -176,6 +176,22 @@
     sync();
   }
 
+  // Only the countries that issue the chosen type ("Other / not listed" always stays).
+  var countrySel = document.getElementById("country");
+  if (typeSel && countrySel) {
+    var narrow = function () {
+      Array.prototype.forEach.call(countrySel.options, function (opt) {
+        var types = (opt.getAttribute("data-types") || "").split(" ");
+        var shown = !opt.value || types.indexOf(typeSel.value) >= 0;
+        opt.hidden = !shown;
+        opt.disabled = !shown;
+        if (!shown && opt.selected) { countrySel.value = ""; }
+      });
+    };
+    typeSel.addEventListener("change", narrow);
+    narrow();
+  }
+
   // Forms: one submit only (the second click of an impatient person changes nothing).
   Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
     form.addEventListener("submit", function () {
