@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from idproof.audit.log import AuditLog, default_origin
+from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
 from idproof.auth.bearer import BearerVerifier
 from idproof.auth.clients import ClientService
@@ -119,6 +120,7 @@ class Container:
     protection: DataProtection
     vault: VaultService
     audit_log: AuditLog
+    audit_sequencer: Sequencer
     sessions: SessionService
     captures: CaptureService
     hosted: HostedService
@@ -130,6 +132,8 @@ class Container:
     workflows: WorkflowService
 
     def close(self) -> None:
+        if self.audit_sequencer.running:
+            self.audit_sequencer.stop()
         self.protection.close()
         self.db.dispose()
 
@@ -149,6 +153,10 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                          every_events=settings.audit.checkpoint_every_events,
                          every_seconds=settings.audit.checkpoint_every_seconds)
     audit.on_appended(audit_log.after_append)
+    # Started by `idproof serve` and `idproof worker` (start_background_services); until then,
+    # and in one-shot commands and tests, each commit integrates its own events inline.
+    audit_sequencer = Sequencer(audit, db, interval=settings.audit.sequencer_interval_seconds,
+                                batch=settings.audit.sequencer_batch)
     tenants = TenantService(db, audit, clock)
     clients = ClientService(db, audit, SecretHasher(derive(secret, "client-secret-pepper")),
                             clock, cache_seconds=settings.auth.client_cache_seconds)
@@ -224,10 +232,18 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
-                     audit_log=audit_log, sessions=sessions, captures=captures,
+                     audit_log=audit_log, audit_sequencer=audit_sequencer,
+                     sessions=sessions, captures=captures,
                      hosted=hosted, jobs=jobs,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
                      console=console, workflows=workflows)
+
+
+def start_background_services(container: Container) -> None:
+    """What a long-running process (`idproof serve`, each of its workers, `idproof worker`)
+    runs beside its requests: the audit sequencer (unless `audit.sequencer` is `inline`)."""
+    if container.settings.audit.sequencer == "background":
+        container.audit_sequencer.start()
 
 
 def prepare(settings: Settings, *, demo_tenant: bool = True) -> Container:

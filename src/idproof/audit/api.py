@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +57,16 @@ class AuditEventOut(BaseModel):
     request_id: str | None
     purpose: str | None
     details: dict[str, object]
+
+
+class AuditEventStatusOut(AuditEventOut):
+    """One event by id: pending (recorded, not yet in the Merkle tree) or integrated."""
+
+    id: str = Field(description="the event's id (aev_...)")
+    status: Literal["pending", "integrated"] = Field(
+        description="pending: recorded and durable, not yet numbered; its index and proofs "
+                    "exist once integrated (normally within a second)")
+    index: int | None = Field(description="the event's index; null while pending")  # type: ignore[assignment]
 
 
 class AuditEventPage(BaseModel):
@@ -156,3 +166,20 @@ async def events(
         limit=limit, action=action, since=since, until=until)
     next_after = rows[-1]["index"] if len(rows) == limit else None
     return AuditEventPage(events=[AuditEventOut(**r) for r in rows], next_after=next_after)
+
+
+@router.get(
+    "/events/{event_id}", summary="One of your audit events by id, pending or integrated",
+    description="An event is recorded (durably) with the request that caused it and integrated "
+                "into the Merkle tree by the log's sequencer shortly after. Until then it is "
+                "`pending`: its fields and leaf hash are known, its `index` is null and no "
+                "proof covers it. Another tenant's event answers 404 `event_not_found`.",
+    responses={404: {"description": "event_not_found"}},
+)
+async def event(request: Request, principal: Reader,
+                event_id: Annotated[str, Path(min_length=1, max_length=40,
+                                              pattern=r"^[A-Za-z0-9_]+$")]
+                ) -> AuditEventStatusOut:
+    row = await run_in_threadpool(get_container(request).audit_log.event, event_id,
+                                  tenant_id=principal.tenant_id)
+    return AuditEventStatusOut(**row)

@@ -43,6 +43,7 @@ from idproof.audit.models import (
     AuditEventRow,
     AuditLogKey,
     AuditNode,
+    AuditPending,
     AuditTreeHead,
 )
 from idproof.audit.service import AuditService
@@ -330,6 +331,23 @@ class AuditLog:
             stmt = stmt.where(AuditEventRow.tenant_id == tenant_id)
         with self._db.read() as s:
             return [event_json(r) for r in s.scalars(stmt.limit(limit))]
+
+    def event(self, event_id: str, *, tenant_id: str | None) -> dict[str, Any]:
+        """One event by its id: `status` "pending" (recorded, not yet in the tree: no index,
+        no proof yet) or "integrated" (with its index). tenant_id None: any event."""
+        with self._db.read() as s:
+            # The queue first: the sequencer moves an event out of it and into the log in one
+            # transaction, so a miss here and then in the log means there is no such event.
+            pending = s.scalar(select(AuditPending).where(AuditPending.event_id == event_id))
+            if pending is not None:
+                if tenant_id is not None and pending.tenant_id != tenant_id:
+                    raise NotFound("no such audit event", code="event_not_found")
+                return {**leaf_fields(pending), "id": event_id, "status": "pending",
+                        "index": None, "leaf_hash": b64(pending.leaf_hash)}
+            row = s.scalar(select(AuditEventRow).where(AuditEventRow.event_id == event_id))
+        if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+            raise NotFound("no such audit event", code="event_not_found")
+        return {**event_json(row), "id": event_id, "status": "integrated"}
 
     def export(self, *, since: datetime | None = None, after: int | None = None,
                batch: int = 2000) -> Iterator[dict[str, Any]]:

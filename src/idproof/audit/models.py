@@ -46,9 +46,43 @@ class AuditEventRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The event's public id (`aev_...`), given when it was recorded; null for events recorded
+    # before migration 0011. A locator only: not part of the leaf.
+    event_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     # A tenant pages through its own events by index.
-    __table_args__ = (Index("ix_audit_events_tenant_id_idx", "tenant_id", "idx"),)
+    __table_args__ = (Index("ix_audit_events_tenant_id_idx", "tenant_id", "idx"),
+                      Index("ix_audit_events_event_id", "event_id", unique=True))
+
+
+class AuditPending(Base):
+    """Events recorded but not yet integrated into the tree: the sequencer's queue.
+
+    A request appends its event here in its own transaction (one INSERT); the sequencer moves
+    pending events into `audit_events` in batches, numbering them, and deletes them from here
+    in the same transaction. Triggers (migration 0011) refuse UPDATE, and DELETE of an event
+    that is not in `audit_events`.
+    """
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_type: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class AuditNode(Base):

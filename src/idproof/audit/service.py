@@ -1,58 +1,92 @@
-"""Appending audit events to the log: a dense index, a Merkle leaf and the nodes each completes."""
+"""Recording audit events (one INSERT into the pending queue) and integrating them into the log.
+
+Recording and integrating are apart, as in transparency logs (Trillian, Rekor): the caller's
+transaction appends its events to `audit_pending`; `integrate` (run by the sequencer, or right
+after the commit in inline mode) moves pending events into `audit_events` in batches, giving
+each a dense index, storing the Merkle nodes they complete and advancing the tree head, then
+deletes them from the queue, all in one transaction.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC
 from typing import Any
 
 import structlog
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.leaf import event_leaf_hash, leaf_fields, normalize_details
 from idproof.audit.merkle import CompactRange, Node, nodes_to_store_on_append
-from idproof.audit.models import AuditEventRow, AuditNode
-from idproof.audit.store import DbNodeReader, advance_head
+from idproof.audit.models import AuditEventRow, AuditNode, AuditPending, AuditTreeHead
+from idproof.audit.store import HEAD_ID, DbNodeReader, LogStateError, advance_head
 from idproof.core.clock import Clock, SystemClock
 from idproof.db.engine import Database
 
 log = structlog.get_logger("idproof.audit")
 
-# Session.info keys: events waiting for the commit, and the tree size that commit reached.
+# Session.info keys: events waiting for the commit, and whether that commit recorded any.
 _PENDING = "idproof.audit.pending"
-_APPENDED = "idproof.audit.appended"
+_RECORDED = "idproof.audit.recorded"
 
 _EVENTS = AuditEventRow.__table__
 _NODES = AuditNode.__table__
+_QUEUE = AuditPending.__table__
+_HEAD = AuditTreeHead.__table__
+_QUEUE_COLUMNS = [c for c in _QUEUE.columns if c.name != "id"]
+DEFAULT_BATCH = 1000
+_LOCK_HEAD = select(_HEAD.c.size).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_NEXT_BATCH = (select(_QUEUE.c.id, _QUEUE.c.leaf_hash).order_by(_QUEUE.c.id)
+               .limit(bindparam("n", type_=Integer)))
+_COPY_BATCH = insert(_EVENTS).from_select(
+    ["idx", *(c.name for c in _QUEUE_COLUMNS)],
+    select((bindparam("size", type_=BigInteger)
+            + func.row_number().over(order_by=_QUEUE.c.id) - 1).label("idx"), *_QUEUE_COLUMNS)
+    .where(_QUEUE.c.id.in_(bindparam("ids", expanding=True))))
+_DROP_BATCH = delete(_QUEUE).where(_QUEUE.c.id.in_(bindparam("ids", expanding=True)))
 # Column limits are checked here so both backends accept or refuse the same events (SQLite
 # would store an over-long string that PostgreSQL refuses).
 _STRING_LIMITS = {c.name: c.type.length for c in _EVENTS.columns
-                  if getattr(c.type, "length", None) and c.name != "leaf_hash"}
+                  if getattr(c.type, "length", None) and c.name not in ("leaf_hash", "event_id")}
 _REQUIRED = ("actor_type", "action", "outcome")
 
 
 class AuditService:
-    """Records audit events as leaves of the RFC 6962 log.
+    """Records audit events and integrates them as leaves of the RFC 6962 log.
 
-    `record_in` queues an event on the caller's session; it is appended when that session
-    commits, in the same transaction, so the event exists exactly when the change it describes
-    does. The append itself (lock the tree head, number the events, store the nodes they
-    complete, bump the head) runs last, just before COMMIT: the lock that serializes appenders
-    across processes is held for a few small statements, never across the caller's own work,
-    and it is the last lock the transaction takes, so it does not deadlock against the caller's
-    row locks.
+    `record_in` queues an event on the caller's session; it is written to `audit_pending` when
+    that session commits, in the same transaction, so the event exists (durably, with its
+    `event_id`) exactly when the change it describes does. No tree lock is taken on that path.
+
+    Inline mode (the default, and what one-shot commands and tests use): right after each
+    commit that recorded events, this process integrates the queue itself. A process running
+    a background `Sequencer` turns inline mode off; its requests then only INSERT, and the
+    sequencer integrates every ~50 ms or 1,000 events.
     """
 
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None, *, inline: bool = True) -> None:
         self._db = db
         self._clock = clock or SystemClock()
         self._listeners: list[Callable[[int], None]] = []
+        self.inline = inline
 
     def on_appended(self, listener: Callable[[int], None]) -> None:
-        """Call `listener(tree_size)` after each commit that appended events (errors logged)."""
+        """Call `listener(tree_size)` after each integration that added events (errors
+        logged): the audit log checkpoints from it."""
         self._listeners.append(listener)
 
     # -- recording ------------------------------------------------------------------------------
@@ -77,22 +111,33 @@ class AuditService:
             if len(value) > limit:
                 raise ValueError(f"audit field {name} is longer than {limit} characters")
         row["leaf_hash"] = event_leaf_hash(leaf_fields(_Fields(row)))
+        row["event_id"] = _event_id()
         return row
 
-    def record_in(self, session: Session, event: AuditEvent) -> None:
-        """Record as part of the caller's transaction: the event commits with the change."""
-        self._queue(session, [self.values(event)])
+    def record_in(self, session: Session, event: AuditEvent) -> str:
+        """Record as part of the caller's transaction: the event commits with the change.
+        Returns the event's id (`GET /v1/audit/events/{id}`)."""
+        row = self.values(event)
+        self._queue(session, [row])
+        return str(row["event_id"])
 
-    def record(self, event: AuditEvent) -> None:
-        """Record on its own (e.g. a refused request, where nothing else is written)."""
-        with self._db.session() as s:
-            self.record_in(s, event)
+    def record(self, event: AuditEvent) -> str:
+        """Record on its own (e.g. a refused request, where nothing else is written): one
+        INSERT in a transaction of its own, without an ORM session."""
+        row = self.values(event)
+        with self._db.write() as conn:
+            conn.execute(insert(_QUEUE), [row])
+        self._recorded()
+        return str(row["event_id"])
 
-    def record_many(self, events: Iterable[AuditEvent]) -> None:
-        """Record several events in one transaction and one append."""
+    def record_many(self, events: Iterable[AuditEvent]) -> list[str]:
+        """Record several events in one transaction."""
         rows = [self.values(e) for e in events]
-        with self._db.session() as s:
-            self._queue(s, rows)
+        if rows:
+            with self._db.write() as conn:
+                conn.execute(insert(_QUEUE), rows)
+            self._recorded()
+        return [str(r["event_id"]) for r in rows]
 
     def list(self, *, tenant_id: str | None = None, action: str | None = None,
              limit: int = 100) -> list[AuditEventRow]:
@@ -128,28 +173,30 @@ class AuditService:
 
     def _before_commit(self, session: Session) -> None:
         if session.in_nested_transaction():
-            return  # releasing a savepoint: append with the outermost commit
+            return  # releasing a savepoint: write with the outermost commit
         pending = session.info.pop(_PENDING, None)
         if pending:
-            # SQLAlchemy flushes the caller's changes after this hook: do it first, so that the
-            # head lock really is the last lock this transaction takes.
-            session.flush()
-            session.info[_APPENDED] = self.append(session, [row for _, row in pending])
+            # Core, on the session's connection (same transaction): one INSERT for them all.
+            session.connection().execute(insert(_QUEUE), [row for _, row in pending])
+            session.info[_RECORDED] = True
 
     def _after_commit(self, session: Session) -> None:
-        size = session.info.pop(_APPENDED, None)
-        if size is None:
+        if session.info.pop(_RECORDED, None):
+            self._recorded()
+
+    def _recorded(self) -> None:
+        """Events were committed to the queue: integrate them now in inline mode."""
+        if not self.inline:
             return
-        for listener in self._listeners:
-            try:
-                listener(size)
-            except Exception as exc:  # the events are committed; a listener cannot undo that
-                log.error("audit_listener_failed", error_type=type(exc).__name__)
+        try:
+            self.integrate_all()
+        except Exception as exc:  # they are safe in the queue; the next integration takes them
+            log.error("audit_integration_failed", error_type=type(exc).__name__)
 
     def _after_rollback(self, session: Session, previous: SessionTransaction) -> None:
         if not previous.nested:  # the whole transaction: nothing it recorded happened
             session.info.pop(_PENDING, None)
-            session.info.pop(_APPENDED, None)
+            session.info.pop(_RECORDED, None)
             return
         pending = session.info.get(_PENDING)
 
@@ -163,29 +210,108 @@ class AuditService:
         if pending:
             pending[:] = [(tx, row) for tx, row in pending if not inside(tx)]
 
-    def append(self, session: Session, rows: list[dict[str, Any]]) -> int:
-        """Append prepared rows (from `values`) under the head lock; returns the new tree size.
+    # -- integrating ----------------------------------------------------------------------------
 
-        A few statements whatever the batch size: bump the head, read the stored right edge,
-        insert the events, insert the nodes they complete.
+    def integrate(self, max_batch: int = DEFAULT_BATCH) -> int:
+        """Move up to `max_batch` pending events into the tree, oldest first, in one
+        transaction; returns how many. Safe from any process at any time: the tree head lock
+        serializes integrations, and a crash before COMMIT leaves the queue as it was."""
+        with self._db.write() as conn:
+            # The head lock first (FOR UPDATE on PostgreSQL; SQLite's write lock is already
+            # held), then the queue as committed by now: two integrations never take the same
+            # events, and an event committed meanwhile waits for the next batch.
+            size = conn.scalar(_LOCK_HEAD)
+            if size is None:
+                raise LogStateError("the audit tree head row is missing: run `idproof db upgrade`")
+            batch = conn.execute(_NEXT_BATCH, {"n": max_batch}).all()
+            if not batch:
+                return 0
+            new_size = self._integrate_batch(conn, size, [tuple(r) for r in batch])
+        self._notify(new_size)
+        return new_size - size
+
+    def _integrate_batch(self, conn: Connection, size: int,
+                         batch: list[tuple[Any, ...]]) -> int:
+        """Inside the integration transaction: number the batch's (id, leaf hash) events from
+        `size`, copy them into the log, store the nodes, advance the head, empty the queue."""
+        ids = [r[0] for r in batch]
+        nodes = self._nodes_for(conn, size, [r[1] for r in batch])
+        # The rows are copied inside the database (no decoding and re-encoding of each event
+        # in Python), numbered in id order: the order of the leaf hashes above.
+        conn.execute(_COPY_BATCH, {"size": size, "ids": ids})
+        if nodes:
+            conn.execute(insert(_NODES), nodes)
+        new_size = size + len(ids)
+        conn.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=new_size))
+        # Exactly the events just integrated (the trigger refuses any other deletion).
+        conn.execute(_DROP_BATCH, {"ids": ids})
+        return new_size
+
+    def integrate_all(self, max_batch: int = DEFAULT_BATCH) -> int:
+        """Integrate until the queue is empty (as seen now); returns how many."""
+        total = 0
+        while True:
+            n = self.integrate(max_batch)
+            total += n
+            if n < max_batch:
+                return total
+
+    def pending_count(self) -> int:
+        with self._db.read() as s:
+            return int(s.scalar(select(func.count()).select_from(_QUEUE)) or 0)
+
+    def _notify(self, size: int) -> None:
+        for listener in self._listeners:
+            try:
+                listener(size)
+            except Exception as exc:  # the events are committed; a listener cannot undo that
+                log.error("audit_listener_failed", error_type=type(exc).__name__)
+
+    @staticmethod
+    def _nodes_for(conn: Connection, size: int, leaves: list[bytes]) -> list[dict[str, Any]]:
+        """The stored nodes that appending `leaves` at `size` completes."""
+        nodes: list[Node] = []
+        reader = DbNodeReader(conn)
+        if len(leaves) == 1:
+            # Only the left siblings this leaf completes: none for an even index.
+            nodes = nodes_to_store_on_append(size, leaves[0], reader)
+        else:
+            edge = CompactRange.from_store(size, reader)
+            for leaf in leaves:
+                nodes.extend(edge.append(leaf))
+        return [{"level": n.level, "idx": n.index, "hash": n.hash} for n in nodes]
+
+    def _append_rows(self, conn: Connection, size: int, rows: list[dict[str, Any]]) -> int:
+        nodes = self._nodes_for(conn, size, [row["leaf_hash"] for row in rows])
+        conn.execute(insert(_EVENTS), [{**row, "idx": size + i} for i, row in enumerate(rows)])
+        if nodes:
+            conn.execute(insert(_NODES), nodes)
+        return size + len(rows)
+
+    def append(self, session: Session, rows: list[dict[str, Any]]) -> int:
+        """Append prepared rows (from `values`) straight into the tree, bypassing the queue,
+        under the head lock; returns the new tree size. (Integration does the same for queued
+        events; this is for tools and tests that build a log directly.)
         """
         # Core statements on the session's connection (same transaction): none of this is ORM
         # state, and the ORM execute path would cost more than the statements themselves.
         conn = session.connection()
         size = advance_head(conn, len(rows))
-        reader = DbNodeReader(conn)
-        nodes: list[Node] = []
-        if len(rows) == 1:
-            # Only the left siblings this leaf completes: none for an even index.
-            nodes = nodes_to_store_on_append(size, rows[0]["leaf_hash"], reader)
-        else:
-            edge = CompactRange.from_store(size, reader)
-            for row in rows:
-                nodes.extend(edge.append(row["leaf_hash"]))
-        conn.execute(insert(_EVENTS), [{**row, "idx": size + i} for i, row in enumerate(rows)])
-        conn.execute(insert(_NODES), [{"level": n.level, "idx": n.index, "hash": n.hash}
-                                      for n in nodes])
-        return size + len(rows)
+        return self._append_rows(conn, size, rows)
+
+
+def _event_id() -> str:
+    """`aev_` + 24 base36 characters (~124 random bits), as `core.ids.new_id` makes, from one
+    call to the system's random source instead of one per character."""
+    n = secrets.randbits(124)
+    out = []
+    for _ in range(24):
+        n, r = divmod(n, 36)
+        out.append(_B36[r])
+    return "aev_" + "".join(out)
+
+
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class _Fields:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from idproof.bootstrap import Container, prepare
+from idproof.bootstrap import Container, prepare, start_background_services
 from idproof.cli.audit import audit_app
 from idproof.cli.keys import keys_app
 from idproof.cli.operators import operators_app
@@ -89,11 +89,13 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
         return
     if jobs:
         container.jobs.start_consumer()
+    start_background_services(container)
     try:
         uvicorn.run(create_app(container), host=host, port=port, log_config=log_config,
                     proxy_headers=False, server_header=False)
     finally:
         container.jobs.stop_consumer()
+        container.audit_sequencer.stop()
 
 
 @app.command()
@@ -109,11 +111,13 @@ def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> 
     documents, *others = container.jobs.consumers(threads)
     for consumer in others:
         consumer.start()
+    start_background_services(container)
     try:
         documents.run()  # blocks; handles SIGTERM/SIGINT for a graceful stop
     finally:
         for consumer in others:
             consumer.stop(graceful=True)
+        container.audit_sequencer.stop()
 
 
 @db_app.command("upgrade")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -92,6 +92,20 @@ class Database:
             raise
         finally:
             s.close()
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A Core unit of work (a connection in a transaction, committed or rolled back whole)
+        for statements that need no ORM session: cheaper on hot paths like the audit queue."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
             if lock is not None:
                 lock.release()
 

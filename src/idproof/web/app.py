@@ -103,11 +103,13 @@ def create_app(container: Container) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several workers): settings from the environment."""
-    from idproof.bootstrap import build_container
+    from idproof.bootstrap import build_container, start_background_services
     from idproof.config import load_settings
     from idproof.web.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.logging.level, settings.logging.pii_fields,
                       settings.logging.json_logs)
-    return create_app(build_container(settings))
+    container = build_container(settings)
+    start_background_services(container)  # each worker: one of them is elected sequencer
+    return create_app(container)

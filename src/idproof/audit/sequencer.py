@@ -1,0 +1,217 @@
+"""The audit sequencer: one process at a time integrates the pending queue into the tree.
+
+Requests only append to `audit_pending`. A `Sequencer` thread runs in every `idproof serve`
+and `idproof worker` process; one of them is elected (a PostgreSQL session advisory lock, or
+an exclusive lock on a file next to the SQLite database) and integrates pending events every
+`interval` seconds, or at once while a full batch is waiting. The others stand by and retry
+the election every second, so a killed sequencer is replaced within about a second, and its
+unfinished batch (rolled back with its connection) is taken again by the next one.
+
+The election is about efficiency only: `AuditService.integrate` locks the tree head, so two
+integrations can never interleave, whoever runs them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from contextlib import suppress
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from idproof.audit.service import DEFAULT_BATCH, AuditService
+from idproof.db.engine import Database
+
+log = structlog.get_logger("idproof.audit")
+
+# pg_try_advisory_lock key: "idproof audit sequencer", fixed so every replica agrees.
+ADVISORY_KEY = 0x1D9A_0A5E
+
+
+class _Election:
+    """Leadership, held as long as this object holds its lock."""
+
+    def try_acquire(self) -> bool:
+        raise NotImplementedError
+
+    def still_held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+
+class _FileElection(_Election):
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file: IO[bytes] | None = None
+
+    def try_acquire(self) -> bool:
+        if self._file is not None:
+            return True
+        fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
+        f = os.fdopen(fd, "r+b")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return False
+        self._file = f
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            finally:
+                self._file.close()
+                self._file = None
+
+
+class _AdvisoryElection(_Election):
+    """A session-level advisory lock on a connection of its own (no pool): it lasts exactly as
+    long as that connection, so a killed process releases it with its socket."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url, poolclass=NullPool)
+        self._conn: Any = None
+
+    def try_acquire(self) -> bool:
+        if self._conn is not None:
+            return True
+        conn = self._engine.connect()
+        try:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                               {"k": ADVISORY_KEY}).scalar()
+            conn.commit()
+        except Exception:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def still_held(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute(text("SELECT 1"))
+            self._conn.commit()
+            return True
+        except Exception:
+            self.release()
+            return False
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                # If the connection is gone, the lock went with it.
+                with suppress(Exception):
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                    conn.commit()
+            finally:
+                conn.close()
+
+    def dispose(self) -> None:
+        self.release()
+        self._engine.dispose()
+
+
+def election_for(db: Database) -> _Election:
+    if db.dialect == "postgresql":
+        return _AdvisoryElection(db.url)
+    database = make_url(db.url).database
+    if not database or database == ":memory:":
+        return _AlwaysLeader()
+    return _FileElection(Path(f"{database}-audit-sequencer.lock"))
+
+
+class _AlwaysLeader(_Election):
+    def try_acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class Sequencer:
+    """Integrates pending audit events in the background while elected."""
+
+    def __init__(self, audit: AuditService, db: Database, *, interval: float = 0.05,
+                 batch: int = DEFAULT_BATCH, elect_every: float = 1.0) -> None:
+        self._audit = audit
+        self._db = db
+        self.interval = interval
+        self.batch = batch
+        self._elect_every = elect_every
+        self._election = election_for(db)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.leader = False
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Run in the background; this process's requests stop integrating inline."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._audit.inline = False
+        self._thread = threading.Thread(target=self._run, name="idproof-audit-sequencer",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, integrate what this process left pending (best effort), resign."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+        try:
+            if self.leader:
+                self._audit.integrate_all(self.batch)
+        except Exception as exc:
+            log.error("audit_sequencer_final_integration_failed",
+                      error_type=type(exc).__name__)
+        self._resign()
+        self._audit.inline = True
+
+    def _resign(self) -> None:
+        self.leader = False
+        with suppress(Exception):  # releasing a lock on a dead connection
+            self._election.release()
+
+    def run_once(self) -> int:
+        """One pass (tests and tools): integrate up to one batch if elected."""
+        if not self.leader:
+            self.leader = self._election.try_acquire()
+        return self._audit.integrate(self.batch) if self.leader else 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.leader or not self._election.still_held():
+                    self.leader = self._election.try_acquire()
+                    if not self.leader:
+                        self._stop.wait(self._elect_every)
+                        continue
+                    log.info("audit_sequencer_elected", pid=os.getpid())
+                n = self._audit.integrate(self.batch)
+                if n >= self.batch:
+                    continue  # a full batch: more may be waiting
+            except Exception as exc:  # the database went away: retry, re-elect if needed
+                log.error("audit_sequencer_failed", error_type=type(exc).__name__)
+                self._resign()
+                self._stop.wait(self._elect_every)
+                continue
+            self._stop.wait(self.interval)
