@@ -252,6 +252,46 @@ def test_idproof_traffic_passes_the_gateway(stack: Stack) -> None:
             client.post("/verify/s/cancel", data={"csrf_token": _csrf(page.text)},
                         headers={"Origin": stack.base})
 
+        # -- the liveness step's JSON and multipart calls (kyc_standard), as hosted.js sends them
+        s3 = client.post("/v1/sessions", headers=auth,
+                         json={"reference": "user-44", "workflow": "kyc_standard"})
+        assert s3.status_code == 201, s3.text
+        client.cookies.clear()
+        page = client.get(s3.json()["url"].removeprefix(stack.base))
+        client.post("/verify/s/consent", data={"csrf_token": _csrf(page.text), "agree": "yes",
+                                               "version": "2026-11-1"},
+                    headers={"Origin": stack.base})
+        token_h = {"X-CSRF-Token": _csrf(client.get("/verify/s").text), "Origin": stack.base}
+        ch = client.post("/verify/s/challenge", headers=token_h)
+        assert ch.status_code < 500, ch.text
+        challenge_id = ch.json().get("challenge_id", "chl_none") if ch.status_code == 200 \
+            else "chl_none"
+        frames = [("frames", (f"frame-{i}.jpg", _jpeg(320, 240), "image/jpeg"))
+                  for i in range(3)]
+        lv = client.post("/verify/s/liveness", headers=token_h, files=frames,
+                         data={"challenge_id": challenge_id, "timestamps": "[0, 180, 360]"})
+        assert lv.status_code < 500, lv.text
+
+        # -- the operator console's sign-in form, with passwords as password managers make them
+        for password in ("k7#Qz!p2'W-x9&L", "Vq8;r<L2m'eX-9=a", "correct horse battery staple",
+                         "select-Union-2026!"):
+            login = client.get("/console/login")
+            client.post("/console/login", data={"csrf_token": _csrf(login.text),
+                                                "email": "ops+admin@example.com",
+                                                "password": password},
+                        headers={"Origin": stack.base})
+
+        # ... and the enrolment form, which sets one.
+        op = stack.cli("operators", "create", "--email", "ops@example.com", "--role", "admin")
+        enrol = str(op["enrollment_url"]).removeprefix(stack.base)
+        form = client.get(enrol)
+        assert form.status_code == 200, form.text[:300]
+        done = client.post(enrol, data={"csrf_token": _csrf(form.text),
+                                        "password": "Vq8;r<L2m'eX-9=a ok",
+                                        "password_confirm": "Vq8;r<L2m'eX-9=a ok"},
+                           headers={"Origin": stack.base})
+        assert done.status_code < 500, done.text[:300]
+
     # Not one of idproof's requests was refused, and no CRS rule fired on any of them.
     assert len(rec.seen) >= 35
     audit = stack.audit()
@@ -273,10 +313,13 @@ def test_access_log_keeps_no_secrets(stack: Stack) -> None:
         client.get("/verify/ses_abcdef.S3CRETMACvalue", params={"email": "ada@example.com"},
                    headers={"Authorization": "Bearer tok.en.value", "Cookie": "c=cookieval",
                             "Referer": "https://app.example/?who=ada"})
+        client.get("/console/enroll/EnR0LtOkEnvalue")
     time.sleep(0.2)
     log = stack.gateway.access_log.read_text()
     assert "/verify/ses_abcdef.[redacted]" in log
-    for secret in ("S3CRETMACvalue", "ada@example.com", "tok.en.value", "cookieval", "who=ada"):
+    assert "/console/enroll/[redacted]" in log
+    for secret in ("EnR0LtOkEnvalue", "S3CRETMACvalue", "ada@example.com", "tok.en.value",
+                   "cookieval", "who=ada"):
         assert secret not in log
 
 
