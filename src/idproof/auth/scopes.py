@@ -7,6 +7,8 @@ KNOWN_SCOPES: frozenset[str] = frozenset({
     "identity.read_status",
     "identity.read_pii",
     "identity.delete",
+    "identity.review",
+    "analytics.read",
     "vault.detokenize",
     "webhooks.manage",
     "workflows.manage",

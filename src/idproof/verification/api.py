@@ -11,10 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from idproof.auth.bearer import Principal
 from idproof.security.uploads import MAX_BYTES as MAX_UPLOAD_BYTES
+from idproof.verification.review import ReviewRequest
 from idproof.verification.schemas import (
     CreatedSession,
     CreateSession,
     DecisionView,
+    ReviewBody,
+    ReviewResult,
     SessionPage,
     SessionView,
 )
@@ -129,3 +132,37 @@ def erase_session(request: Request, session_id: str,
                   ) -> Response:
     get_container(request).captures.erase(actor(request, principal), session_id)
     return Response(status_code=204)
+
+
+@router.post("/{session_id}/review", response_model=ReviewResult,
+             responses={**_NOT_FOUND,
+                        202: {"description": "Four eyes: recorded, waiting for a second "
+                                             "reviewer (the session stays in_review)"},
+                        409: {"description": "not_in_review, review_conflict (the session "
+                                             "changed: If-Match no longer matches, or "
+                                             "another reviewer decided), "
+                                             "second_reviewer_required"},
+                        422: {"description": "reasons_required, unknown_reason, "
+                                             "steps_required, step_not_in_workflow, "
+                                             "note_required"}},
+             summary="Decide a session in review (scope identity.review)",
+             description="`approved` or `declined` sets the final status and sends "
+                         "`session.reviewed` and `session.decided`; `resubmit` sends the "
+                         "session back to `in_progress` for the listed steps (the hosted link "
+                         "in `url` can be used again) and sends `session.reviewed`.")
+def review_session(
+    request: Request, session_id: str, body: ReviewBody,
+    principal: Annotated[Principal, Depends(require_scopes("identity.review"))],
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None,
+) -> JSONResponse:
+    out = get_container(request).sessions.review(
+        actor(request, principal), session_id,
+        ReviewRequest(body.decision, tuple(body.reasons), body.note, tuple(body.steps)),
+        version=if_match.strip('"') if if_match else None)
+    result = ReviewResult(id=out.session_id, status=out.status, decision=out.decision,
+                          reasons=list(out.reasons), steps=list(out.steps),
+                          pending_second_review=out.pending_second_review,
+                          version=out.version, url=out.url)
+    return JSONResponse(result.model_dump(mode="json"),
+                        status_code=202 if out.pending_second_review else 200,
+                        headers={"ETag": f'"{out.version}"'})

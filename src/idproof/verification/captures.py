@@ -324,7 +324,8 @@ class CaptureService:
                     "document_number_token": doc.document_number_token,
                 }
             self._audit.record_in(s, AuditEvent(
-                action="session.pii_read", actor_type="client", actor_id=actor.client_id,
+                action="session.pii_read", actor_type=actor.actor_type,
+                actor_id=actor.client_id,
                 tenant_id=actor.tenant_id, target_type="session", target_id=row.id,
                 ip=actor.ip, request_id=actor.request_id, purpose=purpose))
         return DocumentData(fields)

@@ -29,8 +29,8 @@ _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.IN_PROGRESS: frozenset({Status.PROCESSING, Status.EXPIRED, Status.ABANDONED,
                                    Status.CANCELLED}),
     Status.PROCESSING: frozenset({Status.APPROVED, Status.DECLINED, Status.IN_REVIEW}),
-    # A reviewer settles a session in review.
-    Status.IN_REVIEW: frozenset({Status.APPROVED, Status.DECLINED}),
+    # A reviewer settles a session in review, or asks the person to redo steps.
+    Status.IN_REVIEW: frozenset({Status.APPROVED, Status.DECLINED, Status.IN_PROGRESS}),
     Status.APPROVED: frozenset(),
     Status.DECLINED: frozenset(),
     Status.EXPIRED: frozenset(),

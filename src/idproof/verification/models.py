@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idproof.crypto.fields import Encrypted
@@ -41,6 +50,8 @@ class VerificationSession(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_sessions_idempotency"),
         Index("ix_sessions_tenant_reference", "tenant_id", "reference"),
+        # The review queue: a tenant's sessions in one status, oldest decision first.
+        Index("ix_sessions_tenant_status_decided", "tenant_id", "status", "decided_at"),
     )
 
 
@@ -101,3 +112,48 @@ class SessionDocument(Base):
 
     __table_args__ = (Index("ix_session_documents_tenant_index", "tenant_id",
                             "document_index"),)
+
+
+class ReviewSettings(Base):
+    """A tenant's review rules: the queue's SLA and whether declines need four eyes."""
+
+    __tablename__ = "review_settings"
+
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sla_hours: Mapped[int] = mapped_column(Integer, default=24)
+    four_eyes: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReviewAssignment(Base):
+    """Who works on a session in review (one reviewer at a time)."""
+
+    __tablename__ = "review_assignments"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("verification_sessions.id",
+                                                       ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(40), index=True)
+    operator_id: Mapped[str] = mapped_column(String(40), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(40))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReviewProposal(Base):
+    """A decision waiting for a second reviewer (four eyes). The note may be personal data:
+    it never leaves the console, the audit log and this row."""
+
+    __tablename__ = "review_proposals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("verification_sessions.id",
+                                                       ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    decision: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # confirmed (a second reviewer agreed) or superseded (another decision was taken)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -120,3 +120,32 @@ class DecisionView(BaseModel):
     age_over_minimum: bool | None
     reasons: list[str]
     decided_at: datetime | None
+
+
+class ReviewBody(BaseModel):
+    """A reviewer's decision on a session in review."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approved", "declined", "resubmit"]
+    reasons: list[str] = Field(default_factory=list, max_length=10,
+                               description="Reason codes from the review catalogue; at "
+                                           "least one for a decline")
+    note: str = Field(default="", max_length=2000,
+                      description="Free text for your records (audit log only; never in "
+                                  "webhooks)")
+    steps: list[str] = Field(default_factory=list, max_length=10,
+                             description="For `resubmit`: the steps the person must redo")
+
+
+class ReviewResult(BaseModel):
+    id: str
+    status: str = Field(description="The session's status after the review")
+    decision: str
+    reasons: list[str]
+    steps: list[str]
+    pending_second_review: bool = Field(
+        description="Four eyes: a second reviewer must confirm (the session stays in_review)")
+    version: str = Field(description="The session's version now (send as If-Match)")
+    url: str | None = Field(default=None, description="For `resubmit`: the hosted link, "
+                                                      "usable again")

@@ -32,6 +32,8 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "identity.read_status": "Read sessions, their steps and decisions (no personal data)",
     "identity.read_pii": "Read a session's extracted personal data (audited, with a purpose)",
     "identity.delete": "Erase a session and its data",
+    "identity.review": "Decide sessions in review (approve, decline, ask for a resubmit)",
+    "analytics.read": "Read aggregate figures (volumes, funnel, reasons, times to decision)",
     "vault.detokenize": "Turn a vault token back into its value (audited, rate-limited)",
     "webhooks.manage": "Register, rotate, test and inspect webhook endpoints",
     "workflows.manage": "Manage verification workflows",
@@ -105,6 +107,17 @@ class SessionDecidedData(SessionEventData):
     decision: WebhookDecision  # type: ignore[valid-type]
 
 
+class WebhookReview(BaseModel):
+    decision: str = Field(description="approved, declined or resubmit")
+    reasons: list[str] = Field(description="Reason codes from the review catalogue")
+    steps: list[str] | None = Field(description="For resubmit: the steps to redo")
+    reviewer_type: str = Field(description="operator (the console) or client (the API)")
+
+
+class SessionReviewedData(SessionEventData):
+    review: WebhookReview
+
+
 class TestEventData(BaseModel):
     endpoint_id: str
 
@@ -129,6 +142,8 @@ WEBHOOK_EVENTS: dict[str, tuple[str, type[BaseModel]]] = {
                           SessionEventData),
     "session.erased": ("The session was erased (`DELETE /v1/sessions/{id}`)",
                        SessionEventData),
+    "session.reviewed": ("A reviewer approved, declined or asked for a resubmit "
+                         "(never the reviewer's note)", SessionReviewedData),
     TEST_EVENT: ("You asked for it with `POST /v1/webhooks/{id}/test`", TestEventData),
 }
 
