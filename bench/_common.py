@@ -195,15 +195,44 @@ class LoadResult:
         return asdict(self)
 
 
+# autocannon.js (Node) when the bench installed it: set by the caller (bench/_node.py).
+AUTOCANNON: Path | None = None
+
+
 def loadgen_tool(preference: str = "auto") -> str:
-    """'wrk' when asked for or when installed (auto), else 'httpx'."""
+    """'wrk' when asked for or when installed (auto), else autocannon when available, else
+    'httpx'."""
     if preference == "httpx":
         return "httpx"
+    if preference == "autocannon":
+        if AUTOCANNON is None:
+            raise SystemExit("autocannon was asked for but Node.js/npm are not available")
+        return "autocannon"
     if shutil.which("wrk"):
         return "wrk"
     if preference == "wrk":
         raise SystemExit("wrk was asked for but is not installed (apt-get install wrk)")
-    return "httpx"
+    return "autocannon" if AUTOCANNON is not None else "httpx"
+
+
+def _run_autocannon(port: int, method: str, path: str, headers: Mapping[str, str],
+                    body: bytes, seconds: float, concurrency: int) -> dict[str, float]:
+    assert AUTOCANNON is not None
+    cmd = ["node", str(AUTOCANNON), "-j", "-c", str(concurrency),
+           "-d", str(max(1, round(seconds))), "-t", "5", "-m", method]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}={v}"]
+    if body:
+        cmd += ["-b", body.decode()]
+    cmd.append(f"http://{HOST}:{port}{path}")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
+                         check=False)
+    try:
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise RuntimeError(f"autocannon gave no result (rc {out.returncode}): "
+                           f"{out.stderr[-500:]}") from None
+    return data  # type: ignore[no-any-return]
 
 
 _WRK_LUA = """\
@@ -330,6 +359,17 @@ def measure(label: str, port: int, method: str, path: str, *,
     """Warm up, then load `method path` for `seconds` with `concurrency` keep-alive
     connections; throughput counts 2xx responses only."""
     hdrs = dict(headers or {})
+    if tool == "autocannon":
+        if warmup > 0:
+            _run_autocannon(port, method, path, hdrs, body, warmup, concurrency)
+        a = _run_autocannon(port, method, path, hdrs, body, seconds, concurrency)
+        elapsed = float(a["duration"])
+        ok = int(a["2xx"])
+        done = int(a["requests"]["total"])
+        errors = int(a["errors"]) + int(a["non2xx"]) + int(a["timeouts"])
+        return LoadResult(label, "autocannon", done, ok, errors, elapsed,
+                          ok / elapsed if elapsed else 0.0, float(a["latency"]["p50"]),
+                          float(a["latency"]["p99"]), concurrency)
     if tool == "wrk":
         if warmup > 0:
             _run_wrk(port, method, path, hdrs, body, warmup, concurrency, threads)

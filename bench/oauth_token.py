@@ -1,9 +1,13 @@
 """Token endpoint throughput on this machine: client-credentials grants and bearer checks.
 
-Starts `idproof serve` (fresh SQLite data dir, one then two workers) and a bare FastAPI app
-(bench/_bare_app.py, the same uvicorn set-up) on 127.0.0.1, loads each with wrk when it is
-installed (else httpx in one asyncio process), and prints grants/s, GET /v1/me per second,
-in-process bearer verifications, and each figure's ratio to the bare-framework ceiling.
+Starts `idproof serve` (fresh SQLite data dir, one then two workers), a bare FastAPI app
+(bench/_bare_app.py, the same uvicorn set-up) and, when Node.js is there, the peer: panva's
+oidc-provider 9 in one Node process (bench/peers/oidc_provider.mjs: one client,
+client_credentials with client_secret_basic, EdDSA JWT access tokens, in memory), installed
+with npm into a temporary folder together with the autocannon load generator. Loads each on
+127.0.0.1 with wrk when installed, else autocannon, else httpx in one asyncio process, and
+prints grants/s, GET /v1/me per second, in-process bearer verifications, and each figure's
+ratio to the bare framework and to the peer, measured side by side in one sitting.
 
 Run: .venv/bin/python bench/oauth_token.py [--seconds 5] [--json]   (about 80 s; wrk rounds
 --seconds to whole seconds)
@@ -28,6 +32,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.append(_HERE)
 
+import _common  # noqa: E402
 from _common import (  # noqa: E402
     HOST,
     REPO,
@@ -69,8 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="concurrent keep-alive connections (default 32)")
     parser.add_argument("--workers", default="1,2",
                         help="comma-separated worker counts (default 1,2)")
-    parser.add_argument("--loadgen", choices=("auto", "wrk", "httpx"), default="auto",
-                        help="load generator (auto: wrk when installed, else httpx)")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "autocannon", "httpx"),
+                        default="auto", help="load generator (auto: wrk when installed, else "
+                                             "autocannon when Node.js is, else httpx)")
+    parser.add_argument("--peer", choices=("auto", "none"), default="auto",
+                        help="run oidc-provider as the peer when Node.js is present (auto)")
     parser.add_argument("--json", action="store_true",
                         help="also print all results as one JSON object on the last line")
     args = parser.parse_args(argv)
@@ -190,6 +198,28 @@ def bench_workers(workers: int, tmp: Path, args: argparse.Namespace, tool: str,
     return out_idp, out_bare
 
 
+def bench_peer(folder: Path, args: argparse.Namespace, tool: str,
+               started: list[ServerProcess]) -> LoadResult:
+    """oidc-provider, one Node process: the same grant request as idproof's."""
+    from _node import start_peer
+
+    secret = base64.urlsafe_b64encode(os.urandom(24)).decode()
+    peer = start_peer(folder, "bench", secret, started)
+    try:
+        status, raw = http_call(peer.port, "POST", "/token", GRANT_BODY,
+                                {"Authorization": basic_auth("bench", secret),
+                                 "Content-Type": FORM})
+        if status != 200 or b'"access_token"' not in raw:
+            raise RuntimeError(f"oidc-provider POST /token answered {status}: {raw[:300]!r}")
+        return measure_with_cpu(peer, "oidc-provider POST /token", "POST", "/token", args,
+                                tool, headers={"Content-Type": FORM,
+                                               "Authorization": basic_auth("bench", secret)},
+                                body=GRANT_BODY)
+    finally:
+        peer.stop()
+        started.remove(peer)
+
+
 # -- in process -----------------------------------------------------------------------------
 def bench_in_process(tmp: Path, seconds: float) -> dict[str, float]:
     """Bearer verification and the token use case without HTTP, as the tests build them."""
@@ -201,6 +231,7 @@ def bench_in_process(tmp: Path, seconds: float) -> dict[str, float]:
     settings = Settings(data_dir=tmp / "in-process", secret_key=base64.b64encode(
         os.urandom(32)).decode(), public_url=f"http://{HOST}:8000")
     container = prepare(settings)
+    container.audit_sequencer.start()  # as in `idproof serve`: grants only queue their event
     try:
         issued = container.clients.create("demo", SCOPES)
         req = OAuthRequest(form=[("grant_type", "client_credentials")],
@@ -275,6 +306,18 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             print(f"{label}  workers={w}: {r.rps:6,.0f} (p50 {r.p50_ms:5.1f} ms, p99 "
                   f"{r.p99_ms:6.1f} ms)  {names[what][1]}: {b.rps:6,.0f}/s  ratio {ratio:.3f}"
                   f"{flag}")
+    peer = results.get("peer")
+    if peer is None:
+        print(f"peer: not run ({results.get('peer_skipped', 'disabled')})")
+    else:
+        ratios["peer_grants_per_s"] = peer.rps
+        print(f"oidc-provider 9 (Node, 1 process): {_line(peer)}")
+        for w in ws:
+            r = idp[w]["token"]
+            ratio = r.rps / peer.rps if peer.rps else 0.0
+            ratios[f"token_w{w}_vs_peer"] = ratio
+            print(f"token grants/s  workers={w}: {r.rps:6,.0f}  oidc-provider: "
+                  f"{peer.rps:6,.0f}/s  ratio {ratio:.3f}  (goal >= 1.0 per process)")
     if len(ws) > 1:
         lo, hi = min(ws), max(ws)
         for what in ("token", "me"):
@@ -305,12 +348,22 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_sigterm_handler()
-    tool = loadgen_tool(args.loadgen)
     t_start = time.perf_counter()
+    folder: Path | None = None
+    why = "--peer none"
+    if args.peer == "auto" or args.loadgen == "autocannon":
+        from _node import autocannon_bin, node_dir
+
+        folder, why = node_dir()
+        if folder is not None:
+            _common.AUTOCANNON = autocannon_bin(folder)
+        else:
+            print(f"peer: {why}; oidc-provider is not run, the rest is", flush=True)
+    tool = loadgen_tool(args.loadgen)
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     print(f"bench/oauth_token.py: load generator {tool}"
-          + ("" if tool == "wrk" else " (wrk not installed: httpx in one asyncio process)")
-          + f"; load average {load1:.2f} at start", flush=True)
+          + ("" if tool != "httpx" else " (neither wrk nor Node.js: httpx in one asyncio "
+             "process)") + f"; load average {load1:.2f} at start", flush=True)
     started: list[ServerProcess] = []
     results: dict[str, Any] = {"loadgen": tool, "seconds": args.seconds,
                                "warmup": args.warmup, "connections": args.connections,
@@ -325,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
                 results["idproof"][w], results["bare"][w] = bench_workers(w, tmp, args, tool,
                                                                           started)
                 print(f"  workers={w}: done", flush=True)
+                if w == min(args.worker_counts) and folder is not None and args.peer == "auto":
+                    results["peer"] = bench_peer(folder, args, tool, started)
+                    print("  oidc-provider: done", flush=True)
+            if folder is None or args.peer != "auto":
+                results["peer_skipped"] = why
         finally:  # on any error or signal too: no server outlives the bench (or its data dir)
             for server in reversed(started):
                 server.stop()
@@ -338,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                         for w, d in results["idproof"].items()},
             "bare": {f"workers_{w}": {k: v.as_dict() for k, v in d.items()}
                      for w, d in results["bare"].items()},
+            "peer": results["peer"].as_dict() if "peer" in results else None,
             "reference": {"keycloak_per_vcpu": KEYCLOAK_PER_VCPU,
                           "keycloak_2cpu": KEYCLOAK_2CPU, "hydra_2cpu": HYDRA_2CPU},
         }
