@@ -1,0 +1,1 @@
+"""AML / PEP / sanctions screening: list importers, name matching, snapshots, the search API."""
