@@ -1,6 +1,6 @@
 """Replay the OWASP CRS regression tests through the idproof gateway and count the outcomes.
 
-    python3 tools/crs_replay.py ../shared/testdata/crs-3.3.4 [--subset N] [--json]
+    .venv/bin/python tools/crs_replay.py ../shared/testdata/crs-3.3.4 [--subset N] [--json]
 
 The tests are the CRS project's own (go-ftw/ftw YAML, one file per rule). By default the
 runner starts the gateway itself (tools/gateway.py, audit log of every transaction) in front of
