@@ -40,6 +40,7 @@ from idproof.operators.passkeys import Relying
 from idproof.operators.sealing import SecretSealer
 from idproof.operators.sessions import ConsoleSessions
 from idproof.operators.throttle import Limits, SignInThrottle
+from idproof.privacy.subjects import SubjectService
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
 from idproof.vault.service import VaultService
@@ -130,6 +131,7 @@ class Container:
     operators: OperatorAccounts
     console: ConsoleService
     workflows: WorkflowService
+    subjects: SubjectService
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -215,6 +217,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                            captures, clients, derive(secret, "hosted-csrf"), clock,
                            biometrics=biometrics)
     webhooks.set_enqueue(jobs.enqueue_webhook)
+    subjects = SubjectService(db, audit, protection, blobs, captures, clock)
+    subjects.set_emit(webhooks.emit)
     operators = OperatorAccounts(db, audit, settings.public_url, timedelta(
         hours=settings.operators.enrollment_ttl_hours), clock)
     ops = settings.operators
@@ -236,7 +240,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      sessions=sessions, captures=captures,
                      hosted=hosted, jobs=jobs,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
-                     console=console, workflows=workflows)
+                     console=console, workflows=workflows, subjects=subjects)
 
 
 def start_background_services(container: Container) -> None:

@@ -13,6 +13,7 @@ KNOWN_SCOPES: frozenset[str] = frozenset({
     "webhooks.manage",
     "workflows.manage",
     "audit.read",
+    "privacy.manage",
 })
 
 

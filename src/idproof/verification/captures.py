@@ -19,15 +19,16 @@ from sqlalchemy.orm import Session
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.errors import ValidationFailed
+from idproof.core.errors import NotFound, ValidationFailed
 from idproof.core.ids import new_id
+from idproof.crypto.errors import SubjectKeyShredded
 from idproof.crypto.fields import bind_protection
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
 from idproof.db.tenancy import get_owned
 from idproof.security.uploads import sanitize_image
 from idproof.vault.service import VaultService
-from idproof.verification.blobs import BlobStore
+from idproof.verification.blobs import BlobNotFound, BlobStore
 from idproof.verification.decision import StepResult, StepState
 from idproof.verification.document_checks import ExtractedDocument, check_document
 from idproof.verification.document_reader import DocumentReader, ReadOutcome
@@ -140,6 +141,14 @@ class CaptureService:
 
     # -- the job -----------------------------------------------------------------------------
     def process(self, session_id: str, capture_id: str) -> None:
+        try:
+            self._process(session_id, capture_id)
+        except (SubjectKeyShredded, BlobNotFound, NotFound) as exc:
+            # The subject was erased while the job ran (key shredded, image or session
+            # gone): nothing is left to read or to write; stop without a retry.
+            log.info("capture_job_subject_erased", error_type=type(exc).__name__)
+
+    def _process(self, session_id: str, capture_id: str) -> None:
         with self._db.read() as s:
             cap = s.get(Capture, capture_id)
             row = s.get(VerificationSession, session_id)

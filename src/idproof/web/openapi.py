@@ -38,6 +38,7 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "webhooks.manage": "Register, rotate, test and inspect webhook endpoints",
     "workflows.manage": "Manage verification workflows",
     "audit.read": "Read the audit log, its checkpoints and proofs",
+    "privacy.manage": "Export or erase everything held about a subject (audited)",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -118,6 +119,13 @@ class SessionReviewedData(SessionEventData):
     review: WebhookReview
 
 
+class SubjectErasedData(BaseModel):
+    reference: str = Field(description="Your own opaque id of the subject")
+    receipt_id: str = Field(description="The erasure receipt returned to the caller")
+    sessions: list[str] = Field(description="The ids of the sessions erased")
+    erased_at: str
+
+
 class TestEventData(BaseModel):
     endpoint_id: str
 
@@ -144,6 +152,8 @@ WEBHOOK_EVENTS: dict[str, tuple[str, type[BaseModel]]] = {
                        SessionEventData),
     "session.reviewed": ("A reviewer approved, declined or asked for a resubmit "
                          "(never the reviewer's note)", SessionReviewedData),
+    "subject.erased": ("Every session of a subject was erased (`DELETE /v1/subjects/{reference}` "
+                       "or `idproof privacy erase`)", SubjectErasedData),
     TEST_EVENT: ("You asked for it with `POST /v1/webhooks/{id}/test`", TestEventData),
 }
 

@@ -11,13 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 # may be listed in an endpoint's `event_types` like any other (it changes nothing).
 EVENT_TYPES: tuple[str, ...] = (
     "session.created", "session.started", "session.submitted", "session.decided",
-    "session.expired", "session.cancelled", "session.erased", "session.reviewed",
+    "session.expired", "session.cancelled", "session.erased", "subject.erased", "session.reviewed",
 )
 TEST_EVENT = "webhook.test"
 SUBSCRIBABLE: tuple[str, ...] = (*EVENT_TYPES, TEST_EVENT)
 EventType = Literal["session.created", "session.started", "session.submitted",
                     "session.decided", "session.expired", "session.cancelled",
-                    "session.erased", "session.reviewed", "webhook.test"]
+                    "session.erased", "subject.erased", "session.reviewed", "webhook.test"]
 
 
 class CreateEndpoint(BaseModel):

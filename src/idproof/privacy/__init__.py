@@ -1,0 +1,1 @@
+"""Data-subject rights and data lifecycle: export, erasure, retention, legal holds, consent."""
