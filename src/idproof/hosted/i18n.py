@@ -80,6 +80,13 @@ SOURCE: dict[str, str] = {
     "failed.text": "Reason: {reason}. Please contact the service that sent you here to try again.",
     "continue": "Return to the service",
     "close": "Close",
+    "handoff.heading": "Continue in a new window",
+    "handoff.text": (
+        "For your security, this verification opens in a window of its own, at the address of "
+        "the verification service."),
+    "handoff.open": "Open the verification",
+    "handoff.waiting": "The verification is open in another window. Come back here when it "
+                       "is done.",
     "ended.heading": "This verification has ended",
     "ended.text": "This link has expired or the verification was cancelled.",
     "used.heading": "This link was already used",

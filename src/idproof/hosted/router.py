@@ -392,9 +392,25 @@ async def liveness(request: Request,
 
 
 # -- the link ---------------------------------------------------------------------------------
+def _cross_site_frame(request: Request) -> bool:
+    """Opened in a frame of another site: there the browser never sends our SameSite=Strict
+    cookie (and blocks third-party cookies), so the flow cannot go on inside the frame."""
+    return (request.headers.get("sec-fetch-dest") == "iframe"
+            and request.headers.get("sec-fetch-site") == "cross-site")
+
+
 @router.get("/verify/{link}")
 async def open_link(request: Request, link: str) -> Response:
     svc = _service(request)
+    if _cross_site_frame(request):
+        # Hand off to a top-level window (the link stays unused until it opens there).
+        peeked = await run_in_threadpool(svc.peek_link, link)
+        if peeked.outcome == "invalid":
+            return _message(request, "invalid", status=404)
+        if peeked.outcome != "ok":
+            return _message(request, peeked.outcome, status=410, origins=peeked.origins)
+        return _render(request, "handoff.html", origins=peeked.origins, page=Page("handoff"),
+                       link_path=f"/verify/{link}", origins_attr=" ".join(peeked.origins))
     opened = await run_in_threadpool(
         lambda: svc.open_link(link, cookie=_cookie(request), ip=client_ip(request),
                               request_id=request_id(request)))

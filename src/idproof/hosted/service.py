@@ -141,6 +141,24 @@ class HostedService:
                 request_id=request_id))
         return Opened("ok", value)
 
+    def peek_link(self, token: str) -> Opened:
+        """What opening the link would answer, without using it up (for a page that cannot
+        keep the cookie, such as a cross-site frame, which hands off to a window instead)."""
+        session_id = self._links.session_id(token)
+        if session_id is None:
+            return Opened("invalid")
+        with self._db.read() as s:
+            row = s.get(VerificationSession, session_id)
+            if row is None:
+                return Opened("invalid")
+            client = self._clients.get(row.client_id) if row.client_id else None
+            origins = client.allowed_origins if client is not None else ()
+            if Status(row.status) in FINAL or row.expires_at <= self._clock.now():
+                return Opened("ended", origins=origins)
+            if row.link_used_at is not None:
+                return Opened("used", origins=origins)
+            return Opened("ok", origins=origins)
+
     def resolve(self, cookie: str | None) -> Browser | None:
         if not cookie or len(cookie) > 128:
             return None

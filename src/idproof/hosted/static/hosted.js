@@ -23,10 +23,18 @@
   function notify(type, extra) {
     var target = window.parent !== window ? window.parent : window.opener;
     var origin = parentOrigin();
-    if (!target || !origin) { return; }
+    if (!target) { return; }
     var msg = { source: "idproof", type: type, session_id: sessionId, status: status };
     if (extra) { for (var k in extra) { msg[k] = extra[k]; } }
-    target.postMessage(msg, origin);  // only ever to the client's registered origin
+    if (origin) { target.postMessage(msg, origin); }  // only to the client's registered origin
+    // A window opened by our own hand-off frame: that frame relays to the integrating page.
+    if (target === window.opener) {
+      try { target.postMessage(msg, location.origin); } catch (e) { /* opener gone */ }
+    }
+  }
+  function relay(msg) {  // from our hand-off window to the integrating page, unchanged
+    var origin = parentOrigin();
+    if (window.parent !== window && origin) { window.parent.postMessage(msg, origin); }
   }
   if (page === "done") { notify("complete"); }
   else if (body.getAttribute("data-event") === "cancel") { notify("cancel"); }
@@ -39,6 +47,11 @@
   // and the SDK is told it may close.
   var OPEN_PAGES = ["consent", "document", "selfie", "liveness"];
   function askToClose() {
+    if (page === "handoff" && handoffWindow && !handoffWindow.closed) {
+      // The flow runs in the hand-off window: it asks the person there.
+      handoffWindow.postMessage({ source: "idproof-sdk", type: "close" }, location.origin);
+      return;
+    }
     if (OPEN_PAGES.indexOf(page) >= 0 && csrf) {
       var form = document.createElement("form");
       form.method = "post";
@@ -59,6 +72,47 @@
     }
   }
   var framed = window.parent !== window && parentOrigin() !== null;
+  // A cross-site frame cannot keep our cookie: its hand-off page opens the flow in a window
+  // of its own (top level, first-party) and relays that window's messages to the SDK.
+  var handoffWindow = null;
+  if (page === "handoff") {
+    var openLink = document.getElementById("handoff-open");
+    if (openLink) {
+      openLink.addEventListener("click", function (event) {
+        var origin = parentOrigin();
+        var url = openLink.getAttribute("href") +
+          (origin ? "#idproof-origin=" + encodeURIComponent(origin) : "");
+        var opened = window.open(url, "idproof-verification", "popup=yes,width=480,height=760");
+        if (!opened) { return; }  // blocked: the plain link opens a tab instead
+        event.preventDefault();
+        handoffWindow = opened;
+        var waiting = document.getElementById("handoff-waiting");
+        if (waiting) { waiting.hidden = false; }
+      });
+    }
+    window.addEventListener("message", function (event) {
+      if (event.origin !== location.origin || !handoffWindow ||
+          event.source !== handoffWindow) { return; }
+      var data = event.data;
+      if (data && data.source === "idproof") { relay(data); }
+    });
+  }
+  if (window.parent === window && window.opener) {
+    // Our own hand-off frame asks this window to close (the SDK's close button, Escape).
+    window.addEventListener("message", function (event) {
+      if (event.source !== window.opener || event.origin !== location.origin) { return; }
+      var data = event.data;
+      if (data && data.source === "idproof-sdk" && data.type === "close") {
+        window.focus();
+        askToClose();
+      }
+    });
+    var popupClose = document.getElementById("sdk-close");
+    if (popupClose) {
+      popupClose.hidden = false;
+      popupClose.addEventListener("click", function () { notify("closed"); window.close(); });
+    }
+  }
   if (framed) {
     window.addEventListener("message", function (event) {
       if (event.source !== window.parent || event.origin !== parentOrigin()) { return; }

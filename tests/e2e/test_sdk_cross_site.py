@@ -1,0 +1,111 @@
+"""The web SDK embedded by a page of another site: the frame hands off to a window of its own
+(first-party, so the SameSite=Strict cookie works), relays its messages, and Escape in the
+integrating page asks there before the server records the cancel."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_hosted_flow import CHROMIUM, Server, _free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+APP_JS = """
+document.getElementById("open").addEventListener("click", function () {
+  var log = document.getElementById("log");
+  function add(line) { log.textContent += line + "\\n"; }
+  Idproof.open({
+    url: document.body.getAttribute("data-url"), mode: "modal",
+    onStep: function (e) { add("step " + e.page); },
+    onComplete: function (e) { add("complete " + e.sessionId + " " + e.status); },
+    onCancel: function (e) { add("cancel " + e.sessionId + " " + e.status); },
+    onError: function (e) { add("error " + e.code); }
+  });
+});
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path)
+    yield srv
+    srv.stop()
+
+
+def _app(tmp: Path, idproof: str, url: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+    site = tmp / "site"
+    site.mkdir()
+    (site / "app.js").write_text(APP_JS)
+    (site / "index.html").write_text(
+        f'<!doctype html><html lang="en"><body data-url="{url}"><button id="open">Verify'
+        f'</button><pre id="log"></pre><script src="{idproof}/sdk/idproof.js"></script>'
+        '<script src="/app.js"></script></body></html>')
+    port = _free_port()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://localhost:{port}"  # localhost vs 127.0.0.1: another site
+
+
+def test_cross_site_modal_hands_off_and_escape_cancels_on_the_server(
+        server: Server, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from idproof.verification.schemas import CreateSession
+    from idproof.verification.service import Actor
+
+    httpd, origin = _app(tmp_path, server.url, "about:blank")
+    issued = server.container.clients.create("demo", "identity.verify",
+                                             allowed_origins=[origin])
+    view, url, _ = server.container.sessions.create(
+        Actor(tenant_id=issued.client.tenant_id, client_id=issued.client.id),
+        CreateSession(workflow="document_only", reference="x-site"))
+    index = tmp_path / "site" / "index.html"
+    index.write_text(index.read_text().replace("about:blank", url))
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(30_000)
+                page.goto(f"{origin}/")
+                page.click("#open")
+                handle = page.wait_for_selector("iframe")
+                frame = handle.content_frame() if handle else None
+                assert frame is not None
+                frame.wait_for_selector("#handoff-open")
+                page.wait_for_function(
+                    "document.getElementById('log').textContent.includes('step handoff')")
+                with page.expect_popup() as popup_info:
+                    frame.click("#handoff-open")
+                popup = popup_info.value
+                popup.wait_for_selector("#agree")
+                popup.check("#agree")
+                popup.click("#consent-submit")
+                popup.wait_for_selector("#document-form")
+                page.wait_for_function(
+                    "document.getElementById('log').textContent.includes('step document')")
+                page.bring_to_front()
+                page.keyboard.press("Escape")  # asks in the window, nothing cancelled yet
+                popup.wait_for_selector("#cancel-confirm")
+                assert server.container.sessions.get(
+                    issued.client.tenant_id, view.id).status == "in_progress"
+                popup.click("#cancel-confirm")
+                page.wait_for_function(
+                    "document.getElementById('log').textContent.includes('cancel ')")
+                log = page.inner_text("#log")
+                assert f"cancel {view.id} cancelled" in log, log
+                assert page.query_selector("iframe") is None  # the modal closed
+            finally:
+                browser.close()
+    finally:
+        httpd.shutdown()
+    assert server.container.sessions.get(issued.client.tenant_id,
+                                         view.id).status == "cancelled"
