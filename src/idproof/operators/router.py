@@ -590,4 +590,5 @@ def install(app: FastAPI) -> None:
         return exc.response
 
     app.add_exception_handler(ConsoleExit, _exit)
+    import idproof.console.pages  # noqa: F401 - registers the work pages on `router`
     app.include_router(router)

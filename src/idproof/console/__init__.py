@@ -1,0 +1,1 @@
+"""The operator console's work pages: review queue and cases, sessions, dashboard."""
