@@ -41,6 +41,7 @@ from idproof.operators.sealing import SecretSealer
 from idproof.operators.sessions import ConsoleSessions
 from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.subjects import SubjectService
+from idproof.screening.service import ScreeningService
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
 from idproof.vault.service import VaultService
@@ -131,6 +132,7 @@ class Container:
     operators: OperatorAccounts
     console: ConsoleService
     workflows: WorkflowService
+    screening: ScreeningService
     subjects: SubjectService
 
     def close(self) -> None:
@@ -240,7 +242,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      sessions=sessions, captures=captures,
                      hosted=hosted, jobs=jobs,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
-                     console=console, workflows=workflows, subjects=subjects)
+                     console=console, workflows=workflows, subjects=subjects,
+                     screening=ScreeningService(db, audit, clock))
 
 
 def start_background_services(container: Container) -> None:

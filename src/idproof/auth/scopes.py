@@ -14,6 +14,7 @@ KNOWN_SCOPES: frozenset[str] = frozenset({
     "workflows.manage",
     "audit.read",
     "privacy.manage",
+    "screening.search",
 })
 
 

@@ -18,6 +18,7 @@ from idproof.bootstrap import Container, prepare, start_background_services
 from idproof.cli.audit import audit_app
 from idproof.cli.keys import keys_app
 from idproof.cli.operators import operators_app
+from idproof.cli.screening import screening_app
 from idproof.cli.privacy import privacy_app
 from idproof.config import load_settings
 from idproof.core.errors import IdproofError
@@ -34,6 +35,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(operators_app, name="operators")
+app.add_typer(screening_app, name="screening")
 app.add_typer(privacy_app, name="privacy")
 
 # Piped output (scripts, CI logs) gets wide lines instead of wrapped ids.

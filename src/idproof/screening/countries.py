@@ -39,9 +39,10 @@ def alpha2(value: str) -> str | None:
     text = value.strip()
     if re.fullmatch(r"[A-Za-z]{2}", text):
         code = text.lower()
-        return code if code.upper() in Locale("en").territories else None
+        return code if code.upper() in Locale("en").territories and code != "zz" else None
     if re.fullmatch(r"[A-Za-z]{3}", text):
         aliases = get_global("territory_aliases").get(text.upper())
-        if aliases:
+        if aliases and str(aliases[0]) != "ZZ" and str(aliases[0]) in Locale("en").territories:
             return str(aliases[0]).lower()
+        return None
     return _names().get(normalize(text))

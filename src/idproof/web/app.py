@@ -17,6 +17,7 @@ from idproof.bootstrap import Container
 from idproof.hosted.router import router as hosted_router
 from idproof.operators.router import install as install_console
 from idproof.privacy.api import router as privacy_router
+from idproof.screening.api import router as screening_router
 from idproof.vault.api import router as vault_router
 from idproof.verification.api import router as sessions_router
 from idproof.verification.biometrics.api import router as biometrics_router
@@ -99,6 +100,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(workflows_router)
     app.include_router(privacy_router)
+    app.include_router(screening_router)
     install_console(app)
     return app
 
