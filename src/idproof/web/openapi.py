@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from markupsafe import escape
 from pydantic import BaseModel, Field, create_model
 
+from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.verification.schemas import DecisionView
 from idproof.web.deps import current_principal
 from idproof.webhooks.schemas import EVENT_TYPES, TEST_EVENT
@@ -261,8 +262,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                        "(client_secret_basic, client_secret_post or private_key_jwt) and send "
                        "it as `Authorization: Bearer <token>`. A client gets only the scopes "
                        "it was granted.",
-        "flows": {"clientCredentials": {"tokenUrl": TOKEN_URL,
-                                        "scopes": dict(sorted(SCOPE_DESCRIPTIONS.items()))}}}}
+        "flows": {"clientCredentials": {"tokenUrl": TOKEN_URL, "scopes": {
+            scope: SCOPE_DESCRIPTIONS.get(scope, scope) for scope in sorted(KNOWN_SCOPES)}}}}}
     security: dict[tuple[str, str], tuple[bool, tuple[str, ...]]] = {}
     for route in _api_routes(app):
         for method in route.methods:
