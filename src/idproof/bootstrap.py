@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from idproof.audit.events import AuditEvent
 from idproof.audit.log import AuditLog, default_origin
 from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
@@ -44,6 +45,7 @@ from idproof.privacy.subjects import SubjectService
 from idproof.screening.service import ScreeningService
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
+from idproof.security.route_limits import Refusal, RouteLimiter, RouteLimits
 from idproof.vault.service import VaultService
 from idproof.verification.biometrics.analysis import FaceAnalyzer
 from idproof.verification.biometrics.engines import DlibFaceEngine
@@ -134,6 +136,7 @@ class Container:
     workflows: WorkflowService
     screening: ScreeningService
     subjects: SubjectService
+    route_limits: RouteLimits
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -176,6 +179,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                             client_window_seconds=bf.client_window_seconds,
                             bearer_max_failures=bf.bearer_max_failures,
                             bearer_window_seconds=bf.bearer_window_seconds)
+    route_limits = RouteLimits(RouteLimiter(storage, enabled=settings.security.rate_limits
+                                            .enabled), settings.security.rate_limits)
+    route_limits.on_refused(lambda r: _audit_rate_limited(audit, r))
     oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
                          revocations=revocations, audit=audit, guard=guard, clock=clock)
     bearer = BearerVerifier(settings, keys, revocations, clients, clock)
@@ -235,7 +241,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         SecretSealer(derive(secret, "operator-totp-seal")),
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
-    return Container(settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
+    return Container(route_limits=route_limits,
+                     settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
                      audit_log=audit_log, audit_sequencer=audit_sequencer,
@@ -244,6 +251,15 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
                      console=console, workflows=workflows, subjects=subjects,
                      screening=ScreeningService(db, audit, clock))
+
+
+
+def _audit_rate_limited(audit: AuditService, r: Refusal) -> None:
+    """The first refusal of a window per limit and caller: one event, not one per request."""
+    audit.record(AuditEvent(action="security.rate_limited", outcome="failure",
+                            actor_type="client" if r.client_id else "system",
+                            actor_id=r.client_id, tenant_id=r.tenant_id, ip=r.ip,
+                            request_id=r.request_id, details={"policy": r.policy}))
 
 
 def start_background_services(container: Container) -> None:

@@ -44,6 +44,7 @@ class ClientView:
     jwk: dict[str, Any] | None
     disabled: bool
     allowed_origins: tuple[str, ...] = ()
+    rate_limits: tuple[tuple[str, str], ...] = ()  # (route group, limit) overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class ClientService:
             scopes=tuple(client.scopes.split()), allowed_ips=tuple(client.allowed_ips or ()),
             jwk=client.jwk, disabled=client.disabled_at is not None,
             allowed_origins=tuple(client.allowed_origins or ()),
+            rate_limits=tuple(sorted((client.rate_limits or {}).items())),
         )
 
     def get(self, client_id: str, *, fresh: bool = False) -> ClientView | None:
@@ -234,6 +236,27 @@ class ClientService:
             self._audit.record_in(s, AuditEvent(
                 action="client.disabled", actor_type="operator", actor_id=actor,
                 tenant_id=client.tenant_id, target_type="client", target_id=client_id))
+            view = self._view(client, tenant)
+        self._forget(client_id)
+        return view
+
+    def set_rate_limits(self, client_id: str, overrides: dict[str, str], *,
+                        actor: str = "cli") -> ClientView:
+        """Merge per-group rate limits into the client's own ({group: ""} restores the
+        default); the limits are validated by the caller (`security.route_limits`)."""
+        with self._db.session() as s:
+            row = s.execute(select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
+                            .where(Client.id == client_id)).first()
+            if row is None:
+                raise NotFound("no such client", code="client_not_found")
+            client, tenant = row
+            merged = {**(client.rate_limits or {}), **overrides}
+            client.rate_limits = {k: v for k, v in merged.items() if v}
+            self._audit.record_in(s, AuditEvent(
+                action="client.updated", actor_type="operator", actor_id=actor,
+                tenant_id=client.tenant_id, target_type="client", target_id=client_id,
+                details={"rate_limits": [f"{g}={v}" for g, v in
+                                         sorted(client.rate_limits.items())]}))
             view = self._view(client, tenant)
         self._forget(client_id)
         return view

@@ -34,6 +34,8 @@ class Client(Base):
     # messages to these only, and lets them frame it.
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list,
                                                        server_default="[]")
+    # The client's own rate limits per route group ({"sessions": "600/minute"}).
+    rate_limits: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     # Public JWK for private_key_jwt; never a private key.
     jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -55,7 +55,7 @@ def current_principal(
         raise Unauthorized("a bearer token is required", code="missing_token",
                            headers=_challenge())
     try:
-        return container.bearer.verify(creds.credentials, ip)
+        principal = container.bearer.verify(creds.credentials, ip)
     except BearerRejected as exc:
         if exc.status == 403:
             _audit_refusal(container, request, ip, exc.reason)
@@ -83,6 +83,22 @@ def current_principal(
                               code="too_many_invalid_tokens",
                               headers={"Retry-After": str(retry),
                                        **_challenge("invalid_token")}) from None
+    _rate_limit(container, request, principal, ip)
+    return principal
+
+
+def _rate_limit(container: Container, request: Request, principal: Principal, ip: str) -> None:
+    """The client's limit for this route group (its own override, else the default)."""
+    client = container.clients.get(principal.client_id)
+    out = container.route_limits.for_client(
+        request.url.path, principal.client_id, principal.tenant_id,
+        client.rate_limits if client is not None else (), ip, request_id(request))
+    if out.allowed:
+        request.state.ratelimit_headers = [(k.lower().encode(), v.encode())
+                                           for k, v in out.headers]
+        return
+    raise TooManyRequests("too many requests for this client; retry after the given time",
+                          code="rate_limited", headers=dict(out.headers))
 
 
 def _audit_refusal(container: Container, request: Request, ip: str, reason: str) -> None:

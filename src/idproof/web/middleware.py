@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from idproof.core.ids import random_token
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.client_ip import is_trusted_proxy, resolve_client_ip
+from idproof.security.route_limits import RouteLimits
 from idproof.web.logging import scrub_text
 
 access_log = structlog.get_logger("idproof.access")
@@ -100,6 +101,7 @@ class EdgeMiddleware:
                 if b"content-security-policy" not in names:
                     extra.append((b"content-security-policy",
                                   b"default-src 'none'; frame-ancestors 'none'"))
+                extra.extend(state.get("ratelimit_headers", ()))
                 message["headers"] = raw + [h for h in extra if h[0] not in names]
             await send(message)
 
@@ -110,6 +112,14 @@ class EdgeMiddleware:
                 await self._reject(send_wrapped, 429, "ip_blocked", "Too many requests",
                                    "too many failed authentications from this address", rid,
                                    [(b"retry-after", str(retry).encode())])
+                return
+            # Per IP (every group), per session (uploads, OTP), per hosted link, per operator.
+            limits = _route_limits(scope)
+            limited = limits.at_edge(path, headers, ip, rid) if limits is not None else None
+            if limited is not None:
+                await self._reject(send_wrapped, 429, "rate_limited", "Too many requests",
+                                   "too many requests; retry after the given time", rid,
+                                   limited)
                 return
             limit = self.max_upload if _UPLOAD_PATH.match(path) else self.max_body
             declared = headers.get("content-length")
@@ -153,6 +163,11 @@ class EdgeMiddleware:
             (b"content-type", b"application/problem+json"),
             (b"content-length", str(len(body)).encode()), *(headers or [])]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _route_limits(scope: Scope) -> RouteLimits | None:
+    container = getattr(getattr(scope.get("app"), "state", None), "container", None)
+    return getattr(container, "route_limits", None)
 
 
 def _forwarded_https(value: str | None) -> bool:
