@@ -38,7 +38,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
-def _app(tmp: Path, idproof: str, url: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+def _app(tmp: Path, idproof: str, url: str, host: str = "localhost"
+         ) -> tuple[http.server.ThreadingHTTPServer, str]:
     site = tmp / "site"
     site.mkdir()
     (site / "app.js").write_text(APP_JS)
@@ -50,7 +51,7 @@ def _app(tmp: Path, idproof: str, url: str) -> tuple[http.server.ThreadingHTTPSe
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://localhost:{port}"  # localhost vs 127.0.0.1: another site
+    return httpd, f"http://{host}:{port}"  # localhost vs 127.0.0.1: another site
 
 
 def test_cross_site_modal_hands_off_and_escape_cancels_on_the_server(
