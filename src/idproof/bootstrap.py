@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from idproof.audit.events import AuditEvent
-from idproof.audit.events import AuditEvent
 from idproof.audit.log import AuditLog, default_origin
 from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
@@ -46,7 +45,6 @@ from idproof.privacy.subjects import SubjectService
 from idproof.screening.service import ScreeningService
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
-from idproof.security.route_limits import Refusal, RouteLimiter, RouteLimits
 from idproof.security.route_limits import Refusal, RouteLimiter, RouteLimits
 from idproof.vault.service import VaultService
 from idproof.verification.biometrics.analysis import FaceAnalyzer
@@ -139,7 +137,6 @@ class Container:
     screening: ScreeningService
     subjects: SubjectService
     route_limits: RouteLimits
-    route_limits: RouteLimits
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -182,9 +179,6 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                             client_window_seconds=bf.client_window_seconds,
                             bearer_max_failures=bf.bearer_max_failures,
                             bearer_window_seconds=bf.bearer_window_seconds)
-    route_limits = RouteLimits(RouteLimiter(storage, enabled=settings.security.rate_limits
-                                            .enabled), settings.security.rate_limits)
-    route_limits.on_refused(lambda r: _audit_rate_limited(audit, r))
     route_limits = RouteLimits(RouteLimiter(storage, enabled=settings.security.rate_limits
                                             .enabled), settings.security.rate_limits)
     route_limits.on_refused(lambda r: _audit_rate_limited(audit, r))
@@ -257,15 +251,6 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
                      console=console, workflows=workflows, subjects=subjects,
                      screening=ScreeningService(db, audit, clock))
-
-
-
-def _audit_rate_limited(audit: AuditService, r: Refusal) -> None:
-    """The first refusal of a window per limit and caller: one event, not one per request."""
-    audit.record(AuditEvent(action="security.rate_limited", outcome="failure",
-                            actor_type="client" if r.client_id else "system",
-                            actor_id=r.client_id, tenant_id=r.tenant_id, ip=r.ip,
-                            request_id=r.request_id, details={"policy": r.policy}))
 
 
 

@@ -97,62 +97,10 @@ class RateLimitSettings(BaseModel):
     per_operator: Limit = "600/minute"
 
 
-def _valid_limit(v: str) -> str:
-    from limits import parse
-
-    parse(v)  # raises ValueError on a malformed limit
-    return v
-
-
-Limit = Annotated[str, AfterValidator(_valid_limit)]
-
-
-class ClientRateLimits(BaseModel):
-    """Requests per API client and route group (`limits` notation); a client's own override
-    (`idproof clients update ID --rate sessions=600/minute`) wins."""
-
-    oauth: Limit = "300/minute"
-    sessions: Limit = "600/minute"
-    uploads: Limit = "600/minute"
-    webhooks: Limit = "300/minute"
-    audit: Limit = "600/minute"
-    vault: Limit = "600/minute"
-    api: Limit = "1200/minute"
-
-
-class IpRateLimits(BaseModel):
-    """Requests per client IP and route group, the hosted pages and the console included."""
-
-    oauth: Limit = "600/minute"
-    sessions: Limit = "1200/minute"
-    uploads: Limit = "1200/minute"
-    webhooks: Limit = "600/minute"
-    audit: Limit = "1200/minute"
-    vault: Limit = "1200/minute"
-    api: Limit = "2400/minute"
-    hosted: Limit = "600/minute"
-    console: Limit = "600/minute"
-
-
-class RateLimitSettings(BaseModel):
-    """Rate limits per route group (docs/api/rate-limits.md). Health checks are never limited."""
-
-    enabled: bool = True
-    per_client: ClientRateLimits = Field(default_factory=ClientRateLimits)
-    per_ip: IpRateLimits = Field(default_factory=IpRateLimits)
-    # Per verification session: capture uploads and one-time-code steps (API and hosted).
-    session_uploads: Limit = "30/minute"
-    session_otp: Limit = "10/minute"
-    # Per hosted link (one person's browser) and per console operator (signed-in session).
-    per_link: Limit = "120/minute"
-    per_operator: Limit = "600/minute"
-
-
 class SecuritySettings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     brute_force: BruteForceSettings = Field(default_factory=BruteForceSettings)
-    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 

@@ -285,29 +285,5 @@ def clients_update(
     out.print(f"client {client_id}: rate limits {shown}")
 
 
-@clients_app.command("update")
-def clients_update(
-    client_id: str,
-    rate: Annotated[list[str] | None, typer.Option(
-        help='This client\'s own limit for a route group, e.g. "sessions=600/minute"; '
-             '"sessions=default" restores the default (repeatable)')] = None,
-) -> None:
-    """Change a client's settings (today: its rate limits per route group)."""
-    from idproof.security.route_limits import parse_overrides
-
-    try:
-        overrides = parse_overrides(rate or [])
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    try:
-        view = _container().clients.set_rate_limits(client_id, overrides)
-    except IdproofError as exc:
-        _fail(exc)
-        return
-    shown = ", ".join(f"{g}={v}" for g, v in view.rate_limits) or "defaults"
-    out.print(f"client {client_id}: rate limits {shown}")
-
-
 if __name__ == "__main__":  # pragma: no cover
     app()
