@@ -591,4 +591,7 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(ConsoleExit, _exit)
     import idproof.console.pages  # noqa: F401 - registers the work pages on `router`
+    from idproof.console.api import router as analytics_router
+
     app.include_router(router)
+    app.include_router(analytics_router)

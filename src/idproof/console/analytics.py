@@ -1,0 +1,147 @@
+"""Aggregate figures of sessions: volumes, funnel, reasons, times to decision, review backlog."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from idproof.console.review import decode_cursor, encode_cursor, reason_filter
+from idproof.core.errors import ValidationFailed
+from idproof.verification.lifecycle import Status
+from idproof.verification.models import ReviewSettings, SessionStep, VerificationSession
+
+# The columns a session export may carry: ids, codes and times, never personal data.
+CSV_COLUMNS = ("id", "tenant_id", "status", "workflow", "workflow_version", "reference",
+               "reasons", "created_at", "submitted_at", "decided_at")
+
+
+def _p(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def summary(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetime,
+            now: datetime) -> dict[str, Any]:
+    """The figures for sessions created in [start, end) of the given tenants."""
+    if end <= start:
+        raise ValidationFailed("`from` must be before `to`", code="invalid_period")
+    where = and_(VerificationSession.tenant_id.in_(list(tenant_ids)),
+                 VerificationSession.created_at >= start, VerificationSession.created_at < end)
+    by_status = dict(s.execute(select(VerificationSession.status, func.count())
+                               .where(where).group_by(VerificationSession.status)).all())
+    started = sum(by_status.values())
+    completed = s.scalar(select(func.count()).select_from(VerificationSession).where(
+        where, VerificationSession.submitted_at.is_not(None))) or 0
+    funnel_rows = s.execute(select(SessionStep.step, SessionStep.state, func.count())
+                            .join(VerificationSession,
+                                  VerificationSession.id == SessionStep.session_id)
+                            .where(where).group_by(SessionStep.step, SessionStep.state)).all()
+    funnel: dict[str, dict[str, int]] = {}
+    for step, state, n in funnel_rows:
+        funnel.setdefault(step, {})[state] = n
+    reasons: Counter[str] = Counter()
+    durations: list[float] = []
+    for decision, created, decided in s.execute(
+            select(VerificationSession.decision, VerificationSession.created_at,
+                   VerificationSession.decided_at)
+            .where(where, VerificationSession.decided_at.is_not(None))):
+        reasons.update((decision or {}).get("reasons", []))
+        durations.append((decided - created).total_seconds())
+    sla = {r.tenant_id: r.sla_hours for r in s.scalars(
+        select(ReviewSettings).where(ReviewSettings.tenant_id.in_(list(tenant_ids))))}
+    backlog = breaches = 0
+    for tenant, decided in s.execute(select(VerificationSession.tenant_id,
+                                            VerificationSession.decided_at).where(
+            VerificationSession.tenant_id.in_(list(tenant_ids)),
+            VerificationSession.status == Status.IN_REVIEW.value)):
+        backlog += 1
+        if decided is not None and decided + timedelta(hours=sla.get(tenant, 24)) < now:
+            breaches += 1
+    return {
+        "from": start.isoformat(), "to": end.isoformat(),
+        "sessions": {"started": started, "completed": completed,
+                     "approved": by_status.get("approved", 0),
+                     "declined": by_status.get("declined", 0),
+                     "in_review": by_status.get("in_review", 0),
+                     "abandoned": by_status.get("abandoned", 0),
+                     "expired": by_status.get("expired", 0),
+                     "cancelled": by_status.get("cancelled", 0)},
+        "funnel": [{"step": k, "passed": v.get("passed", 0), "failed": v.get("failed", 0),
+                    "pending": sum(n for st, n in v.items() if st not in ("passed", "failed"))}
+                   for k, v in sorted(funnel.items())],
+        "top_reasons": [{"reason": r, "count": n} for r, n in reasons.most_common(10)],
+        "time_to_decision_seconds": {"median": median(durations) if durations else None,
+                                     "p95": _p(durations, 0.95)},
+        "review": {"backlog": backlog, "sla_breaches": breaches},
+    }
+
+
+def session_query(tenant_ids: Sequence[str], *, q: str = "", status: str = "",
+                  workflow: str = "", reason: str = "", start: datetime | None = None,
+                  end: datetime | None = None, cursor: str = "") -> Any:
+    stmt = select(VerificationSession).where(
+        VerificationSession.tenant_id.in_(list(tenant_ids)))
+    if q:
+        stmt = stmt.where(or_(VerificationSession.id == q, VerificationSession.reference == q))
+    if status:
+        if status not in {st.value for st in Status}:
+            raise ValidationFailed("unknown status", code="invalid_status")
+        stmt = stmt.where(VerificationSession.status == status)
+    if workflow:
+        stmt = stmt.where(VerificationSession.workflow_id == workflow)
+    if reason:
+        stmt = stmt.where(reason_filter(reason))
+    if start is not None:
+        stmt = stmt.where(VerificationSession.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(VerificationSession.created_at < end)
+    if cursor:
+        at, sid = decode_cursor(cursor)
+        stmt = stmt.where(or_(VerificationSession.created_at < at,
+                              and_(VerificationSession.created_at == at,
+                                   VerificationSession.id < sid)))
+    return stmt.order_by(VerificationSession.created_at.desc(), VerificationSession.id.desc())
+
+
+def page_of(s: Session, stmt: Any, limit: int) -> tuple[list[VerificationSession], str | None]:
+    rows = list(s.scalars(stmt.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None)
+
+
+def _cell(value: object) -> str:
+    text = str(value)
+    return "'" + text if text and text[0] in "=+-@" else text
+
+
+def csv_of(rows: Iterable[VerificationSession], columns: Sequence[str]) -> str:
+    bad = [c for c in columns if c not in CSV_COLUMNS]
+    if bad:
+        raise ValidationFailed("an export carries no personal data: unknown or personal "
+                               "column", code="column_not_exportable",
+                               extra={"allowed": list(CSV_COLUMNS)})
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(columns)
+    for r in rows:
+        values = {"id": r.id, "tenant_id": r.tenant_id, "status": r.status,
+                  "workflow": r.workflow_id, "workflow_version": r.workflow_version,
+                  "reference": r.reference,
+                  "reasons": " ".join((r.decision or {}).get("reasons", [])),
+                  "created_at": r.created_at.isoformat(),
+                  "submitted_at": r.submitted_at.isoformat() if r.submitted_at else "",
+                  "decided_at": r.decided_at.isoformat() if r.decided_at else ""}
+        # a leading = + - @ would be a formula in a spreadsheet
+        w.writerow([_cell(values[c]) for c in columns])
+    return buf.getvalue()
