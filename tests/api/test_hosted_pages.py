@@ -76,3 +76,16 @@ def test_a_same_site_frame_keeps_the_flow_in_the_frame(api, auth) -> None:  # no
 def test_a_forged_link_in_a_cross_site_frame_is_refused(api) -> None:
     r = api.get("/verify/ses_nope.forged", headers=CROSS_SITE_FRAME)
     assert r.status_code == 404
+
+
+def test_message_pages_tell_the_sdk_why(api, auth) -> None:  # noqa: F811
+    from tests.api.test_hosted import ORIGIN, new_session
+
+    _sid, path = new_session(api, auth)
+    assert api.get(path).status_code == 200
+    api.cookies.clear()
+    used = api.get(path)
+    assert used.status_code == 410 and 'data-event="error:used"' in used.text
+    assert f'data-origins="{ORIGIN}"' in used.text
+    nosession = api.get("/verify/s")
+    assert nosession.status_code == 401 and 'data-event="error:nosession"' in nosession.text

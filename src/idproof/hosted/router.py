@@ -80,8 +80,11 @@ def _render(request: Request, template: str, *, status: int = 200, locale: str |
 
 def _message(request: Request, key: str, *, status: int, heading: str | None = None,
              locale: str | None = None, origins: tuple[str, ...] = ()) -> HTMLResponse:
+    # The SDK learns why with onError: code `used`, `ended`, `invalid` or `nosession` (sent
+    # only where the page knows the client's origins).
     return _render(request, "message.html", status=status, locale=locale, origins=origins,
-                   heading=heading or f"{key}.heading", text=f"{key}.text")
+                   heading=heading or f"{key}.heading", text=f"{key}.text",
+                   event=f"error:{key}", origins_attr=" ".join(origins))
 
 
 def _cookie(request: Request) -> str | None:

@@ -36,9 +36,13 @@
     var origin = parentOrigin();
     if (window.parent !== window && origin) { window.parent.postMessage(msg, origin); }
   }
+  var pageEvent = body.getAttribute("data-event") || "";
   if (page === "done") { notify("complete"); }
-  else if (body.getAttribute("data-event") === "cancel") { notify("cancel"); }
-  else if (page === "message" && status) { notify("error", { code: "ended" }); }
+  else if (pageEvent === "cancel") { notify("cancel"); }
+  else if (pageEvent.indexOf("error:") === 0) { notify("error", { code: pageEvent.slice(6) }); }
+  else if ((page === "message" && status) || page === "ended") {
+    notify("error", { code: "ended" });
+  }
   else if (page) { notify("step", { page: page }); }
 
   // -- closing: the SDK's close button and Escape ask here first --------------------------

@@ -142,6 +142,13 @@
     frame.addEventListener("error", function () {
       onError({ sessionId: "", status: "", code: "load_failed" });
     });
+    // A page that loaded but never spoke (an invalid link, which names no client origin to
+    // speak to, or a network error page) is reported, not left blank without a word.
+    frame.addEventListener("load", function () {
+      root.setTimeout(function () {
+        if (!answered && !closed) { onError({ sessionId: "", status: "", code: "no_answer" }); }
+      }, 5000);
+    });
     return { close: requestClose };
   }
 
