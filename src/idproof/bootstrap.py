@@ -41,6 +41,7 @@ from idproof.operators.passkeys import Relying
 from idproof.operators.sealing import SecretSealer
 from idproof.operators.sessions import ConsoleSessions
 from idproof.operators.throttle import Limits, SignInThrottle
+from idproof.privacy.purge import RetentionService
 from idproof.privacy.subjects import SubjectService
 from idproof.screening.service import ScreeningService
 from idproof.security.brute_force import BruteForceGuard
@@ -51,7 +52,7 @@ from idproof.verification.biometrics.analysis import FaceAnalyzer
 from idproof.verification.biometrics.engines import DlibFaceEngine
 from idproof.verification.biometrics.pad import FrequencyPAD
 from idproof.verification.biometrics.service import BiometricsService
-from idproof.verification.blobs import LocalBlobStore
+from idproof.verification.blobs_setup import open_blob_store
 from idproof.verification.captures import CaptureService
 from idproof.verification.document_reader import DocumentReader
 from idproof.verification.links import LinkSigner
@@ -136,6 +137,7 @@ class Container:
     workflows: WorkflowService
     screening: ScreeningService
     subjects: SubjectService
+    retention: RetentionService
     route_limits: RouteLimits
 
     def close(self) -> None:
@@ -192,12 +194,14 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                               settings.public_url, clock)
     workflows = WorkflowService(db, audit, clock)
     sessions.set_workflows(workflows)
-    blobs = LocalBlobStore(settings.data_dir / "blobs")
+    blobs = open_blob_store(settings, db)
     captures = CaptureService(db, audit, protection, vault, blobs, sessions,
                               document_reader or DocumentReader(), clock,
                               stuck_after=timedelta(seconds=settings.jobs.stuck_after_seconds),
                               job_timeout=timedelta(seconds=settings.jobs.timeout_seconds))
     captures.set_retention(tenants.image_retention)
+    retention = RetentionService(db, audit, captures, clock,
+                                 batch=settings.privacy.purge_progress_every)
     wh = settings.webhooks
     webhooks = WebhookService(db, audit, derive(secret, "webhook-secret-seal"),
                               allow_private_networks=settings.webhook_allow_private_networks,
@@ -208,7 +212,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                               retention=timedelta(days=wh.retention_days))
     sessions.on_event(lambda s, row, event_type: webhooks.emit(
         s, row.tenant_id, event_type, sessions.event_data(row, event_type)))
-    jobs = Jobs(make_huey(settings), process_capture=captures.process, sweep=captures.sweep,
+    jobs = Jobs(make_huey(settings), process_capture=captures.process,
+                sweep=lambda: {**captures.sweep(), **(retention.sweep()
+                                                      if settings.privacy.daily_purge else {})},
                 sweep_every_minutes=settings.jobs.sweep_every_minutes,
                 deliver_webhook=webhooks.deliver, webhook_sweep=webhooks.sweep,
                 webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX),
@@ -249,7 +255,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      sessions=sessions, captures=captures,
                      hosted=hosted, jobs=jobs,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
-                     console=console, workflows=workflows, subjects=subjects,
+                     console=console, workflows=workflows, subjects=subjects, retention=retention,
                      screening=ScreeningService(db, audit, clock))
 
 

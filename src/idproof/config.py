@@ -202,6 +202,27 @@ class AuditSettings(BaseModel):
     sequencer_batch: int = Field(1000, ge=1, le=100_000)
 
 
+class BlobSettings(BaseModel):
+    """Where sealed captures live: a local folder (one machine), the database (PostgreSQL:
+    every machine shares it) or an S3-compatible bucket. Only ciphertext is ever stored."""
+
+    backend: Literal["local", "database", "s3"] = "local"
+    path: Path | None = None  # local: default <data_dir>/blobs
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # MinIO, Ceph, ...; unset for AWS
+    s3_region: str | None = None
+    s3_prefix: str = ""
+    s3_access_key_id: str | None = None  # unset: the usual AWS credential chain
+    s3_secret_access_key: SecretStr | None = None
+
+
+class PrivacySettings(BaseModel):
+    """Retention: the daily purge (`idproof privacy purge` runs it by hand too)."""
+
+    daily_purge: bool = True  # the periodic sweep runs the purge once a day
+    purge_progress_every: int = Field(200, ge=1, le=100_000)  # a progress log line per N
+
+
 class OperatorSettings(BaseModel):
     """Console operators: enrolment links, session lifetimes, step-up, sign-in brute force."""
 
@@ -245,6 +266,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    blobs: BlobSettings = Field(default_factory=BlobSettings)
     # IDPROOF_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhook URLs may point to private, loopback
     # and other inward addresses and use plain http. Local development and tests only.
     webhook_allow_private_networks: bool = False

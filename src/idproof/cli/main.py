@@ -18,8 +18,8 @@ from idproof.bootstrap import Container, prepare, start_background_services
 from idproof.cli.audit import audit_app
 from idproof.cli.keys import keys_app
 from idproof.cli.operators import operators_app
-from idproof.cli.screening import screening_app
 from idproof.cli.privacy import privacy_app
+from idproof.cli.screening import screening_app
 from idproof.config import load_settings
 from idproof.core.errors import IdproofError
 
