@@ -92,3 +92,102 @@ def erase(tenant: TenantOpt, reference: ReferenceOpt, operator: OperatorOpt = "c
         _fail(exc)
         return
     sys.stdout.write(json.dumps(receipt, indent=2) + "\n")
+
+
+@privacy_app.command("retention")
+def retention_show(tenant: TenantOpt) -> None:
+    """Show a tenant's retention policy (defaults where unset)."""
+    container = _container()
+    try:
+        policy = container.retention.policy(container.tenants.get(tenant).id)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    sys.stdout.write(json.dumps(policy.as_dict(), indent=2) + "\n")
+
+
+@privacy_app.command("set-retention")
+def set_retention(
+    tenant: TenantOpt,
+    raw_images_hours: Annotated[int | None, typer.Option(
+        help="Raw images after the decision: 0 (default) to 720 hours")] = None,
+    extracted_fields_days: Annotated[int | None, typer.Option(
+        help="Approved sessions and their extracted fields: 30 to 3650 days "
+             "(default 1825, five years)")] = None,
+    unsuccessful_days: Annotated[int | None, typer.Option(
+        help="Declined, expired, abandoned, cancelled sessions: 1 to 3650 days "
+             "(default 30)")] = None,
+    face_templates_hours: Annotated[int | None, typer.Option(
+        help="Face templates after the decision: 0 (default) to 720 hours")] = None,
+    operator: OperatorOpt = "cli",
+) -> None:
+    """Change a tenant's retention policy (audited); the purge applies it."""
+    changes = {k: v for k, v in {
+        "raw_images_hours": raw_images_hours, "extracted_fields_days": extracted_fields_days,
+        "unsuccessful_days": unsuccessful_days, "face_templates_hours": face_templates_hours,
+    }.items() if v is not None}
+    try:
+        policy = _container().retention.set_policy(tenant, changes, actor=operator)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    sys.stdout.write(json.dumps(policy.as_dict(), indent=2) + "\n")
+
+
+@privacy_app.command("purge")
+def purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would "
+                                                                  "go")] = False,
+          operator: OperatorOpt = "cli",
+          as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+          ) -> None:
+    """Apply every tenant's retention policy now (the daily sweep does this too)."""
+    container = _container()
+
+    def progress(done: int, total: int) -> None:
+        err.print(f"{'would purge' if dry_run else 'purged'} {done}/{total} sessions")
+
+    report = container.retention.purge(dry_run=dry_run, actor=operator, progress=progress)
+    if as_json:
+        sys.stdout.write(json.dumps({"run_id": report.run_id, "dry_run": dry_run,
+                                     "counts": report.counts(),
+                                     "sessions": report.sessions, "held": report.held,
+                                     "skipped": report.skipped}) + "\n")
+        return
+    verb = "would erase" if dry_run else "erased"
+    for why, ids in report.sessions.items():
+        out.print(f"{verb} {len(ids)} sessions past their {why.replace('_', ' ')} retention")
+        for sid in ids[:50]:
+            out.print(f"  {sid}")
+    counts = report.counts()
+    out.print(f"kept under legal hold: {counts['held']}; changed meanwhile: "
+              f"{counts['skipped']}; images due: {counts['images_due']}; face templates: "
+              f"{counts['face_templates']}; consent IPs to truncate: {counts['ips_truncated']}")
+
+
+@privacy_app.command("hold")
+def hold(tenant: TenantOpt, session: Annotated[str, typer.Option(help="The session id")],
+         case: Annotated[str, typer.Option(help="Your case reference (a code)")],
+         operator: OperatorOpt = "cli") -> None:
+    """Place a legal hold: the session is not purged until released (audited)."""
+    container = _container()
+    try:
+        hold_id = container.retention.place_hold(container.tenants.get(tenant).id, session,
+                                                 case, actor=operator)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    out.print(f"legal hold {hold_id} placed on {session}")
+
+
+@privacy_app.command("release")
+def release(tenant: TenantOpt, session: Annotated[str, typer.Option(help="The session id")],
+            operator: OperatorOpt = "cli") -> None:
+    """Release a session's legal hold (audited); the next purge applies the policy."""
+    container = _container()
+    try:
+        container.retention.release_hold(container.tenants.get(tenant).id, session,
+                                         actor=operator)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    out.print(f"legal hold on {session} released")

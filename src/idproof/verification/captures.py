@@ -283,13 +283,9 @@ class CaptureService:
             self._delete_blobs(keys)
         return view
 
-    def sweep(self) -> dict[str, int]:
-        """Enforce deadlines even after a crash: delete due images, expire sessions,
-        re-queue captures whose job was lost."""
+    def sweep_images(self) -> list[str]:
+        """Delete the raw images whose deadline has passed; their blob keys."""
         now = self._clock.now()
-        expired = self._sessions.expire_due()
-        # Before the re-queue below: a session past the job timeout is decided, not retried.
-        settled = self._sessions.settle_overdue(self._job_timeout)
         with self._db.session() as s:
             due = list(s.scalars(select(Capture).where(Capture.deleted_at.is_(None),
                                                        Capture.delete_after <= now)))
@@ -298,6 +294,16 @@ class CaptureService:
                 cap.deleted_at = now
                 keys.append(cap.blob_key)
         self._delete_blobs(keys)
+        return keys
+
+    def sweep(self) -> dict[str, int]:
+        """Enforce deadlines even after a crash: delete due images, expire sessions,
+        re-queue captures whose job was lost."""
+        now = self._clock.now()
+        expired = self._sessions.expire_due()
+        # Before the re-queue below: a session past the job timeout is decided, not retried.
+        settled = self._sessions.settle_overdue(self._job_timeout)
+        keys = self.sweep_images()
         with self._db.read() as s:
             stuck = s.execute(select(Capture.session_id, Capture.id).join(
                 SessionStep, (SessionStep.session_id == Capture.session_id)
@@ -339,10 +345,15 @@ class CaptureService:
                 ip=actor.ip, request_id=actor.request_id, purpose=purpose))
         return DocumentData(fields)
 
-    def erase(self, actor: Actor, session_id: str) -> None:
-        """Delete the session and its images, and shred the person's key."""
+    def erase(self, actor: Actor, session_id: str,
+              check: Callable[[Session, VerificationSession], bool] | None = None) -> bool:
+        """Delete the session and its images, and shred the person's key. With `check`,
+        only if it still holds under the row lock (the purge: no review or hold since);
+        returns whether the session was erased."""
         with self._db.session() as s:
             row = self._sessions.load_for_update(s, actor.tenant_id, session_id)
+            if check is not None and not check(s, row):
+                return False
             caps = list(s.scalars(select(Capture).where(Capture.session_id == row.id)))
             keys = [c.blob_key for c in caps if c.deleted_at is None]
             subject, tenant_id = row.subject_key_id, row.tenant_id
@@ -351,12 +362,15 @@ class CaptureService:
                 s.execute(delete(model).where(model.session_id == row.id))  # type: ignore[attr-defined]
             s.delete(row)
             self._audit.record_in(s, AuditEvent(
-                action="session.erased", actor_type="client", actor_id=actor.client_id,
+                action="session.erased", actor_type=actor.actor_type,
+                actor_id=actor.client_id,
                 tenant_id=tenant_id, target_type="session", target_id=session_id,
                 ip=actor.ip, request_id=actor.request_id))
         self._delete_blobs(keys)
         found = self._protection.store.find_subject(tenant_id, subject)
         if found is not None and not found.shredded:
             self._vault.forget_subject(tenant_id, found.key_id)
-            self._protection.shred(found.key_id, tenant_id=tenant_id, actor_type="client",
-                                   actor_id=actor.client_id, request_id=actor.request_id)
+            self._protection.shred(found.key_id, tenant_id=tenant_id,
+                                   actor_type=actor.actor_type, actor_id=actor.client_id,
+                                   request_id=actor.request_id)
+        return True
