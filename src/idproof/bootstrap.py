@@ -44,7 +44,9 @@ from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.purge import RetentionService
 from idproof.privacy.subjects import SubjectService
 from idproof.screening.service import ScreeningService
+from idproof.security.alerts import Alert, AlertService, Smtp
 from idproof.security.brute_force import BruteForceGuard
+from idproof.security.detectors import Threshold, WindowCounter
 from idproof.security.rate_limit import RateLimiter
 from idproof.security.route_limits import Refusal, RouteLimiter, RouteLimits
 from idproof.vault.service import VaultService
@@ -139,6 +141,7 @@ class Container:
     subjects: SubjectService
     retention: RetentionService
     route_limits: RouteLimits
+    alerts: AlertService
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -247,7 +250,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         SecretSealer(derive(secret, "operator-totp-seal")),
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
-    return Container(route_limits=route_limits,
+    alerts = _wire_alerts(settings, db, audit, webhooks, guard)
+    return Container(route_limits=route_limits, alerts=alerts,
                      settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
@@ -258,6 +262,53 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      console=console, workflows=workflows, subjects=subjects, retention=retention,
                      screening=ScreeningService(db, audit, clock))
 
+
+
+def _wire_alerts(settings: Settings, db: Database, audit: AuditService,
+                 webhooks: WebhookService, guard: BruteForceGuard) -> AlertService:
+    """Alerts (audit + webhook in one transaction, e-mail, counter) and the detector of
+    failed client authentications per IP, which blocks the address and alerts."""
+    from idproof.auth.models import Tenant
+
+    cfg = settings.security
+
+    def record(alert: Alert) -> str | None:
+        details = {"kind": alert.kind, **alert.details}
+        with db.session() as s:
+            audit.record_in(s, AuditEvent(action="security.alert", outcome="success",
+                                          tenant_id=alert.tenant_id, ip=alert.ip,
+                                          details=details))
+            if alert.tenant_id is None or not cfg.alerts.webhook:
+                return None
+            return webhooks.emit(s, alert.tenant_id, "security.alert",
+                                 {"kind": alert.kind, "ip": alert.ip, **alert.details})
+
+    def recipients(tenant_id: str | None) -> tuple[str | None, list[str]]:
+        name = None
+        if tenant_id is not None:
+            with db.read() as s:
+                row = s.get(Tenant, tenant_id)
+                name = row.name if row is not None else None
+        return name, list(cfg.alerts.email_to.get(name or "platform", []))
+
+    smtp = settings.smtp
+    alerts = AlertService(record, recipients=recipients, smtp=None if smtp.host is None else Smtp(
+        smtp.host, smtp.port, smtp.sender, smtp.username,
+        smtp.password.get_secret_value() if smtp.password else None, smtp.starttls))
+    counter = WindowCounter(guard.storage)
+    det = cfg.detectors
+    per_ip = Threshold("auth-fail-ip", det.auth_failures_per_ip,
+                       det.auth_failures_window_seconds)
+
+    def failed_auth(ip: str, tenant_id: str | None) -> None:
+        if counter.count(per_ip, ip):
+            guard.block(ip)
+            alerts.raise_alert(Alert("auth_failures_per_ip", tenant_id, ip, {
+                "threshold": per_ip.amount, "window_seconds": per_ip.seconds,
+                "blocked_seconds": cfg.brute_force.block_seconds}))
+
+    guard.on_failure(failed_auth)
+    return alerts
 
 
 def _audit_rate_limited(audit: AuditService, r: Refusal) -> None:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "IDPROOF_"
@@ -97,11 +97,52 @@ class RateLimitSettings(BaseModel):
     per_operator: Limit = "600/minute"
 
 
+class DetectorSettings(BaseModel):
+    """Anomaly thresholds (0 turns a detector off); see docs/security-model.md."""
+
+    # Failed client authentications (and attempts refused while blocked) per IP per window:
+    # the IP is blocked for the block period and an alert raised.
+    auth_failures_per_ip: int = Field(100, ge=0)
+    auth_failures_window_seconds: int = Field(60, ge=1)
+    # PII reads or detokenizations of one client or operator in a day: an alert above
+    # factor x the median of its last baseline_days days, and at least minimum.
+    pii_baseline_days: int = Field(7, ge=1, le=90)
+    pii_baseline_factor: float = Field(10.0, gt=1)
+    pii_baseline_minimum: int = Field(50, ge=1)
+    webhook_failures_per_endpoint: int = Field(50, ge=0)  # per hour
+    malformed_uploads_per_ip: int = Field(30, ge=0)  # per 10 minutes
+    sessions_per_client_per_minute: int = Field(600, ge=0)
+
+
+class AlertSettings(BaseModel):
+    """Where security alerts go besides the audit log and the metrics counter."""
+
+    webhook: bool = True  # a `security.alert` webhook to the tenant's subscribed endpoints
+    # The tenant's admins' addresses, by tenant name ({"demo": ["sec@demo.example"]});
+    # `platform` receives alerts that belong to no tenant. Needs IDPROOF_SMTP__HOST.
+    email_to: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SmtpSettings(BaseModel):
+    """The SMTP relay for alert e-mails (IDPROOF_SMTP__HOST, __PORT, __FROM, ...)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    host: str | None = None  # unset: no e-mail
+    port: int = Field(25, ge=1, le=65535)
+    sender: str = Field("idproof@localhost", alias="from")
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+
+
 class SecuritySettings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     brute_force: BruteForceSettings = Field(default_factory=BruteForceSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    detectors: DetectorSettings = Field(default_factory=DetectorSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
 
 class MetricsSettings(BaseModel):
@@ -266,6 +307,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     # IDPROOF_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhook URLs may point to private, loopback

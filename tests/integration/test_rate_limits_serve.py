@@ -84,3 +84,22 @@ def test_rate_limit_shared_across_processes(two_servers) -> None:  # type: ignor
     # another address, and health checks, are not affected
     assert httpx.get(f"{b}/v1/me", headers={"x-forwarded-for": _ip()}).status_code == 401
     assert httpx.get(f"{a}/healthz", headers=h).status_code == 200
+
+
+def test_block_shared_and_lifted_by_the_cli(two_servers) -> None:  # type: ignore[no-untyped-def]
+    (a, b), env = two_servers
+    ip = _ip()
+    h = {"x-forwarded-for": ip}
+    for i in range(4):  # IDPROOF_SECURITY__BRUTE_FORCE__MAX_FAILURES=4, spread over both
+        r = httpx.post(f"{(a, b)[i % 2]}/oauth/token", headers=h,
+                       data={"grant_type": "client_credentials"}, auth=("cli_nope", "x"))
+        assert r.status_code == 401
+    for base in (a, b):
+        r = httpx.get(f"{base}/v1/me", headers=h)
+        assert r.status_code == 429 and r.json()["code"] == "ip_blocked"
+    listed = subprocess.run([EXE, "security", "blocks"], env=env, capture_output=True,
+                            text=True, check=True).stdout
+    assert ip in listed
+    subprocess.run([EXE, "security", "unblock", ip], env=env, check=True, capture_output=True)
+    for base in (a, b):
+        assert httpx.get(f"{base}/v1/me", headers=h).status_code == 401

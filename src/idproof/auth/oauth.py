@@ -103,7 +103,7 @@ class OAuthService:
     # -- client authentication -----------------------------------------------------------
     def _fail(self, req: OAuthRequest, action: str, reason: str,
               client_id: str | None = None, tenant_id: str | None = None) -> OAuthError:
-        just_blocked = self._guard.register_failure(req.ip)
+        just_blocked = self._guard.register_failure(req.ip, tenant_id)
         # client_id is set only for an existing client: unknown ids never become keys.
         client_blocked = client_id is not None and self._guard.register_client_failure(
             client_id)

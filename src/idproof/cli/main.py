@@ -19,6 +19,7 @@ from idproof.cli.audit import audit_app
 from idproof.cli.keys import keys_app
 from idproof.cli.operators import operators_app
 from idproof.cli.privacy import privacy_app
+from idproof.cli.security import security_app
 from idproof.cli.screening import screening_app
 from idproof.config import load_settings
 from idproof.core.errors import IdproofError
@@ -37,6 +38,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(operators_app, name="operators")
 app.add_typer(screening_app, name="screening")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(security_app, name="security")
 
 # Piped output (scripts, CI logs) gets wide lines instead of wrapped ids.
 out = Console(width=None if sys.stdout.isatty() else 200)

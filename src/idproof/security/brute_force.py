@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from limits import RateLimitItemPerSecond
-from limits.storage import Storage, storage_from_string
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 _NS = "idproof-bf"
@@ -41,6 +42,66 @@ class BruteForceGuard:
                                                    namespace=_NS)
         self._bearer_window = bearer_window_seconds
         self._block_seconds = block_seconds
+        # Detectors watching failed client authentications: (ip, tenant id or None).
+        self._failure_hooks: list[Callable[[str, str | None], None]] = []
+        self._tenants: dict[str, tuple[float, str]] = {}  # memory storage: ip -> tenant
+
+    def on_failure(self, hook: Callable[[str, str | None], None]) -> None:
+        self._failure_hooks.append(hook)
+
+    def _notify(self, ip: str, tenant_id: str | None) -> None:
+        for hook in self._failure_hooks:
+            hook(ip, tenant_id)
+
+    def _redis(self) -> object | None:
+        return None if isinstance(self.storage, MemoryStorage) else getattr(
+            self.storage, "storage", None)
+
+    def _remember_tenant(self, ip: str, tenant_id: str) -> None:
+        """The tenant whose client an address last failed against (to address its alert)."""
+        r = self._redis()
+        if r is not None:
+            r.set(f"{_NS}:tenant:{ip}", tenant_id, ex=self._block_seconds)  # type: ignore[attr-defined]
+        else:
+            self._tenants[ip] = (time.time() + self._block_seconds, tenant_id)
+
+    def last_tenant(self, ip: str) -> str | None:
+        r = self._redis()
+        if r is not None:
+            v = r.get(f"{_NS}:tenant:{ip}")  # type: ignore[attr-defined]
+            return v.decode() if isinstance(v, bytes) else v
+        hit = self._tenants.get(ip)
+        return hit[1] if hit and hit[0] > time.time() else None
+
+    def refused_attempt(self, ip: str) -> None:
+        """A credential request refused at the edge because `ip` is blocked: still a failed
+        authentication attempt for the detectors (not counted toward a new block)."""
+        self._notify(ip, self.last_tenant(ip))
+
+    def block(self, ip: str, seconds: int | None = None) -> None:
+        """Block `ip` for `seconds` (default the block period) from now."""
+        self.storage.clear(self._block_key(ip))
+        self.storage.incr(self._block_key(ip), seconds or self._block_seconds)
+
+    def blocks(self) -> list[tuple[str, int]]:
+        """The blocked addresses and their seconds left (Redis: every worker's; memory: this
+        process's own)."""
+        out: list[tuple[str, int]] = []
+        r = self._redis()
+        prefix = f"{_NS}/block/"
+        if r is not None:
+            pattern = f"{getattr(self.storage, 'key_prefix', 'LIMITS')}:{prefix}*"
+            names = [k.decode() if isinstance(k, bytes) else k
+                     for k in r.scan_iter(match=pattern)]  # type: ignore[attr-defined]
+            ips = [n.split(prefix, 1)[1] for n in names]
+        else:
+            ips = [k[len(prefix):] for k in getattr(self.storage, "storage", {})
+                   if str(k).startswith(prefix)]
+        for ip in ips:
+            left = self.retry_after(ip)
+            if left is not None:
+                out.append((ip, left))
+        return sorted(out)
 
     @staticmethod
     def _block_key(ip: str) -> str:
@@ -60,9 +121,13 @@ class BruteForceGuard:
         """Seconds until `ip` is unblocked, or None when it is not blocked."""
         return self._remaining(self._block_key(ip))
 
-    def register_failure(self, ip: str) -> bool:
+    def register_failure(self, ip: str, tenant_id: str | None = None) -> bool:
         """Count a failed client authentication; True exactly when this one starts a block."""
-        return self._count(self._item, "fail", ip, self._block_key(ip))
+        if tenant_id is not None:
+            self._remember_tenant(ip, tenant_id)
+        started = self._count(self._item, "fail", ip, self._block_key(ip))
+        self._notify(ip, tenant_id)
+        return started
 
     def unblock(self, ip: str) -> None:
         self.storage.clear(self._block_key(ip))

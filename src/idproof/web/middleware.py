@@ -109,6 +109,8 @@ class EdgeMiddleware:
             retry = (self.guard.retry_after(ip) if path.startswith(_BLOCKABLE_PREFIXES)
                      else None)
             if retry is not None:
+                if path.startswith("/oauth/"):
+                    self.guard.refused_attempt(ip)  # still an attempt, for the detectors
                 await self._reject(send_wrapped, 429, "ip_blocked", "Too many requests",
                                    "too many failed authentications from this address", rid,
                                    [(b"retry-after", str(retry).encode())])
