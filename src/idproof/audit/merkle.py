@@ -36,7 +36,9 @@ class Node(NamedTuple):
     """A complete subtree's hash, addressed by level (0 = leaf) and index within that level."""
 
     level: int
-    index: int
+    # mypy flags a NamedTuple field that shadows tuple.index; the field is intended (and
+    # Node.index is used throughout), tuple.index is never called on a Node.
+    index: int  # type: ignore[assignment]
     hash: bytes
 
 

@@ -9,16 +9,18 @@ deletes them from the queue, all in one transaction.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import (
     BigInteger,
     Connection,
     Integer,
+    Table,
     bindparam,
     delete,
     func,
@@ -43,10 +45,10 @@ log = structlog.get_logger("idproof.audit")
 _PENDING = "idproof.audit.pending"
 _RECORDED = "idproof.audit.recorded"
 
-_EVENTS = AuditEventRow.__table__
-_NODES = AuditNode.__table__
-_QUEUE = AuditPending.__table__
-_HEAD = AuditTreeHead.__table__
+_EVENTS = cast(Table, AuditEventRow.__table__)
+_NODES = cast(Table, AuditNode.__table__)
+_QUEUE = cast(Table, AuditPending.__table__)
+_HEAD = cast(Table, AuditTreeHead.__table__)
 _QUEUE_COLUMNS = [c for c in _QUEUE.columns if c.name != "id"]
 DEFAULT_BATCH = 1000
 _LOCK_HEAD = select(_HEAD.c.size).where(_HEAD.c.id == HEAD_ID).with_for_update()
@@ -60,8 +62,9 @@ _COPY_BATCH = insert(_EVENTS).from_select(
 _DROP_BATCH = delete(_QUEUE).where(_QUEUE.c.id.in_(bindparam("ids", expanding=True)))
 # Column limits are checked here so both backends accept or refuse the same events (SQLite
 # would store an over-long string that PostgreSQL refuses).
-_STRING_LIMITS = {c.name: c.type.length for c in _EVENTS.columns
-                  if getattr(c.type, "length", None) and c.name not in ("leaf_hash", "event_id")}
+_STRING_LIMITS: dict[str, int] = {
+    c.name: length for c in _EVENTS.columns
+    if (length := getattr(c.type, "length", None)) and c.name not in ("leaf_hash", "event_id")}
 _REQUIRED = ("actor_type", "action", "outcome")
 
 
@@ -151,10 +154,10 @@ class AuditService:
 
     # -- appending at commit --------------------------------------------------------------------
 
-    def _queue(self, session: Session, rows: list[dict[str, Any]]) -> None:
+    def _queue(self, session: Session, rows: builtins.list[dict[str, Any]]) -> None:
         if not rows:
             return
-        pending: list[tuple[SessionTransaction | None, dict[str, Any]]] | None = (
+        pending: builtins.list[tuple[SessionTransaction | None, dict[str, Any]]] | None = (
             session.info.get(_PENDING))
         if pending is None:
             pending = session.info[_PENDING] = []
@@ -220,7 +223,7 @@ class AuditService:
             # The head lock first (FOR UPDATE on PostgreSQL; SQLite's write lock is already
             # held), then the queue as committed by now: two integrations never take the same
             # events, and an event committed meanwhile waits for the next batch.
-            size = conn.scalar(_LOCK_HEAD)
+            size: int | None = conn.scalar(_LOCK_HEAD)
             if size is None:
                 raise LogStateError("the audit tree head row is missing: run `idproof db upgrade`")
             batch = conn.execute(_NEXT_BATCH, {"n": max_batch}).all()
@@ -231,7 +234,7 @@ class AuditService:
         return new_size - size
 
     def _integrate_batch(self, conn: Connection, size: int,
-                         batch: list[tuple[Any, ...]]) -> int:
+                         batch: builtins.list[tuple[Any, ...]]) -> int:
         """Inside the integration transaction: number the batch's (id, leaf hash) events from
         `size`, copy them into the log, store the nodes, advance the head, empty the queue."""
         ids = [r[0] for r in batch]
@@ -268,9 +271,10 @@ class AuditService:
                 log.error("audit_listener_failed", error_type=type(exc).__name__)
 
     @staticmethod
-    def _nodes_for(conn: Connection, size: int, leaves: list[bytes]) -> list[dict[str, Any]]:
+    def _nodes_for(conn: Connection, size: int,
+                   leaves: builtins.list[bytes]) -> builtins.list[dict[str, Any]]:
         """The stored nodes that appending `leaves` at `size` completes."""
-        nodes: list[Node] = []
+        nodes: builtins.list[Node] = []
         reader = DbNodeReader(conn)
         if len(leaves) == 1:
             # Only the left siblings this leaf completes: none for an even index.
@@ -281,14 +285,14 @@ class AuditService:
                 nodes.extend(edge.append(leaf))
         return [{"level": n.level, "idx": n.index, "hash": n.hash} for n in nodes]
 
-    def _append_rows(self, conn: Connection, size: int, rows: list[dict[str, Any]]) -> int:
+    def _append_rows(self, conn: Connection, size: int, rows: builtins.list[dict[str, Any]]) -> int:
         nodes = self._nodes_for(conn, size, [row["leaf_hash"] for row in rows])
         conn.execute(insert(_EVENTS), [{**row, "idx": size + i} for i, row in enumerate(rows)])
         if nodes:
             conn.execute(insert(_NODES), nodes)
         return size + len(rows)
 
-    def append(self, session: Session, rows: list[dict[str, Any]]) -> int:
+    def append(self, session: Session, rows: builtins.list[dict[str, Any]]) -> int:
         """Append prepared rows (from `values`) straight into the tree, bypassing the queue,
         under the head lock; returns the new tree size. (Integration does the same for queued
         events; this is for tools and tests that build a log directly.)
@@ -316,6 +320,20 @@ _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 class _Fields:
     """Attribute view of a column-value dict, for `leaf_fields`."""
+
+    # The attributes `leaf_fields` reads (`EventLike`), set from the dict below.
+    actor_type: str
+    actor_id: str | None
+    tenant_id: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    outcome: str
+    ip: str | None
+    request_id: str | None
+    purpose: str | None
+    occurred_at: datetime
+    details: dict[str, Any]
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)

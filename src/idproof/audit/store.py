@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
     Connection,
     LargeBinary,
     SmallInteger,
-    TextClause,
+    Table,
+    TextualSelect,
     column,
     select,
     text,
@@ -46,7 +48,7 @@ class DbNodeReader:
 
 
 @functools.lru_cache(maxsize=256)
-def _nodes_query(count: int) -> TextClause:
+def _nodes_query(count: int) -> TextualSelect:
     """SELECT of `count` nodes by key, built once per count (a proof needs up to ~2 log2 n).
 
     An OR of (level, idx) pairs: both backends answer it from the primary key, where a
@@ -85,8 +87,8 @@ def advance_head(session: Session | Connection, count: int) -> int:
     database write lock from BEGIN IMMEDIATE. Either way the lock lasts until COMMIT, so the
     indexes below the new size belong to this transaction alone.
     """
-    head = AuditTreeHead.__table__  # Core: nothing in the session to synchronize
-    new_size = session.scalar(
+    head = cast(Table, AuditTreeHead.__table__)  # Core: nothing in the session to synchronize
+    new_size: int | None = session.scalar(
         update(head).where(head.c.id == HEAD_ID).values(size=head.c.size + count)
         .returning(head.c.size))
     if new_size is None:
