@@ -19,8 +19,8 @@ from idproof.cli.audit import audit_app
 from idproof.cli.keys import keys_app
 from idproof.cli.operators import operators_app
 from idproof.cli.privacy import privacy_app
-from idproof.cli.security import security_app
 from idproof.cli.screening import screening_app
+from idproof.cli.security import security_app
 from idproof.config import load_settings
 from idproof.core.errors import IdproofError
 
