@@ -41,6 +41,7 @@ from idproof.operators.passkeys import Relying
 from idproof.operators.sealing import SecretSealer
 from idproof.operators.sessions import ConsoleSessions
 from idproof.operators.throttle import Limits, SignInThrottle
+from idproof.privacy.consent import ConsentService
 from idproof.privacy.purge import RetentionService
 from idproof.privacy.subjects import SubjectService
 from idproof.screening.service import ScreeningService
@@ -140,6 +141,7 @@ class Container:
     screening: ScreeningService
     subjects: SubjectService
     retention: RetentionService
+    consents: ConsentService
     route_limits: RouteLimits
     alerts: AlertService
 
@@ -236,6 +238,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     webhooks.set_enqueue(jobs.enqueue_webhook)
     subjects = SubjectService(db, audit, protection, blobs, captures, clock)
     subjects.set_emit(webhooks.emit)
+    consents = ConsentService(db, audit, sessions, captures, subjects, clock)
+    hosted.on_consent(lambda s, row, actor, version, locale: consents.record(
+        s, row, version=version, locale=locale, ip=actor.ip))
     operators = OperatorAccounts(db, audit, settings.public_url, timedelta(
         hours=settings.operators.enrollment_ttl_hours), clock)
     ops = settings.operators
@@ -260,6 +265,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      hosted=hosted, jobs=jobs,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
                      console=console, workflows=workflows, subjects=subjects, retention=retention,
+                     consents=consents,
                      screening=ScreeningService(db, audit, clock))
 
 

@@ -191,3 +191,33 @@ def release(tenant: TenantOpt, session: Annotated[str, typer.Option(help="The se
         _fail(exc)
         return
     out.print(f"legal hold on {session} released")
+
+
+@privacy_app.command("consent-text")
+def consent_text(tenant: TenantOpt,
+                 locale: Annotated[str, typer.Option(help="e.g. en, de, pt-BR")],
+                 version: Annotated[str, typer.Option(help="e.g. 2026-12")],
+                 file: Annotated[Path, typer.Option("--file", help="The text (UTF-8)")],
+                 operator: OperatorOpt = "cli") -> None:
+    """Publish a new version of a tenant's consent text for a locale (immutable, audited)."""
+    container = _container()
+    try:
+        view = container.consents.publish(container.tenants.get(tenant).id, locale, version,
+                                          file.read_text(encoding="utf-8"), actor=operator)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    out.print(f"consent text {view.version} ({view.locale}) published for {tenant}")
+
+
+@privacy_app.command("withdraw-consent")
+def withdraw_consent(tenant: TenantOpt, reference: ReferenceOpt,
+                     operator: OperatorOpt = "cli") -> None:
+    """Record a subject's withdrawal: open sessions cancelled, erasure per policy (JSON)."""
+    container = _container()
+    try:
+        result = container.consents.withdraw(_actor(container, tenant, operator), reference)
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")

@@ -12,12 +12,14 @@ import base64
 import contextlib
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
@@ -88,6 +90,8 @@ class HostedService:
         self._captures = captures
         self._clients = clients
         self._csrf_key = csrf_key
+        self._consent_hooks: list[Callable[[Session, VerificationSession, Actor, str, str],
+                                           None]] = []
         self._clock = clock or SystemClock()
         # The selfie and liveness checks (BiometricsService); see set_biometrics.
         self._biometrics: Any | None = biometrics
@@ -228,6 +232,12 @@ class HostedService:
         return Actor(tenant_id=browser.tenant_id, client_id=browser.id, ip=ip,
                      request_id=request_id, actor_type="end_user")
 
+    def on_consent(self, hook: Callable[[Session, VerificationSession, Actor, str, str],
+                                        None]) -> None:
+        """Run `hook(s, row, actor, version, locale)` in the transaction that records a
+        consent (the privacy package keeps the acceptance with its IP)."""
+        self._consent_hooks.append(hook)
+
     def _require_consent(self, browser: Browser) -> None:
         if not self.consented(browser.session_id):
             raise Conflict("consent is required before any capture", code="consent_required")
@@ -254,6 +264,8 @@ class HostedService:
             s.add(ConsentRecord(id=new_id("cns"), session_id=row.id, tenant_id=row.tenant_id,
                                 text_version=version, locale=locale,
                                 accepted_at=self._clock.now()))
+            for hook in self._consent_hooks:
+                hook(s, row, actor, version, locale)
             if row.status == Status.NOT_STARTED.value:
                 self._sessions.set_status(s, row, Status.IN_PROGRESS)
             self._audit.record_in(s, AuditEvent(

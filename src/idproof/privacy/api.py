@@ -62,3 +62,16 @@ async def erase_subject(request: Request, reference: Reference,
     container = get_container(request)
     return await run_in_threadpool(container.subjects.erase, _actor(request, principal),
                                    reference)
+
+
+@router.post("/{reference}/withdraw-consent", responses=_NOT_FOUND,
+             summary="The subject withdrew consent: stop processing, erase per policy",
+             description="Open sessions are cancelled (no further capture or job), the "
+                         "consent records marked withdrawn, and every session erased at once "
+                         "except approved ones (kept for their retention, e.g. AML record "
+                         "keeping) and sessions under a legal hold. Audited.")
+async def withdraw_consent(request: Request, reference: Reference,
+                           principal: Manage) -> dict[str, Any]:
+    container = get_container(request)
+    return await run_in_threadpool(container.consents.withdraw, _actor(request, principal),
+                                   reference)
