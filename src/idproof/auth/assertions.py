@@ -6,12 +6,12 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.exc import IntegrityError
 
 from idproof.auth.models import UsedAssertion
@@ -102,5 +102,6 @@ def verify_assertion(assertion: str, *, client_id: str, jwk: dict[str, Any],
 
 def purge_used(db: Database, now: datetime) -> int:
     with db.session() as s:
-        return int(s.execute(delete(UsedAssertion)
-                             .where(UsedAssertion.expires_at < now)).rowcount or 0)
+        result = cast(CursorResult[Any], s.execute(
+            delete(UsedAssertion).where(UsedAssertion.expires_at < now)))
+        return int(result.rowcount or 0)

@@ -152,9 +152,9 @@ class BearerVerifier:
         except tokens.InvalidToken as exc:
             raise BearerRejected(exc.reason, client_hint=unverified_client_id(
                 token, max_bytes)) from None
-        kid = _kid(token)
-        if digest and kid is not None:
-            self.cache.put(digest, claims, kid)
+        token_kid = _kid(token)
+        if digest and token_kid is not None:
+            self.cache.put(digest, claims, token_kid)
         return claims
 
     def verify(self, token: str, ip: str) -> Principal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import threading
 import time
@@ -61,6 +62,7 @@ def public_jwk_from(data: dict[str, Any]) -> dict[str, Any]:
     if private_members & data.keys():
         raise ValidationFailed("register the public key only", code="invalid_jwk")
     kty = data.get("kty")
+    key: OKPKey | ECKey | RSAKey
     try:
         if kty == "OKP":
             if data.get("crv") != "Ed25519":
@@ -72,7 +74,7 @@ def public_jwk_from(data: dict[str, Any]) -> dict[str, Any]:
             key = ECKey.import_key(data)
         elif kty == "RSA":
             key = RSAKey.import_key(data)
-            if key.raw_value.key_size < 2048:  # type: ignore[union-attr]
+            if key.raw_value.key_size < 2048:
                 raise ValueError("RSA keys must be at least 2048 bits")
         else:
             raise ValueError("kty must be OKP, EC or RSA")
@@ -159,10 +161,10 @@ class ClientService:
         return [self._view(c, t) for c, t in rows]
 
     # -- writes --------------------------------------------------------------------------
-    def create(self, tenant_name: str, scopes: str | list[str], *,
-               allowed_ips: list[str] | None = None, jwk: dict[str, Any] | None = None,
+    def create(self, tenant_name: str, scopes: str | builtins.list[str], *,
+               allowed_ips: builtins.list[str] | None = None, jwk: dict[str, Any] | None = None,
                name: str | None = None, actor: str = "cli",
-               allowed_origins: list[str] | None = None) -> IssuedSecret:
+               allowed_origins: builtins.list[str] | None = None) -> IssuedSecret:
         try:
             scope_list = parse_scopes(scopes)
         except ValueError as exc:

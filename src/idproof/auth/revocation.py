@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from idproof.auth.models import RevokedToken
@@ -75,6 +76,6 @@ class RevocationList:
 
     def purge_expired(self) -> int:
         with self._db.session() as s:
-            result = s.execute(delete(RevokedToken)
-                               .where(RevokedToken.expires_at <= self._clock.now()))
+            result = cast(CursorResult[Any], s.execute(
+                delete(RevokedToken).where(RevokedToken.expires_at <= self._clock.now())))
             return int(result.rowcount or 0)

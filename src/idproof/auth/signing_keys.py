@@ -37,7 +37,7 @@ class KeySet:
     current: OKPKey
     verifying: dict[str, OKPKey]  # kid -> public key, current and not yet retired previous
 
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
+    def jwks(self) -> dict[str, list[dict[str, str | list[str]]]]:
         keys = []
         for kid, key in self.verifying.items():
             jwk = key.as_dict(private=False)

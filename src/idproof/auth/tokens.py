@@ -13,7 +13,7 @@ import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -109,13 +109,23 @@ def verify(token: str, key_for: Callable[[str], OKPKey | None], *, issuer: str,
     if not (aud == audience or (isinstance(aud, list) and audience in aud)):
         raise InvalidToken("bad_audience")
     exp, iat, nbf = c.get("exp"), c.get("iat"), c.get("nbf", c.get("iat"))
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat, nbf)):
+    if not (_is_int(exp) and _is_int(iat) and _is_int(nbf)):
         raise InvalidToken("malformed_claims")
     if now >= exp + leeway:
         raise InvalidToken("expired")
     if nbf > now + leeway or iat > now + leeway:
         raise InvalidToken("not_yet_valid")
     sub, tenant, scope, jti = c.get("sub"), c.get("tenant"), c.get("scope"), c.get("jti")
-    if not all(isinstance(v, str) and v for v in (sub, tenant, jti)) or not isinstance(scope, str):
+    if not (_is_nonempty_str(sub) and _is_nonempty_str(tenant) and _is_nonempty_str(jti)
+            and isinstance(scope, str)):
         raise InvalidToken("malformed_claims")
     return AccessClaims(sub, tenant, tuple(scope.split()), jti, iat, exp, c)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    """An integer claim (a JSON number without a fraction; not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_nonempty_str(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value)

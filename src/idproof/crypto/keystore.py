@@ -17,13 +17,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
     String,
+    Table,
     UniqueConstraint,
     bindparam,
     func,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -99,6 +100,7 @@ class VersionCount:
     shredded: int
 
 
+_SUBJECT_KEYS = cast(Table, SubjectKeyRow.__table__)
 _BY_ID = select(SubjectKeyRow.__table__).where(
     SubjectKeyRow.__table__.c.subject_key_id == bindparam("key_id"))
 
@@ -215,16 +217,17 @@ class KeyStore:
         if not rows:
             return
         with self.session() as s:
-            s.execute(SubjectKeyRow.__table__.insert(), list(rows))
+            s.execute(_SUBJECT_KEYS.insert(), list(rows))
 
     def shred(self, key_id: str, now: datetime) -> tuple[SubjectKeyRecord, bool] | None:
         """Destroy the wrapped DEK, keeping a tombstone; (record, destroyed now) or None."""
         with self.session() as s:
-            done = s.execute(
+            result = cast(CursorResult[Any], s.execute(
                 update(SubjectKeyRow)
                 .where(SubjectKeyRow.subject_key_id == key_id,
                        SubjectKeyRow.shredded_at.is_(None))
-                .values(wrapped=None, shredded_at=now)).rowcount
+                .values(wrapped=None, shredded_at=now)))
+            done = result.rowcount
             row = s.get(SubjectKeyRow, key_id)
             if row is None:
                 return None
@@ -267,7 +270,7 @@ class KeyStore:
         """
         if not changes:
             return
-        table = SubjectKeyRow.__table__
+        table = _SUBJECT_KEYS
         stmt = (update(table)
                 .where(table.c.subject_key_id == bindparam("k_id"),
                        table.c.kek_version == bindparam("k_old"),
