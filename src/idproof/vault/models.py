@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,5 +24,8 @@ class VaultToken(Base):
     subject_key_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     value = Encrypted(as_text=True, row_id_attr="token")
+    if TYPE_CHECKING:
+        # The sealed column behind `value`, mapped at class creation by `Encrypted`.
+        value_sealed: Mapped[bytes | None]
 
     __table_args__ = (UniqueConstraint("tenant_id", "kind", "blind_index"),)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idproof.audit.events import AuditEvent
@@ -144,12 +145,12 @@ class VaultService:
         Called by erasure next to `DataProtection.shred`; the tokens then answer 410.
         """
         with self._db.session() as s:
-            return int(s.execute(
+            result = cast(CursorResult[Any], s.execute(
                 update(VaultToken)
                 .where(VaultToken.tenant_id == tenant_id,
                        VaultToken.subject_key_id == subject_key_id)
-                .values({VaultToken.blind_index: None, VaultToken.value_sealed: None})
-            ).rowcount or 0)
+                .values({VaultToken.blind_index: None, VaultToken.value_sealed: None})))
+            return int(result.rowcount or 0)
 
     def tokens_of(self, tenant_id: str, subject_key_id: str) -> list[str]:
         with self._db.session() as s:
