@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-test run services test lint bench clean
+.PHONY: install install-test run services test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: install-test services
 
 lint: install-test
 	$(BIN)/ruff check $(wildcard src tests bench tools)
+
+# mypy over src/idproof (strict for core, crypto, audit, verification.document).
+typecheck: install-test
+	$(BIN)/mypy
 
 bench: install-test
 	$(BIN)/python bench/oauth_token.py
