@@ -6,8 +6,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -132,7 +133,7 @@ class OperatorAccounts:
         names: dict[str, str] = {}
         if op.tenants:
             names = dict(s.execute(select(Tenant.id, Tenant.name)
-                                   .where(Tenant.id.in_(op.tenants))).all())  # type: ignore[arg-type]
+                                   .where(Tenant.id.in_(op.tenants))).all())
         passkeys = s.scalar(select(func.count()).select_from(OperatorPasskey)
                             .where(OperatorPasskey.operator_id == op.id)) or 0
         return OperatorView(id=op.id, email=op.email, role=op.role,
@@ -194,8 +195,8 @@ class OperatorAccounts:
             op.totp_last_step = None
             op.status = "pending"
             op.updated_at = now
-            passkeys = s.execute(delete(OperatorPasskey)
-                                 .where(OperatorPasskey.operator_id == op.id)).rowcount
+            passkeys = cast(CursorResult[Any], s.execute(
+                delete(OperatorPasskey).where(OperatorPasskey.operator_id == op.id))).rowcount
             s.execute(delete(OperatorRecoveryCode)
                       .where(OperatorRecoveryCode.operator_id == op.id))
             revoked = revoke_sessions(s, op.id, now)
@@ -219,4 +220,4 @@ def revoke_sessions(s: Session, operator_id: str, now: object, *,
             .values(revoked_at=now))
     if keep is not None:
         stmt = stmt.where(OperatorSession.id != keep)
-    return int(s.execute(stmt).rowcount or 0)
+    return int(cast(CursorResult[Any], s.execute(stmt)).rowcount or 0)

@@ -328,7 +328,7 @@ class ConsoleService:
                 stored = dict(s.execute(
                     select(OperatorRecoveryCode.id, OperatorRecoveryCode.code_hash)
                     .where(OperatorRecoveryCode.operator_id == op.id,
-                           OperatorRecoveryCode.used_at.is_(None))).all())  # type: ignore[arg-type]
+                           OperatorRecoveryCode.used_at.is_(None))).all())
                 used = recovery.find(self._pepper, code, stored)
                 if used is not None:
                     s.execute(delete(OperatorRecoveryCode)

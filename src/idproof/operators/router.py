@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 import segno
@@ -55,7 +55,7 @@ def route(method: str, path: str, policy: str | Action) -> Callable[[Any], Any]:
 
 # -- plumbing ---------------------------------------------------------------------------------
 def _svc(request: Request) -> ConsoleService:
-    return get_container(request).console  # type: ignore[no-any-return]
+    return get_container(request).console
 
 
 def _https(request: Request) -> bool:
@@ -252,6 +252,7 @@ async def login(request: Request, email: Annotated[str, Form(max_length=320)] = 
                                 request.url.path)
         return _login_error(request, "The form has expired. Please sign in again.", 403)
     result = await run_in_threadpool(_svc(request).login, email, password, _who(request))
+    response: Response
     if result.outcome == "ok" and result.cookie:
         response = RedirectResponse("/console/mfa", status_code=303, headers=HEADERS)
         return _start(request, response, result.cookie)
@@ -343,6 +344,7 @@ async def login_passkey(request: Request,
     if challenge and hmac.compare_digest(mac, _challenge_mac(request, pre, challenge)):
         cookie = await run_in_threadpool(_svc(request).passkey_assert, credential, challenge,
                                          _who(request), live=None)
+    response: Response
     if cookie is None:
         response = _login_error(request, "The passkey could not be verified.", 401)
     else:
@@ -435,7 +437,8 @@ def enroll(request: Request, token: str,
         if exc.code.startswith("enrollment_"):
             heading, text, status = _ENROLL_STATES[exc.code.removeprefix("enrollment_")]
             return message(heading, text, status=status)
-        problems = exc.extra.get("problems", [exc.code])
+        # ConsoleService.set_password puts the list of problem codes there.
+        problems = cast("Iterable[object]", exc.extra.get("problems", [exc.code]))
         return _pre_page(request, "enroll_password.html", status=422,
                          action=f"/console/enroll/{token}",
                          errors=[_PASSWORD_TEXT.get(str(p), str(p)) for p in problems])

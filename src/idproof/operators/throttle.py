@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import math
 from dataclasses import dataclass
+from typing import cast
 
 from limits.storage import Storage, storage_from_string
 
@@ -51,7 +52,9 @@ class FailureOutcome:
 
 class SignInThrottle:
     def __init__(self, storage_uri: str, key: bytes, limits: Limits | None = None) -> None:
-        self.storage: Storage = storage_from_string(storage_uri)
+        # storage_from_string is typed for both the sync and the async (`async+...`) storages;
+        # the configured URI names a sync one, which the calls below are made on.
+        self.storage = cast(Storage, storage_from_string(storage_uri))
         self._key = key
         self.limits = limits or Limits()
 
