@@ -299,7 +299,7 @@ class WebhookService:
                              .order_by(WebhookAttempt.id))
         return DeliveryView(
             id=d.id, endpoint_id=d.endpoint_id, event_id=d.event_id, event_type=event_type,
-            status=d.status, attempts=d.attempts,  # type: ignore[arg-type]
+            status=d.status, attempts=d.attempts,
             next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
             last_status_code=d.last_status_code, last_error=d.last_error,
             created_at=d.created_at, delivered_at=d.delivered_at,

@@ -445,7 +445,7 @@ def pending_steps(cf: CompiledFlow, outcomes: Mapping[str, Outcome],
                   signals: Mapping[str, Any] | None = None) -> list[str]:
     """Step types on the path so far whose outcome is missing or waiting for a retake."""
     path, _, _ = walk(cf, outcomes, signals)
-    out = []
+    out: list[str] = []
     for nid in path:
         kind = cf.flow.nodes[nid].type
         if kind in STEP_TYPES:
@@ -499,7 +499,7 @@ def linear_flow(steps: Sequence[str], decline: Sequence[str], review: Sequence[s
     nodes: dict[str, FlowNode] = {}
     for i, step in enumerate(steps):
         nxt = steps[i + 1] if i + 1 < len(steps) else "end"
-        nodes[step] = FlowNode(type=step, next=(Transition(to=nxt),))  # type: ignore[arg-type]
+        nodes[step] = FlowNode(type=step, next=(Transition(to=nxt),))
     nodes["end"] = FlowNode(type="end")
     listed = ", ".join(f'"{r}"' for r in decline)
     rules = []
