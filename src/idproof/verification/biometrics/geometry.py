@@ -85,7 +85,8 @@ def fit_homography(src: Points, dst: Points) -> Points:
     _, _, vt = np.linalg.svd(np.asarray(rows))
     h = vt[-1].reshape(3, 3)
     h = np.linalg.inv(tb) @ h @ ta
-    return h / h[2, 2] if h[2, 2] != 0 else h
+    out: Points = h / h[2, 2] if h[2, 2] != 0 else h
+    return out
 
 
 def homography_residual(src: Points, dst: Points) -> float:

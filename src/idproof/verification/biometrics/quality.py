@@ -43,7 +43,8 @@ def face_patch(image: RGB, face: Face, size: int = 128) -> np.ndarray:
         return np.zeros((size, size))
     ys = np.linspace(0, grey.shape[0] - 1, size).round().astype(int)
     xs = np.linspace(0, grey.shape[1] - 1, size).round().astype(int)
-    return grey[np.ix_(ys, xs)]
+    patch: np.ndarray = grey[np.ix_(ys, xs)]
+    return patch
 
 
 def check_faces(image: RGB, faces: list[Face], policy: QualityPolicy | None = None, *,
