@@ -21,6 +21,7 @@ from idproof.cli.operators import operators_app
 from idproof.cli.privacy import privacy_app
 from idproof.cli.screening import screening_app
 from idproof.cli.security import security_app
+from idproof.cli.workflows import workflows_app
 from idproof.config import load_settings
 from idproof.core.errors import IdproofError
 
@@ -39,6 +40,7 @@ app.add_typer(operators_app, name="operators")
 app.add_typer(screening_app, name="screening")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(security_app, name="security")
+app.add_typer(workflows_app, name="workflows")
 
 # Piped output (scripts, CI logs) gets wide lines instead of wrapped ids.
 out = Console(width=None if sys.stdout.isatty() else 200)
