@@ -13,8 +13,9 @@ def _decode(arr: Any) -> list[bytes]:
 
     # The local-average binarizer trips over very crisp, noisy captures that a global
     # threshold reads at once, so both are tried, the cheaper first.
+    formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.PDF417)
     for binarizer in (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram):
-        results = zxingcpp.read_barcodes(arr, formats=zxingcpp.BarcodeFormat.PDF417,
+        results = zxingcpp.read_barcodes(arr, formats=formats,
                                          try_rotate=True, try_downscale=True,
                                          binarizer=binarizer)
         found = [bytes(r.bytes) for r in results if r.valid]
@@ -41,7 +42,9 @@ def barcode_skew(gray: Any) -> float | None:
     _t, mask = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE,
                             cv2.getStructuringElement(cv2.MORPH_RECT, (21, 7)))
-    mask = cv2.dilate(cv2.erode(mask, None, iterations=3), None, iterations=3)
+    # OpenCV takes None for the default 3x3 kernel; its stubs do not allow it.
+    mask = cv2.dilate(cv2.erode(mask, None, iterations=3),  # type: ignore[call-overload]
+                      None, iterations=3)
     contours, _h = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None

@@ -461,7 +461,7 @@ def degrade(image: Image.Image, spec: Degradation, seed: int | random.Random = 0
     canvas[:] = table_color
     canvas = np.clip(canvas + nrng.normal(0, 6, canvas.shape), 0, 255).astype(np.uint8)
 
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     dst = src + pad
     if spec.perspective:
         jitter = nrng.uniform(-1, 1, (4, 2)) * spec.perspective * np.array([w, h])
@@ -483,7 +483,7 @@ def degrade(image: Image.Image, spec: Degradation, seed: int | random.Random = 0
     matrix = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     warped = cv2.warpPerspective(doc, matrix, (W, H), flags=cv2.INTER_LINEAR)
     mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, (W, H))
-    out = np.where(mask[..., None] > 127, warped, canvas).astype(np.float32)
+    out: np.ndarray = np.where(mask[..., None] > 127, warped, canvas).astype(np.float32)
 
     if spec.brightness != 1.0:
         out = out * spec.brightness * np.array([1.0, 0.95, 0.85], np.float32)

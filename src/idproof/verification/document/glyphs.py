@@ -95,7 +95,8 @@ class GlyphClassifier:
         z = h @ self._w2 + self._b2
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        probs: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return probs
 
 
 class GlyphEngine:

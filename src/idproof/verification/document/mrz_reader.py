@@ -132,7 +132,9 @@ def _find_regions(gray: np.ndarray, max_regions: int) -> list[MrzRegion]:
     blackhat = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT,
                                 cv2.getStructuringElement(cv2.MORPH_RECT, (19, 9)))
     grad = np.abs(cv2.Sobel(blackhat, cv2.CV_32F, 1, 0, ksize=-1))
-    grad = cv2.normalize(grad, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    # OpenCV takes None for the output array (allocated and returned); its stubs do not.
+    grad = cv2.normalize(grad, None, 0, 255,  # type: ignore[call-overload]
+                         cv2.NORM_MINMAX).astype(np.uint8)
     grad = cv2.morphologyEx(grad, cv2.MORPH_CLOSE,
                             cv2.getStructuringElement(cv2.MORPH_RECT, (21, 3)))
     _, mask = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
@@ -217,7 +219,8 @@ def _fine_deskew(crop: np.ndarray) -> tuple[np.ndarray, float]:
     the most peaked (lines separate cleanly only when truly horizontal)."""
     import cv2
 
-    norm = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
+    # None output array: accepted by OpenCV, not by its stubs.
+    norm = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)  # type: ignore[call-overload]
     _, ink = cv2.threshold(norm, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     best = profile_skew(small, np.arange(-2.0, 2.01, 0.25))
@@ -232,7 +235,8 @@ def _cut_lines(crop: np.ndarray) -> list[np.ndarray]:
     """The text lines of a deskewed crop, from the row profile of its ink."""
     import cv2
 
-    norm = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
+    # None output array: accepted by OpenCV, not by its stubs.
+    norm = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)  # type: ignore[call-overload]
     _, ink = cv2.threshold(norm, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     profile = (ink > 0).mean(axis=1)
     active = profile > max(0.04, 0.25 * float(profile.max()))
@@ -309,8 +313,7 @@ def fit_line(line: OcrLine, width: int) -> list[str]:
                 out.append("".join(cells))
     if len(text) != width:
         out.extend(_stretch_fillers(text, width))
-    seen: set[str] = set()
-    return [c for c in out if not (c in seen or seen.add(c))]
+    return list(dict.fromkeys(out))  # unique, in order
 
 
 def _stretch_fillers(text: str, width: int) -> list[str]:

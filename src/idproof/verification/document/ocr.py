@@ -142,7 +142,8 @@ class RapidOcrEngine:
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
         self._engine = RapidOCR(params=params)
-        self._rec = self._engine._load_rec_model()  # lazy in rapidocr; load it once here
+        # Lazy in rapidocr; load it once here. (rapidocr leaves this method unannotated.)
+        self._rec = self._engine._load_rec_model()  # type: ignore[no-untyped-call]
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         from rapidocr.ch_ppocr_rec.typings import TextRecInput
 
