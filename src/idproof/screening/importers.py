@@ -248,7 +248,7 @@ _UK_REQUIRED = ("Name 6", "Name 1", "Group Type", "Group ID", "DOB", "Nationalit
 def parse_uk(stream: IO[bytes]) -> Iterator[ListEntry]:
     """OFSI's consolidated list CSV: a 'Last Updated' line, a header row, then one row per
     name of a designated person or entity, rows of one target sharing a Group ID."""
-    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
+    text = codecs.getreader("utf-8-sig")(stream, "strict")  # errors: positional-only in typeshed
     lines = iter(text)
     try:
         first = next(lines, "")

@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import structlog
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from idproof.audit.events import AuditEvent
@@ -26,6 +26,7 @@ from idproof.screening.models import ScreeningEntry, ScreeningSettings, Screenin
 
 log = structlog.get_logger("idproof.screening")
 BATCH = 2000
+_ENTRIES = cast(Table, ScreeningEntry.__table__)
 # A review below this; at or above it a hit is a confirmed match (exact name and birth date).
 CONFIRMED_SCORE = 0.98
 
@@ -203,7 +204,7 @@ class ScreeningService:
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         with self._db.session() as s:
-            s.execute(ScreeningEntry.__table__.insert(), batch)
+            s.execute(_ENTRIES.insert(), batch)
 
     def _discard(self, snapshot_id: str, code: str, source: str, actor: str) -> None:
         with self._db.session() as s:
