@@ -269,7 +269,6 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      screening=ScreeningService(db, audit, clock))
 
 
-
 def _wire_alerts(settings: Settings, db: Database, audit: AuditService,
                  webhooks: WebhookService, guard: BruteForceGuard) -> AlertService:
     """Alerts (audit + webhook in one transaction, e-mail, counter) and the detector of

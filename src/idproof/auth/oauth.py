@@ -293,7 +293,7 @@ class OAuthService:
         claims = self._decode(token)
         active = (claims is not None and claims.tenant_id == client.tenant_id
                   and not self._revocations.is_revoked(claims.jti))
-        if active:
+        if active and claims is not None:
             owner = self._clients.get(claims.client_id)
             active = owner is not None and not owner.disabled
         self._audit.record(AuditEvent(

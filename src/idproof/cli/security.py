@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,7 +14,11 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _guard():  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
+    from idproof.bootstrap import Container
+
+
+def _guard() -> Container:
     from idproof.bootstrap import build_container
     from idproof.config import load_settings
 

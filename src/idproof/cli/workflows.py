@@ -66,7 +66,7 @@ def _read_definition(path: Path) -> dict[str, Any]:
               f" ({type(exc).__name__})", "invalid_document")
     if not isinstance(data, dict):
         _fail("a definition is an object", "invalid_document")
-    return data  # type: ignore[return-value]
+    return dict(data)
 
 
 @workflows_app.command("list")

@@ -40,7 +40,7 @@ _env = Environment(loader=PackageLoader("idproof.hosted", "templates"),
 
 
 def _service(request: Request) -> HostedService:
-    return get_container(request).hosted  # type: ignore[no-any-return]
+    return get_container(request).hosted
 
 
 def _csp(origins: tuple[str, ...] = ()) -> str:

@@ -15,9 +15,9 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -119,11 +119,11 @@ class HostedService:
             origins = client.allowed_origins if client is not None else ()
             if Status(row.status) in FINAL or row.expires_at <= now:
                 return Opened("ended", origins=origins)
-            claimed = s.execute(
+            claimed = cast(CursorResult[Any], s.execute(
                 update(VerificationSession)
                 .where(VerificationSession.id == row.id,
                        VerificationSession.link_used_at.is_(None))
-                .values(link_used_at=now)).rowcount
+                .values(link_used_at=now))).rowcount
             if claimed != 1:
                 self._audit.record_in(s, AuditEvent(
                     action="hosted.link_reused", outcome="failure", actor_type="end_user",

@@ -216,10 +216,13 @@ class RetentionService:
             if dry_run:
                 report.sessions[why].append(sid)
             else:
+                def still_due(s: Session, row: VerificationSession, w: str = why,
+                              t: str = tenant_id) -> bool:
+                    return self._still_due(s, row, w, policies[t], now)
+
                 erased = self._captures.erase(
                     Actor(tenant_id=tenant_id, client_id=actor, actor_type="system"), sid,
-                    check=lambda s, row, w=why, t=tenant_id: self._still_due(s, row, w,
-                                                                             policies[t], now))
+                    check=still_due)
                 (report.sessions[why] if erased else report.skipped).append(sid)
             if progress and (done % self._batch == 0 or done == total):
                 progress(done, total)
@@ -264,7 +267,8 @@ class RetentionService:
                 VerificationSession, VerificationSession.id == SelfieTemplate.session_id)
                 .where(VerificationSession.decided_at.is_not(None))).all():
             policy = policies.get(template.tenant_id, DEFAULT)
-            if now >= decided_at + timedelta(hours=policy.face_templates_hours):
+            if (decided_at is not None
+                    and now >= decided_at + timedelta(hours=policy.face_templates_hours)):
                 out.append(template)
         return out
 

@@ -38,7 +38,7 @@ from idproof.verification.service import Actor
 
 log = structlog.get_logger("idproof.privacy")
 # (session, tenant_id, event type, data): the webhook outbox, wired by bootstrap.
-Emit = Callable[[Session, str, str, dict[str, Any]], None]
+Emit = Callable[[Session, str, str, dict[str, Any]], object]
 # (session, tenant_id, session ids) -> rows for the export: screening hits and other
 # features' records about the subject, registered by bootstrap.
 Section = Callable[[Session, str, list[str]], list[dict[str, Any]]]

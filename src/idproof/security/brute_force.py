@@ -22,8 +22,10 @@ import time
 from collections.abc import Callable
 
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
+
+from idproof.security.rate_limit import sync_storage
 
 _NS = "idproof-bf"
 
@@ -33,7 +35,7 @@ class BruteForceGuard:
                  block_seconds: int, client_max_failures: int = 100,
                  client_window_seconds: int = 600, bearer_max_failures: int = 300,
                  bearer_window_seconds: int = 60) -> None:
-        self.storage: Storage = storage_from_string(storage_uri)
+        self.storage: Storage = sync_storage(storage_uri)
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._item = RateLimitItemPerSecond(max_failures, window_seconds, namespace=_NS)
         self._client_item = RateLimitItemPerSecond(client_max_failures, client_window_seconds,

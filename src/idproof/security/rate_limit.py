@@ -11,6 +11,15 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 
+def sync_storage(uri: str) -> Storage:
+    """The synchronous `limits` storage a URI names (memory://, redis://...): `limits` types
+    `storage_from_string` as sync or async; an async URI (async+redis://) is refused here."""
+    storage = storage_from_string(uri)
+    if not isinstance(storage, Storage):
+        raise ValueError("rate-limit storage must be synchronous (memory:// or redis://)")
+    return storage
+
+
 @lru_cache(maxsize=32)
 def _item(limit: str, namespace: str) -> RateLimitItem:
     parsed = parse(limit)
@@ -21,7 +30,7 @@ class RateLimiter:
     """`hit()` counts one call and says how long to wait when the caller is over its limit."""
 
     def __init__(self, storage_uri: str) -> None:
-        self.storage: Storage = storage_from_string(storage_uri)
+        self.storage: Storage = sync_storage(storage_uri)
         self._limiter = MovingWindowRateLimiter(self.storage)
 
     def hit(self, name: str, limit: str, key: str) -> int | None:

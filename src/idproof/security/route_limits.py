@@ -12,8 +12,10 @@ from functools import lru_cache
 
 import structlog
 from limits import RateLimitItem, parse
-from limits.storage import Storage, storage_from_string
+from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
+
+from idproof.security.rate_limit import sync_storage
 
 log = structlog.get_logger("idproof.security")
 _NS = "idproof-rl"
@@ -141,7 +143,7 @@ class RouteLimiter:
     """Counts requests in a `limits` storage (memory, or Redis shared by every worker)."""
 
     def __init__(self, storage: Storage | str, *, enabled: bool = True) -> None:
-        self.storage: Storage = (storage_from_string(storage) if isinstance(storage, str)
+        self.storage: Storage = (sync_storage(storage) if isinstance(storage, str)
                                  else storage)
         self._limiter = MovingWindowRateLimiter(self.storage)
         self.enabled = enabled

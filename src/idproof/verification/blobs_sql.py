@@ -7,8 +7,9 @@ Several machines share it without a shared disk. Bytes are written and read in c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, cast
 
-from sqlalchemy import Integer, LargeBinary, String, delete, func, select
+from sqlalchemy import CursorResult, Integer, LargeBinary, String, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idproof.db.base import Base
@@ -64,7 +65,9 @@ class DatabaseBlobStore:
     def delete(self, key: str) -> bool:
         check_key(key)
         with self._db.session() as s:
-            return bool(s.execute(delete(BlobChunk).where(BlobChunk.key == key)).rowcount)
+            result = cast(CursorResult[Any],
+                          s.execute(delete(BlobChunk).where(BlobChunk.key == key)))
+            return bool(result.rowcount)
 
     def exists(self, key: str) -> bool:
         check_key(key)

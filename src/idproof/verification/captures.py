@@ -359,7 +359,7 @@ class CaptureService:
             subject, tenant_id = row.subject_key_id, row.tenant_id
             self._sessions.emit(s, row, "session.erased")
             for model in (SessionDocument, Capture, SessionStep):
-                s.execute(delete(model).where(model.session_id == row.id))  # type: ignore[attr-defined]
+                s.execute(delete(model).where(model.session_id == row.id))
             s.delete(row)
             self._audit.record_in(s, AuditEvent(
                 action="session.erased", actor_type=actor.actor_type,

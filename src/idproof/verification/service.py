@@ -112,7 +112,7 @@ class SessionService:
         self._public_url = public_url
         self._clock = clock or SystemClock()
         self._decided_hooks: list[Callable[[Session, VerificationSession], None]] = []
-        self._event_hooks: list[Callable[[Session, VerificationSession, str], None]] = []
+        self._event_hooks: list[Callable[[Session, VerificationSession, str], object]] = []
         self._workflows: WorkflowService | None = None
 
     def set_workflows(self, workflows: WorkflowService) -> None:
@@ -123,7 +123,7 @@ class SessionService:
         """Run `hook` inside the transaction that records a decision."""
         self._decided_hooks.append(hook)
 
-    def on_event(self, hook: Callable[[Session, VerificationSession, str], None]) -> None:
+    def on_event(self, hook: Callable[[Session, VerificationSession, str], object]) -> None:
         """Run `hook(s, row, event_type)` inside the transaction of each lifecycle change
         (session.created/started/submitted/decided/expired/erased): the webhook outbox."""
         self._event_hooks.append(hook)
