@@ -34,6 +34,7 @@ services:
 
 test: install-test services
 	$(BIN)/ruff check $(wildcard src tests bench tools)
+	$(BIN)/mypy
 	set -a; . ./.cache/test-services.env; set +a; $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: install-test
