@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from tests.helpers import bearer, get_token
-from tests.unit.workflows.test_flow import two_branch
+from tests.unit.workflows.test_workflow_graph import two_branch
 
 
 def definition() -> dict[str, Any]:
