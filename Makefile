@@ -35,6 +35,7 @@ services:
 test: install-test services
 	$(BIN)/ruff check $(wildcard src tests bench tools)
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	set -a; . ./.cache/test-services.env; set +a; $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: install-test
@@ -43,6 +44,7 @@ lint: install-test
 # mypy over src/idproof (strict for core, crypto, audit, verification.document).
 typecheck: install-test
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: install-test
 	$(BIN)/python bench/oauth_token.py
