@@ -117,7 +117,11 @@ def idproof_env(data_dir: Path, port: int) -> dict[str, str]:
     """The caller's environment less any IDPROOF_* setting, then a fresh SQLite data dir."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("IDPROOF_")}
     env.update({"IDPROOF_DATA_DIR": str(data_dir), "IDPROOF_LOGGING__LEVEL": "WARNING",
-                "IDPROOF_PUBLIC_URL": f"http://{HOST}:{port}"})
+                "IDPROOF_PUBLIC_URL": f"http://{HOST}:{port}",
+                # One load generator on one IP would meet the per-IP and per-client route
+                # limits within a second (429s are not grants): the bench measures the grant
+                # and bearer paths, as the peer (which has no limits) is measured.
+                "IDPROOF_SECURITY__RATE_LIMITS__ENABLED": "false"})
     return env
 
 
