@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from abc import ABC, abstractmethod
 from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
@@ -33,17 +34,21 @@ log = structlog.get_logger("idproof.audit")
 ADVISORY_KEY = 0x1D9A_0A5E
 
 
-class _Election:
-    """Leadership, held as long as this object holds its lock."""
+class _Election(ABC):
+    """Leadership, held as long as this object holds its lock (a lock file on SQLite, an
+    advisory lock on PostgreSQL)."""
 
+    @abstractmethod
     def try_acquire(self) -> bool:
-        raise NotImplementedError
+        """Take the lock if free; True while this object holds it."""
 
     def still_held(self) -> bool:
+        """A file lock cannot be lost while the file is open; a connection's lock can."""
         return True
 
+    @abstractmethod
     def release(self) -> None:
-        raise NotImplementedError
+        """Give the lock up (idempotent)."""
 
 
 class _FileElection(_Election):

@@ -16,7 +16,7 @@ from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 import segno
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -583,18 +583,3 @@ def step_up(request: Request, live: Annotated[Live, Depends(_step_up_live)],
                       step_up=True, error="That code is not right, or was used already.")
     return _start(request, RedirectResponse("/console/", status_code=303, headers=HEADERS),
                   cookie)
-
-
-def install(app: FastAPI) -> None:
-    """Mount the console and its early-exit handler."""
-
-    async def _exit(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ConsoleExit)
-        return exc.response
-
-    app.add_exception_handler(ConsoleExit, _exit)
-    import idproof.console.pages  # noqa: F401 - registers the work pages on `router`
-    from idproof.console.api import router as analytics_router
-
-    app.include_router(router)
-    app.include_router(analytics_router)

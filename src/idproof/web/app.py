@@ -14,8 +14,8 @@ from idproof.audit.api import router as audit_router
 from idproof.audit.log import periodic_checkpoints
 from idproof.auth.api import discovery_router, me_router, oauth_router
 from idproof.bootstrap import Container
+from idproof.console.mount import install as install_console
 from idproof.hosted.router import router as hosted_router
-from idproof.operators.router import install as install_console
 from idproof.privacy.api import router as privacy_router
 from idproof.screening.api import router as screening_router
 from idproof.vault.api import router as vault_router
