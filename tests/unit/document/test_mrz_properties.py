@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from idproof.verification.document.countries import MRZ_CODES
 from idproof.verification.document.mrz import (
-    _ALNUM_ALTERNATIVES,
+    OCR_CONFUSIONS,
     MrzFormat,
     ParsedMrz,
     build_mrz,
@@ -112,12 +112,12 @@ def test_confusion_is_repaired_or_refused_never_misread(
     lines = build_mrz(fmt, **f)  # type: ignore[arg-type]
     candidates = [p for p in protected_positions(fmt, lines)
                   if any((char_value(a) - char_value(lines[p[0]][p[1]])) % 10
-                         for a in _ALNUM_ALTERNATIVES.get(lines[p[0]][p[1]], ()))]
+                         for a in OCR_CONFUSIONS.get(lines[p[0]][p[1]], ()))]
     if not candidates:
         return
     pos = data.draw(st.sampled_from(candidates))
     old = lines[pos[0]][pos[1]]
-    new = data.draw(st.sampled_from([a for a in _ALNUM_ALTERNATIVES[old]
+    new = data.draw(st.sampled_from([a for a in OCR_CONFUSIONS[old]
                                      if (char_value(a) - char_value(old)) % 10]))
     r = parse_mrz(_mutated(lines, pos, new), today=TODAY)
     if r.valid:
