@@ -31,7 +31,7 @@ from idproof.verification.document.glyphs import (
     cells,
     ink_extent,
 )
-from idproof.verification.document.mrz_reader import find_mrz_regions
+from idproof.verification.document.mrz_zone import find_mrz_regions
 
 _LEVEL_WEIGHTS = {"clean": 3, "rotation_noise": 3}
 

@@ -19,7 +19,7 @@ from idproof.verification.document.glyphs import (
     cells,
     estimate_width,
 )
-from idproof.verification.document.mrz_reader import find_mrz_regions
+from idproof.verification.document.mrz_zone import find_mrz_regions
 from idproof.verification.document.ocr import MrzOcrEngine
 
 TODAY = date(2026, 1, 1)

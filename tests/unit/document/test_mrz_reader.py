@@ -16,7 +16,9 @@ import numpy as np
 
 from idproof.verification.document.generator import DocumentGenerator, photograph
 from idproof.verification.document.mrz import MrzFormat, build_mrz
-from idproof.verification.document.mrz_reader import MrzReader, MrzRegion, fit_line
+from idproof.verification.document.mrz_reader import MrzReader
+from idproof.verification.document.mrz_text import fit_line
+from idproof.verification.document.mrz_zone import MrzRegion
 from idproof.verification.document.ocr import MrzOcrEngine, OcrLine, clean_ocr_text
 
 TODAY = date(2026, 1, 1)
@@ -160,18 +162,18 @@ def test_photo_without_document(reader: MrzReader) -> None:
 
 
 def test_equal_length_reading_shifted_by_a_gain_and_a_loss_is_aligned() -> None:
-    from idproof.verification.document.mrz_reader import _align
+    from idproof.verification.document.mrz_text import align
 
     line = "22BA0Q4ZD5N0R5803147F3510281<<<<<<<<<<<<<<<2"
     # One character gained ("0O"), one filler lost: same length, everything between shifted.
     shifted = "22BA0Q4ZD5N0OR5803147F3510281<<<<<<<<<<<<<<2"
-    aligned = _align(line, shifted)
+    aligned = align(line, shifted)
     assert aligned[0] == "2" and aligned[13] == "5" and aligned[20] == "F"
     assert all(aligned[col] == line[col] for col in aligned if col >= 13)
 
 
 def test_names_after_a_lost_filler_in_the_prefix() -> None:
-    from idproof.verification.document.mrz_reader import _raw_names
+    from idproof.verification.document.mrz_names import _raw_names
 
     assert _raw_names(MrzFormat.TD3, ["PD<<FANAER<<NATI<<<<<<<<"], "P<D<<") == (
         "FANAER", "NATI")
@@ -186,11 +188,11 @@ def test_a_lost_leading_letter_of_the_surname_is_taken_from_the_other_engine() -
 
 
 def test_shape_vote_against_what_both_engines_read_keeps_both_candidates() -> None:
-    from idproof.verification.document.mrz_reader import _apply_shape_votes
+    from idproof.verification.document.mrz_shapes import apply_shape_votes
 
     lines = ["IDPOLOBRBNDOXN1AG8HMBMSD<<<<<<"]
     alts: dict[tuple[int, int], str] = {}
-    _apply_shape_votes(lines, alts, {(0, 5): "0", (0, 11): "O0", (0, 3): "O"})
+    apply_shape_votes(lines, alts, {(0, 5): "0", (0, 11): "O0", (0, 3): "O"})
     assert alts[(0, 5)] == "0"  # the shape says zero: both stay, the check digits choose
     assert alts[(0, 11)] == ""  # undecided, every engine read the letter: kept
     assert alts[(0, 3)] == ""  # the shape agrees with the reading: settled
@@ -199,7 +201,7 @@ def test_shape_vote_against_what_both_engines_read_keeps_both_candidates() -> No
 @pytest.mark.slow
 def test_tilted_id_card_zone_is_levelled_and_found() -> None:
     from idproof.verification.document.generator import Degradation, degrade
-    from idproof.verification.document.mrz_reader import find_mrz_regions
+    from idproof.verification.document.mrz_zone import find_mrz_regions
 
     doc = DocumentGenerator(7, today=TODAY).id_card()
     for angle in (-9.0, 9.0):

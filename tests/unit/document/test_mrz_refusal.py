@@ -29,13 +29,9 @@ from idproof.verification.document.mrz import (
     parse_mrz,
     protected_positions,
 )
-from idproof.verification.document.mrz_reader import (
-    MrzReader,
-    MrzReadResult,
-    MrzRegion,
-    agreed_zone,
-    refusal_reason,
-)
+from idproof.verification.document.mrz_reader import MrzReader, MrzReadResult
+from idproof.verification.document.mrz_refusal import agreed_zone, refusal_reason
+from idproof.verification.document.mrz_zone import MrzRegion
 from idproof.verification.document.ocr import OcrLine
 
 TODAY = date(2026, 1, 1)

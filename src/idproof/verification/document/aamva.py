@@ -175,18 +175,7 @@ def parse_aamva(payload: bytes | str) -> AamvaRecord:
     subfiles = {k: _parse_elements(v) for k, v in bodies.items()}
     el = subfiles[doc_type]
 
-    family = el.get("DCS", "") or el.get("DAB", "")
-    first = el.get("DAC", "") or el.get("DCT", "")
-    middle = el.get("DAD", "")
-    if version in (2, 3) and "DCT" in el and "DAC" not in el:
-        # DCT holds every given name, separated by a comma or a space.
-        names = [p for p in re.split(r"[ ,]+", el["DCT"]) if p]
-        first, middle = (names[0] if names else ""), " ".join(names[1:])
-    if not family and "DAA" in el:
-        family, first, middle = _split_full_name(el["DAA"])
-    middle = " ".join(p for p in re.split(r"[ ,]+", middle) if p)
-    # "NONE" / "unavl" stand for an absent name part (D20 data dictionary).
-    first, middle = ("" if n.upper() in _ABSENT else n for n in (first, middle))
+    family, first, middle = _names(el, version)
 
     jurisdiction = el.get("DAJ", "").strip()
     country = el.get("DCG", "").strip().upper()
@@ -215,6 +204,23 @@ def parse_aamva(payload: bytes | str) -> AamvaRecord:
         postal_code=el.get("DAK", "").strip(), elements=el, subfiles=subfiles,
         problems=tuple(problems),
     )
+
+
+def _names(el: dict[str, str], version: int) -> tuple[str, str, str]:
+    """Family, first and middle names, wherever this version of the standard keeps them."""
+    family = el.get("DCS", "") or el.get("DAB", "")
+    first = el.get("DAC", "") or el.get("DCT", "")
+    middle = el.get("DAD", "")
+    if version in (2, 3) and "DCT" in el and "DAC" not in el:
+        # DCT holds every given name, separated by a comma or a space.
+        names = [p for p in re.split(r"[ ,]+", el["DCT"]) if p]
+        first, middle = (names[0] if names else ""), " ".join(names[1:])
+    if not family and "DAA" in el:
+        family, first, middle = _split_full_name(el["DAA"])
+    middle = " ".join(p for p in re.split(r"[ ,]+", middle) if p)
+    # "NONE" / "unavl" stand for an absent name part (D20 data dictionary).
+    first, middle = ("" if n.upper() in _ABSENT else n for n in (first, middle))
+    return family, first, middle
 
 
 def format_aamva_date(d: date, *, canadian: bool, version: int = 10) -> str:
