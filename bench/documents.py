@@ -19,7 +19,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
-from idproof.verification.document.generator import (  # noqa: E402
+from idproof.testing import (  # noqa: E402
     DEGRADATION_LEVELS,
     DocumentGenerator,
     photograph,

@@ -20,7 +20,7 @@ from idproof.config import Settings
 from idproof.core.clock import FrozenClock
 from idproof.crypto.kms.softhsm import SoftHsmToken, find_softhsm, init_token
 from idproof.db.migrate import upgrade
-from idproof.verification.document.generator import FontMissing
+from idproof.testing import FontMissing
 from idproof.web.app import create_app
 from tests.helpers import ApiClient
 

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from idproof.verification.document.generator import (
+from idproof.testing import (
     DEGRADATION_LEVELS,
     DocumentGenerator,
     mrz_font_path,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from idproof.verification.document.generator import DocumentGenerator
+from idproof.testing import DocumentGenerator
 from tests.biometrics_data import fetch, jpeg_bytes, load, portrait_crop
 from tests.helpers import bearer, get_token
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from PIL import Image
 
-from idproof.verification.document.generator import DocumentGenerator
+from idproof.testing import DocumentGenerator
 from tests.helpers import bearer, get_token
 
 pytestmark = pytest.mark.slow

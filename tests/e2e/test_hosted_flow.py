@@ -29,7 +29,7 @@ from PIL import Image
 
 from idproof.bootstrap import Container, prepare
 from idproof.config import Settings
-from idproof.verification.document.generator import DocumentGenerator
+from idproof.testing import DocumentGenerator
 from idproof.web.app import create_app
 from tests.biometrics_data import fetch as fetch_faces
 from tests.conftest import TEST_SECRET

@@ -15,8 +15,8 @@ from PIL import Image, ImageEnhance
 from sqlalchemy import select
 
 from idproof.security.uploads import sanitize_image
+from idproof.testing import DocumentGenerator
 from idproof.verification.biometrics.engines import DlibFaceEngine
-from idproof.verification.document.generator import DocumentGenerator
 from idproof.verification.models import Capture
 from tests.biometrics_data import fetch, jpeg_bytes, load, portrait_crop
 from tests.helpers import bearer, get_token

@@ -17,7 +17,7 @@ from PIL import Image
 from idproof.bootstrap import Container, build_container
 from idproof.config import JobsSettings, Settings
 from idproof.core.clock import FrozenClock
-from idproof.verification.document.generator import DocumentGenerator
+from idproof.testing import DocumentGenerator
 from idproof.web.app import create_app
 from tests.conftest import REDIS_URL, TEST_SECRET
 from tests.helpers import ApiClient, bearer, get_token

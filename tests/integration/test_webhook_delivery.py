@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 
 from idproof.bootstrap import build_container
 from idproof.config import JobsSettings, Settings, WebhookSettings
-from idproof.verification.document.generator import DocumentGenerator
+from idproof.testing import DocumentGenerator
 from idproof.webhooks.models import WebhookDelivery, WebhookEvent
 from idproof.webhooks.schemas import CreateEndpoint
 from idproof.webhooks.service import Caller

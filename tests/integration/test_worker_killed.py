@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from idproof.verification.document.generator import DocumentGenerator
+from idproof.testing import DocumentGenerator
 from idproof.verification.models import Capture
 from idproof.verification.service import Actor
 from tests.conftest import TEST_SECRET

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from idproof.verification.document.barcode import barcode_skew, read_aamva, read_pdf417
-from idproof.verification.document.generator import (
+from idproof.testing import (
     DEGRADATION_LEVELS,
     DocumentGenerator,
     photograph,
 )
+from idproof.verification.document.barcode import barcode_skew, read_aamva, read_pdf417
 
 TODAY = date(2026, 11, 1)
 

@@ -13,7 +13,7 @@ pytest.importorskip("cv2")
 
 import numpy as np
 
-from idproof.verification.document.generator import (
+from idproof.testing import (
     DEGRADATION_LEVELS,
     Degradation,
     DocumentGenerator,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from idproof.verification.document.generator import DocumentGenerator, photograph
+from idproof.testing import DocumentGenerator, photograph
 from idproof.verification.document.glyphs import (
     CELL_H,
     CELL_W,

@@ -14,7 +14,7 @@ pytest.importorskip("cv2")
 
 import numpy as np
 
-from idproof.verification.document.generator import DocumentGenerator, photograph
+from idproof.testing import DocumentGenerator, photograph
 from idproof.verification.document.mrz import MrzFormat, build_mrz
 from idproof.verification.document.mrz_reader import MrzReader
 from idproof.verification.document.mrz_text import fit_line
@@ -200,7 +200,7 @@ def test_shape_vote_against_what_both_engines_read_keeps_both_candidates() -> No
 
 @pytest.mark.slow
 def test_tilted_id_card_zone_is_levelled_and_found() -> None:
-    from idproof.verification.document.generator import Degradation, degrade
+    from idproof.testing import Degradation, degrade
     from idproof.verification.document.mrz_zone import find_mrz_regions
 
     doc = DocumentGenerator(7, today=TODAY).id_card()

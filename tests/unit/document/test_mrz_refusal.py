@@ -17,7 +17,7 @@ pytest.importorskip("cv2")
 
 import numpy as np
 
-from idproof.verification.document.generator import (
+from idproof.testing import (
     DocumentGenerator,
     SyntheticDocument,
     photograph,
@@ -334,7 +334,7 @@ def test_genuine_td1_cards_front_and_back_are_never_declined(reader: MrzReader) 
 @pytest.mark.slow
 def test_a_card_printed_with_a_wrong_check_digit_is_declined(
         reader: MrzReader, monkeypatch: pytest.MonkeyPatch) -> None:
-    from idproof.verification.document import generator
+    from idproof.testing import documents as generator
 
     genuine = generator.build_mrz
 

@@ -1,141 +1,27 @@
-"""Synthetic identity documents for tests and benchmarks: random (never real) identities,
-TD3 passports, TD1 ID cards and AAMVA driving licences, and seeded photo degradations."""
+"""Synthetic documents for tests and benchmarks: TD3 passports, TD1 cards, AAMVA licences."""
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from functools import lru_cache
-from pathlib import Path
-from typing import Final, Literal
+from datetime import date
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from idproof.testing.identities import (
+    _US_STATES,
+    MM_CARD,
+    MM_PASSPORT,
+    MRZ_PITCH_MM,
+    DocumentKind,
+    SyntheticIdentity,
+    _font,
+    random_identity,
+)
 from idproof.verification.document.aamva import build_aamva, format_aamva_date
 from idproof.verification.document.mrz import MrzFormat, build_mrz, encode_name
-
-# Debian's fonts-ocr-b (the MRZ typeface of Doc 9303) and fonts-dejavu-core. There is no
-# fallback: a document drawn in another typeface measures a different reader.
-OCRB_FONT_PATHS: Final = (
-    "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
-    "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
-)
-SANS_FONT_PATHS: Final = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
-SANS_BOLD_FONT_PATHS: Final = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",)
-
-# Made-up syllables: names are composed at random so that no real person's data is used.
-_SYLLABLES: Final = (
-    "BA", "BE", "BO", "DA", "DI", "DRA", "EL", "FA", "GA", "HA", "IN", "JO", "KA", "KE", "LA",
-    "LI", "LO", "MA", "ME", "MI", "MO", "NA", "NE", "NI", "NO", "OR", "PA", "RA", "RE", "RI",
-    "RO", "SA", "SE", "SI", "SO", "TA", "TE", "TI", "TO", "VA", "VE", "VI", "WA", "YA", "ZA",
-    "ZO", "AN", "AR", "EN", "ER", "ON", "UL", "US",
-)
-_SURNAME_ENDINGS: Final = ("", "", "SEN", "SON", "OV", "EZ", "ER", "MAN", "INI", "OS", "AKI")
-_COUNTRIES: Final = ("FRA", "D", "ITA", "ESP", "NLD", "BEL", "AUT", "SWE", "NOR", "FIN", "DNK",
-                     "POL", "PRT", "IRL", "GBR", "CAN", "AUS", "NZL", "JPN", "BRA", "MEX",
-                     "ZAF", "IND", "KEN", "CHE", "GRC", "CZE", "HUN", "ROU", "EST")
-_US_STATES: Final = ("CA", "NY", "TX", "FL", "WA", "OR", "IL", "MA", "CO", "AZ")
-
-MM_PASSPORT: Final = (125.0, 88.0)  # ID-3
-MM_CARD: Final = (85.6, 54.0)  # ID-1
-MRZ_PITCH_MM: Final = 2.54  # 10 characters per inch (Doc 9303 part 3)
-
-DocumentKind = Literal["passport", "id_card", "driving_licence"]
-
-
-def _first_existing(paths: tuple[str, ...]) -> str | None:
-    return next((p for p in paths if Path(p).is_file()), None)
-
-
-class FontMissing(RuntimeError):
-    """A typeface the synthetic documents are drawn in is not installed."""
-
-
-FONT_PACKAGES: Final = {"mrz": "fonts-ocr-b", "sans": "fonts-dejavu-core",
-                        "bold": "fonts-dejavu-core"}
-
-
-def mrz_font_path() -> str | None:
-    """OCR-B when `fonts-ocr-b` is installed, else None."""
-    return _first_existing(OCRB_FONT_PATHS)
-
-
-def missing_fonts() -> list[str]:
-    """The Debian packages whose fonts the generator needs and cannot find."""
-    paths = {"mrz": OCRB_FONT_PATHS, "sans": SANS_FONT_PATHS, "bold": SANS_BOLD_FONT_PATHS}
-    return sorted({FONT_PACKAGES[k] for k, p in paths.items() if _first_existing(p) is None})
-
-
-@lru_cache(maxsize=64)
-def _font(kind: str, size: int) -> ImageFont.FreeTypeFont:
-    paths = {"mrz": OCRB_FONT_PATHS, "sans": SANS_FONT_PATHS,
-             "bold": SANS_BOLD_FONT_PATHS}[kind]
-    path = _first_existing(paths)
-    if path is None:
-        raise FontMissing(f"synthetic documents need {FONT_PACKAGES[kind]} "
-                          f"(apt-get install -y {FONT_PACKAGES[kind]})")
-    return ImageFont.truetype(path, size)
-
-
-# -- identities -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SyntheticIdentity:
-    surname: str
-    given_names: str
-    sex: str  # "M", "F" or "X"
-    birth_date: date
-    nationality: str
-    issuing_country: str
-    document_number: str
-    issue_date: date
-    expiry_date: date
-    personal_number: str = ""
-    optional_data: str = ""
-    place_of_birth: str = ""
-
-
-def _name(rng: random.Random, syllables: tuple[int, int]) -> str:
-    n = rng.randint(*syllables)
-    return "".join(rng.choice(_SYLLABLES) for _ in range(n))
-
-
-def random_identity(rng: random.Random, *, today: date, kind: DocumentKind = "passport",
-                    country: str | None = None) -> SyntheticIdentity:
-    surname = _name(rng, (2, 3)) + rng.choice(_SURNAME_ENDINGS)
-    if rng.random() < 0.15:
-        surname += " " + _name(rng, (2, 3))
-    given = " ".join(_name(rng, (2, 3)) for _ in range(rng.choice((1, 1, 2))))
-    sex = rng.choice("MMMFFFX") if kind != "driving_licence" else rng.choice("MF")
-    birth = today - timedelta(days=rng.randint(18 * 365 + 5, 85 * 365))
-    validity = 10 if kind == "passport" else rng.choice((5, 10))
-    # Issued within its validity, so a fresh synthetic document has not expired yet.
-    issue = today - timedelta(days=rng.randint(10, validity * 365 - 30))
-    expiry = issue + timedelta(days=validity * 365 - 1)
-    country = country or rng.choice(_COUNTRIES)
-    alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    if kind == "driving_licence":
-        number = rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") + "".join(
-            rng.choice("0123456789") for _ in range(rng.choice((7, 8, 12))))
-    elif rng.random() < 0.5:
-        number = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(2)) + "".join(
-            rng.choice("0123456789") for _ in range(7))
-    else:
-        number = "".join(rng.choice(alnum) for _ in range(9))
-    personal = "".join(rng.choice(alnum) for _ in range(rng.choice((0, 0, 9, 11))))
-    return SyntheticIdentity(
-        surname=surname, given_names=given, sex=sex, birth_date=birth, nationality=country,
-        issuing_country=country, document_number=number, issue_date=issue, expiry_date=expiry,
-        personal_number=personal if kind == "passport" else "",
-        optional_data=personal[:9] if kind == "id_card" else "",
-        place_of_birth=_name(rng, (2, 3)).title(),
-    )
-
 
 # -- rendering --------------------------------------------------------------------------------
 
@@ -404,117 +290,3 @@ class DocumentGenerator:
             "expiry_date": ident.expiry_date,
             "personal_number": ident.personal_number if fmt is MrzFormat.TD3 else "",
         }
-
-
-# -- photo simulation and degradations --------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Degradation:
-    """How a capture spoils the document: every field 0/None means a clean, upright photo."""
-
-    rotation_deg: float = 0.0
-    perspective: float = 0.0  # corner displacement as a share of the document size
-    noise_sigma: float = 0.0  # Gaussian sensor noise, in 8-bit levels
-    blur_sigma: float = 0.0  # Gaussian blur in pixels
-    brightness: float = 1.0  # < 1: low light (with a warm cast)
-    glare: float = 0.0  # strength of a specular highlight, 0..1
-    jpeg_quality: int | None = None
-    margin: float = 0.12  # table visible around the document, share of its width
-
-
-DEGRADATION_LEVELS: Final = ("clean", "rotation_noise", "blur", "low_light", "jpeg", "glare",
-                             "perspective")
-
-
-def sample_degradation(level: str, rng: random.Random) -> Degradation:
-    """Random parameters within a named level (the benchmark's rows)."""
-    if level == "clean":
-        return Degradation()
-    if level == "rotation_noise":
-        return Degradation(rotation_deg=rng.uniform(-10, 10), noise_sigma=rng.uniform(5, 10))
-    if level == "blur":
-        return Degradation(blur_sigma=rng.uniform(0.8, 1.6))
-    if level == "low_light":
-        return Degradation(brightness=rng.uniform(0.25, 0.45), noise_sigma=rng.uniform(2, 4))
-    if level == "jpeg":
-        return Degradation(jpeg_quality=rng.randint(20, 40))
-    if level == "glare":
-        return Degradation(glare=rng.uniform(0.5, 0.85))
-    if level == "perspective":
-        return Degradation(perspective=rng.uniform(0.03, 0.07), rotation_deg=rng.uniform(-3, 3))
-    raise ValueError(f"unknown degradation level {level!r}")
-
-
-def degrade(image: Image.Image, spec: Degradation, seed: int | random.Random = 0) -> Image.Image:
-    """Place the document on a table and apply `spec`; deterministic for a given seed."""
-    import cv2
-
-    rng = seed if isinstance(seed, random.Random) else random.Random(seed)  # noqa: S311
-    nrng = np.random.default_rng(rng.getrandbits(32))
-    doc = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    h, w = doc.shape[:2]
-    pad = round(spec.margin * w)
-    table_color = np.array([rng.randint(40, 120), rng.randint(35, 100), rng.randint(30, 90)])
-    H, W = h + 2 * pad, w + 2 * pad
-    canvas = np.empty((H, W, 3), np.uint8)
-    canvas[:] = table_color
-    canvas = np.clip(canvas + nrng.normal(0, 6, canvas.shape), 0, 255).astype(np.uint8)
-
-    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-    dst = src + pad
-    if spec.perspective:
-        jitter = nrng.uniform(-1, 1, (4, 2)) * spec.perspective * np.array([w, h])
-        dst = dst + jitter.astype(np.float32)
-    if spec.rotation_deg:
-        center = np.array([W / 2, H / 2], np.float32)
-        a = math.radians(spec.rotation_deg)
-        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], np.float32)
-        dst = (dst - center) @ rot.T + center
-    if spec.rotation_deg or spec.perspective:
-        # Grow the canvas so that no corner falls outside the photo.
-        lo = np.minimum(dst.min(axis=0), 0)
-        hi = np.maximum(dst.max(axis=0), [W, H])
-        dst = dst - lo
-        W, H = math.ceil(hi[0] - lo[0]), math.ceil(hi[1] - lo[1])
-        canvas = np.empty((H, W, 3), np.uint8)
-        canvas[:] = table_color
-        canvas = np.clip(canvas + nrng.normal(0, 6, canvas.shape), 0, 255).astype(np.uint8)
-    matrix = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
-    warped = cv2.warpPerspective(doc, matrix, (W, H), flags=cv2.INTER_LINEAR)
-    mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, (W, H))
-    out: np.ndarray = np.where(mask[..., None] > 127, warped, canvas).astype(np.float32)
-
-    if spec.brightness != 1.0:
-        out = out * spec.brightness * np.array([1.0, 0.95, 0.85], np.float32)
-    if spec.glare:
-        cx, cy = rng.uniform(0.2, 0.8) * W, rng.uniform(0.2, 0.8) * H
-        r = rng.uniform(0.12, 0.25) * max(W, H)
-        yy, xx = np.mgrid[0:H, 0:W]
-        blob = np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r)))
-        out = out + (255 - out) * (spec.glare * blob)[..., None]
-    if spec.blur_sigma:
-        out = cv2.GaussianBlur(out, (0, 0), spec.blur_sigma)
-    if spec.noise_sigma:
-        out = out + nrng.normal(0, spec.noise_sigma, out.shape)
-    result = Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
-    if spec.jpeg_quality is not None:
-        buf = io.BytesIO()
-        result.save(buf, "JPEG", quality=spec.jpeg_quality)
-        buf.seek(0)
-        result = Image.open(buf).convert("RGB")
-    return result
-
-
-def photograph(image: Image.Image, level: str, seed: int) -> tuple[Image.Image, Degradation]:
-    """The document as captured at a benchmark level (parameters drawn from `seed`)."""
-    rng = random.Random(seed)  # noqa: S311 - synthetic test data
-    spec = sample_degradation(level, rng)
-    return degrade(image, spec, rng), spec
-
-
-__all__ = [
-    "DEGRADATION_LEVELS", "Degradation", "DocumentGenerator", "SyntheticDocument",
-    "SyntheticIdentity", "degrade", "mrz_font_path", "photograph", "random_identity",
-    "sample_degradation",
-]
