@@ -20,7 +20,7 @@ from idproof.verification.document.glyphs import (
     estimate_width,
 )
 from idproof.verification.document.mrz_zone import find_mrz_regions
-from idproof.verification.document.ocr import MrzOcrEngine
+from idproof.verification.document.ocr_line import MrzOcrEngine
 
 TODAY = date(2026, 1, 1)
 

@@ -19,7 +19,7 @@ from idproof.verification.document.mrz import MrzFormat, build_mrz
 from idproof.verification.document.mrz_reader import MrzReader
 from idproof.verification.document.mrz_text import fit_line
 from idproof.verification.document.mrz_zone import MrzRegion
-from idproof.verification.document.ocr import MrzOcrEngine, OcrLine, clean_ocr_text
+from idproof.verification.document.ocr_line import MrzOcrEngine, OcrLine, clean_ocr_text
 
 TODAY = date(2026, 1, 1)
 TRUTH = build_mrz(MrzFormat.TD3, document_code="P", issuing_country="FRA",

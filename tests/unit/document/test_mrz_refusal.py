@@ -32,7 +32,7 @@ from idproof.verification.document.mrz import (
 from idproof.verification.document.mrz_reader import MrzReader, MrzReadResult
 from idproof.verification.document.mrz_refusal import agreed_zone, refusal_reason
 from idproof.verification.document.mrz_zone import MrzRegion
-from idproof.verification.document.ocr import OcrLine
+from idproof.verification.document.ocr_line import OcrLine
 
 TODAY = date(2026, 1, 1)
 DECLINE, RETRY = "mrz_checksum_failed", "document_unreadable"

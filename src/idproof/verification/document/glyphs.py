@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from idproof.verification.document.ocr import OcrLine
+from idproof.verification.document.ocr_line import OcrLine
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 CELL_W, CELL_H = 16, 24

@@ -13,7 +13,7 @@ from idproof.verification.document.mrz import (
     encode_name,
     split_name_field,
 )
-from idproof.verification.document.ocr import OcrLine
+from idproof.verification.document.ocr_line import OcrLine
 
 # -- names ------------------------------------------------------------------------------------
 

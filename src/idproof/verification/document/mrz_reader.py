@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from idproof.verification.document.engines import default_engines
 from idproof.verification.document.mrz import (
     DOCUMENT_UNREADABLE,
     FILLER,
@@ -31,7 +32,7 @@ from idproof.verification.document.mrz_refusal import agreed_zone, refusal_reaso
 from idproof.verification.document.mrz_shapes import apply_shape_votes, shape_doubts, shape_votes
 from idproof.verification.document.mrz_text import align, fit_line
 from idproof.verification.document.mrz_zone import MrzRegion, find_mrz_regions
-from idproof.verification.document.ocr import MrzOcrEngine, OcrLine, default_engines
+from idproof.verification.document.ocr_line import MrzOcrEngine, OcrLine
 
 
 @dataclass(slots=True)

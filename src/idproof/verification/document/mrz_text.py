@@ -7,7 +7,7 @@ import difflib
 from idproof.verification.document.mrz import (
     FILLER,
 )
-from idproof.verification.document.ocr import OcrLine
+from idproof.verification.document.ocr_line import OcrLine
 
 # -- from OCR text to MRZ lines ---------------------------------------------------------------
 

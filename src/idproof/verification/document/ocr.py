@@ -7,39 +7,12 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-MRZ_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
-
-
-@dataclass(frozen=True, slots=True)
-class OcrLine:
-    """One recognised line; `centers` (when the engine gives them) are each character's
-    horizontal centre as a share of the line image width, for aligning to MRZ columns."""
-
-    text: str
-    centers: tuple[float, ...] | None = None
-    confidence: float | None = None
-    char_confidences: tuple[float, ...] | None = None  # 0..1, one per character of `text`
-
-
-@runtime_checkable
-class MrzOcrEngine(Protocol):
-    """Reads single MRZ text lines (grayscale uint8 images, dark text on light)."""
-
-    name: str
-
-    def read_lines(self, lines: Sequence[np.ndarray]) -> list[OcrLine]: ...
-
-
-def clean_ocr_text(text: str) -> str:
-    """Upper-case, fillers drawn as guillemets or spaced out restored, the rest dropped."""
-    text = text.upper().replace("«", "<<").replace("\u2039", "<").replace("≤", "<")
-    return "".join(c for c in text if c in MRZ_CHARS)
+from idproof.verification.document.ocr_line import MRZ_CHARS, OcrLine, clean_ocr_text
 
 
 def tessdata_dir() -> str | None:
@@ -186,19 +159,3 @@ def _rapid_centers(info: Any, raw: str, text: str
     if len(centers) != len(text):
         return None, None
     return centers, char_confs
-
-
-def default_engines() -> list[MrzOcrEngine]:
-    """Every engine that can start here (a missing wheel just leaves its engine out)."""
-    engines: list[MrzOcrEngine] = []
-    # Order of trust, as measured on synthetic documents (bench/documents.py): the fixed-pitch
-    # glyph reader never drops or gains a character; PP-OCR reads OCR-B far better than
-    # Tesseract's general English model, which misreads "<" as "K".
-    from idproof.verification.document.glyphs import GlyphEngine
-
-    for factory in (GlyphEngine, RapidOcrEngine, TesseractEngine):
-        try:
-            engines.append(factory())
-        except (ImportError, RuntimeError, OSError):
-            continue
-    return engines
