@@ -115,7 +115,7 @@ def test_the_log_key_is_sealed_under_the_server_secret(container: Container) -> 
     with container.db.read() as s:
         row = s.scalar(select(AuditLogKey))
     assert row is not None
-    signer = container.audit_log._current_signer()
+    signer = container.audit_log._key.current_signer()
     assert signer.private.private_bytes_raw() not in row.sealed_private
     other = AuditLog(container.db, b"\x01" * 32, origin="x")  # another server secret
     with pytest.raises(InvalidTag):

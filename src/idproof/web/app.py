@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from idproof import __version__
 from idproof.audit.api import router as audit_router
-from idproof.audit.log import periodic_checkpoints
+from idproof.audit.log_checkpoints import periodic_checkpoints
 from idproof.auth.api import discovery_router, me_router, oauth_router
 from idproof.bootstrap import Container
 from idproof.console.mount import install as install_console
