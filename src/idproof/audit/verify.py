@@ -145,24 +145,7 @@ def verify_events(
                                               f"({type(exc).__name__})")) from None
             if record is None:
                 break
-            index, fields, stored_leaf = record
-            if index != expected:
-                if index > expected:
-                    raise _Stop(Finding(expected, f"event {expected} is missing (the next "
-                                                  f"stored event has index {index})"))
-                raise _Stop(Finding(index, f"index {index} is stored more than once"))
-            if index >= head_size:
-                raise _Stop(Finding(index, f"event {index} lies beyond the tree head "
-                                           f"({head_size} events): added outside the log"))
-            try:
-                leaf = event_leaf_hash(fields)
-            except (TypeError, ValueError):
-                raise _Stop(Finding(index, f"event {index} holds fields that cannot be "
-                                           "encoded as canonical JSON")) from None
-            if not isinstance(stored_leaf, bytes) or len(stored_leaf) != HASH_SIZE or \
-                    not hmac.compare_digest(leaf, stored_leaf):
-                raise _Stop(Finding(index, f"event {index} was altered: its fields do not "
-                                           "hash to its stored leaf hash"))
+            index, leaf = _checked_leaf(record, expected, head_size)
             # Append to the right edge, checking each node this leaf completes.
             nodes.check(0, index, leaf)
             acc, i, level = leaf, index, 0
@@ -181,22 +164,51 @@ def verify_events(
                 progress(expected)
         n = expected
         result.root = _fold(stack) if stack else EMPTY_ROOT
-        ends: list[Finding] = []
-        if n < head_size:
-            ends.append(Finding(n, f"the tree head counts {head_size} events but only {n} are "
-                                   f"stored: events from index {n} were removed"))
-        if t < len(targets):  # a signed size the log no longer reaches
-            target = targets[t]
-            ends.append(Finding(floor, f"the {target.label} covers {target.size} events but "
-                                       f"the log has {n}: events were removed", target.size))
-        if ends:  # the earliest index either allows; an exact one wins a tie
-            raise _Stop(min(ends, key=lambda f: (f.index, not f.exact)))
+        _check_end(n, head_size, targets[t:], floor)
         nodes.leftover(n, node_levels)
     except _Stop as stop:
         result.finding = stop.finding
     if progress is not None:
         progress(result.size)
     return result
+
+
+def _checked_leaf(record: EventRecord, expected: int, head_size: int) -> tuple[int, bytes]:
+    """The record's index and recomputed leaf hash, once it is where it should be and its
+    fields hash to its stored leaf hash."""
+    index, fields, stored_leaf = record
+    if index != expected:
+        if index > expected:
+            raise _Stop(Finding(expected, f"event {expected} is missing (the next "
+                                          f"stored event has index {index})"))
+        raise _Stop(Finding(index, f"index {index} is stored more than once"))
+    if index >= head_size:
+        raise _Stop(Finding(index, f"event {index} lies beyond the tree head "
+                                   f"({head_size} events): added outside the log"))
+    try:
+        leaf = event_leaf_hash(fields)
+    except (TypeError, ValueError):
+        raise _Stop(Finding(index, f"event {index} holds fields that cannot be "
+                                   "encoded as canonical JSON")) from None
+    if not isinstance(stored_leaf, bytes) or len(stored_leaf) != HASH_SIZE or \
+            not hmac.compare_digest(leaf, stored_leaf):
+        raise _Stop(Finding(index, f"event {index} was altered: its fields do not "
+                                   "hash to its stored leaf hash"))
+    return index, leaf
+
+
+def _check_end(n: int, head_size: int, unreached: Sequence[SignedRoot], floor: int) -> None:
+    """After the last event: the head and every signed size must have been reached."""
+    ends: list[Finding] = []
+    if n < head_size:
+        ends.append(Finding(n, f"the tree head counts {head_size} events but only {n} are "
+                               f"stored: events from index {n} were removed"))
+    if unreached:  # a signed size the log no longer reaches
+        target = unreached[0]
+        ends.append(Finding(floor, f"the {target.label} covers {target.size} events but "
+                                   f"the log has {n}: events were removed", target.size))
+    if ends:  # the earliest index either allows; an exact one wins a tie
+        raise _Stop(min(ends, key=lambda f: (f.index, not f.exact)))
 
 
 def _match_root(target: SignedRoot, root: bytes, size: int, floor: int,
