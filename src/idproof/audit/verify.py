@@ -147,14 +147,7 @@ def verify_events(
                 break
             index, leaf = _checked_leaf(record, expected, head_size)
             # Append to the right edge, checking each node this leaf completes.
-            nodes.check(0, index, leaf)
-            acc, i, level = leaf, index, 0
-            while i & 1:
-                acc = node_hash(stack.pop(), acc)
-                i >>= 1
-                level += 1
-                nodes.check(level, i, acc)
-            stack.append(acc)
+            _push(stack, nodes, index, leaf)
             expected = index + 1
             result.size = expected
             while t < len(targets) and targets[t].size == expected:
@@ -171,6 +164,18 @@ def verify_events(
     if progress is not None:
         progress(result.size)
     return result
+
+
+def _push(stack: list[bytes], nodes: _StoredNodes, index: int, leaf: bytes) -> None:
+    """Append leaf `index` to the right edge, checking each node it completes."""
+    nodes.check(0, index, leaf)
+    acc, i, level = leaf, index, 0
+    while i & 1:
+        acc = node_hash(stack.pop(), acc)
+        i >>= 1
+        level += 1
+        nodes.check(level, i, acc)
+    stack.append(acc)
 
 
 def _checked_leaf(record: EventRecord, expected: int, head_size: int) -> tuple[int, bytes]:

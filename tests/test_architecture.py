@@ -1,0 +1,271 @@
+"""The architecture's rules, checked on the code: every route guarded, modules and functions
+within their limits, no new hook or setter wiring outside bootstrap's table.
+
+Each rule has a list of the known exceptions (debt, each a refactor to do). The lists only
+shrink: a new violation fails, and so does an entry that no longer violates (remove it)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from idproof.bootstrap import Container
+from idproof.web.app import create_app
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "idproof"
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+# -- routes --------------------------------------------------------------------------------------
+
+# Dependencies that authorize a request: an OAuth scope, an operator's role or sign-in stage.
+GUARDS = {
+    "require_scopes.<locals>.check",
+    "role_may.<locals>.dependency",
+    "signed_in.<locals>.dependency",
+    "at_stage.<locals>.dependency",
+    "_step_up_live",
+}
+# Routes open by design, each with what protects it instead.
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/docs"): "API reference page",
+    ("GET", "/redoc"): "API reference page",
+    ("GET", "/docs/assets/{name}"): "static files of the reference pages",
+    ("GET", "/healthz"): "liveness probe, no data",
+    ("GET", "/readyz"): "readiness probe, no data",
+    ("GET", "/metrics"): "Prometheus counters without labels of personal data",
+    ("POST", "/oauth/token"): "client authentication in the request (RFC 6749)",
+    ("POST", "/oauth/revoke"): "client authentication in the request (RFC 7009)",
+    ("POST", "/oauth/introspect"): "client authentication in the request (RFC 7662)",
+    ("GET", "/.well-known/jwks.json"): "public keys",
+    ("GET", "/.well-known/oauth-authorization-server"): "server metadata (RFC 8414)",
+    ("GET", "/v1/workflows/schema"): "the JSON schema of workflow definitions",
+    ("GET", "/sdk/idproof.js"): "the embeddable script",
+    ("GET", "/console/assets/{name}"): "static files of the console",
+    ("GET", "/console/login"): "the sign-in form",
+    ("POST", "/console/login"): "password check, throttled per account and IP",
+    ("POST", "/console/login/passkey/options"): "WebAuthn challenge, throttled",
+    ("POST", "/console/login/passkey"): "WebAuthn assertion check, throttled",
+    ("GET", "/console/enroll/{token}"): "single-use enrolment token in the path",
+    ("POST", "/console/enroll/{token}"): "single-use enrolment token in the path",
+}
+# The hosted pages are authorized by the signed single-use link and the session cookie it
+# sets (checked in the handlers, every one of them).
+PUBLIC_PREFIXES = ("/verify/",)
+# Authenticated by a bearer token, with no scope needed: who am I.
+TOKEN_ONLY = {("GET", "/v1/me"): "current_principal"}
+
+
+def _calls(dependant: Any, out: list[str]) -> list[str]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            out.append(getattr(sub.call, "__qualname__", repr(sub.call)))
+        _calls(sub, out)
+    return out
+
+
+def _routes(routes: list[Any], prefix: str = "",
+            deps: tuple[str, ...] = ()) -> Iterator[tuple[str, str, set[str]]]:
+    for route in routes:
+        if type(route).__name__ == "_IncludedRouter":  # FastAPI >= 0.165 keeps includes lazy
+            ctx = route.include_context
+            extra = tuple(getattr(d.dependency, "__qualname__", "") for d in ctx.dependencies)
+            yield from _routes(route.original_router.routes, prefix + ctx.prefix, deps + extra)
+        elif isinstance(route, APIRoute):
+            found = set(deps) | set(_calls(route.dependant, []))
+            for method in route.methods:
+                yield method, prefix + route.path, found
+
+
+@pytest.fixture
+def app(container: Container) -> FastAPI:
+    return create_app(container)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_every_route_has_a_scope_or_an_operator_policy(app: FastAPI) -> None:
+    routes = list(_routes(app.routes))
+    assert len(routes) > 50  # the walk sees the included routers
+    unguarded = []
+    for method, path, deps in routes:
+        key = (method, path)
+        if deps & GUARDS or key in PUBLIC or path.startswith(PUBLIC_PREFIXES):
+            continue
+        if key in TOKEN_ONLY and TOKEN_ONLY[key] in deps:
+            continue
+        unguarded.append(f"{method} {path}")
+    assert not unguarded, f"routes without a scope or an operator policy: {unguarded}"
+    listed = {key for key in PUBLIC} | set(TOKEN_ONLY)
+    present = {(m, p) for m, p, _d in routes}
+    assert listed <= present, f"listed routes that no longer exist: {listed - present}"
+
+
+def test_the_route_walk_sees_a_missing_guard() -> None:
+    """The check above can fail: a router without a guard is reported."""
+    from fastapi import APIRouter
+
+    router = APIRouter(prefix="/v1/new")
+
+    @router.get("/thing")
+    def thing() -> dict[str, str]:
+        return {}
+
+    probe = FastAPI()
+    probe.include_router(router)
+    found = [(m, p) for m, p, deps in _routes(probe.routes) if not deps & GUARDS]
+    assert found == [("GET", "/v1/new/thing")]
+
+
+# -- sizes ---------------------------------------------------------------------------------------
+
+# Modules over MAX_MODULE_LINES and functions over MAX_FUNCTION_LINES today (to be split).
+KNOWN_LONG_MODULES = {
+    "verification/service.py", "operators/router.py", "workflows/cel.py", "workflows/flow.py",
+    "operators/console.py", "webhooks/service.py", "hosted/router.py", "console/pages.py",
+}
+KNOWN_LONG_FUNCTIONS = {
+    "bootstrap.py:build_container", "workflows/flow.py:compile_flow",
+    "verification/service.py:review", "web/middleware.py:__call__", "privacy/purge.py:purge",
+    "verification/captures.py:_process", "web/app.py:create_app",
+}
+
+
+def _modules() -> Iterator[tuple[str, Path]]:
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if not rel.startswith("db/migrations/"):
+            yield rel, path
+
+
+def long_modules() -> set[str]:
+    return {rel for rel, path in _modules()
+            if len(path.read_text().splitlines()) > MAX_MODULE_LINES}
+
+
+def long_functions() -> set[str]:
+    out = set()
+    for rel, path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    out.add(f"{rel}:{node.name}")
+    return out
+
+
+def test_no_module_outgrows_the_limit() -> None:
+    found = long_modules()
+    assert not found - KNOWN_LONG_MODULES, (
+        f"modules over {MAX_MODULE_LINES} lines: {sorted(found - KNOWN_LONG_MODULES)}")
+    assert not KNOWN_LONG_MODULES - found, (
+        f"now within the limit, remove from KNOWN_LONG_MODULES: "
+        f"{sorted(KNOWN_LONG_MODULES - found)}")
+
+
+def test_no_function_outgrows_the_limit() -> None:
+    found = long_functions()
+    assert not found - KNOWN_LONG_FUNCTIONS, (
+        f"functions over {MAX_FUNCTION_LINES} lines: {sorted(found - KNOWN_LONG_FUNCTIONS)}")
+    assert not KNOWN_LONG_FUNCTIONS - found, (
+        f"now within the limit, remove from KNOWN_LONG_FUNCTIONS: "
+        f"{sorted(KNOWN_LONG_FUNCTIONS - found)}")
+
+
+# -- wiring --------------------------------------------------------------------------------------
+
+# Hooks and setters that wire services together after construction (to become events in the
+# subscription table, or constructor arguments).
+KNOWN_HOOKS = {
+    "verification/service.py:SessionService.set_workflows",
+    "verification/service.py:SessionService.on_decided",
+    "verification/service.py:SessionService.on_event",
+    "verification/captures.py:CaptureService.set_enqueue",
+    "verification/captures.py:CaptureService.set_retention",
+    "verification/captures.py:CaptureService.on_front_stored",
+    "webhooks/service.py:WebhookService.set_enqueue",
+    "privacy/subjects.py:SubjectService.set_emit",
+    "hosted/service.py:HostedService.set_biometrics",
+    "hosted/service.py:HostedService.on_consent",
+    "audit/service.py:AuditService.on_appended",
+    "screening/service.py:ScreeningService.on_imported",
+    "security/route_limits.py:RouteLimits.on_refused",
+    "security/brute_force.py:BruteForceGuard.on_failure",
+}
+# Constructors that subscribe themselves to another service (order depends on wiring).
+KNOWN_SELF_SUBSCRIPTIONS = {
+    "verification/captures.py:CaptureService.__init__",
+    "verification/biometrics/service.py:BiometricsService.__init__",
+}
+
+
+def _is_hook(fn: ast.FunctionDef) -> bool:
+    """A method `on_x`/`set_x` taking a callable, or doing nothing but store its argument."""
+    if not fn.name.startswith(("on_", "set_")):
+        return False
+    params = [a for a in fn.args.args if a.arg != "self"]
+    if any(a.annotation is not None and "Callable" in ast.unparse(a.annotation)
+           for a in params):
+        return True
+    body = [s for s in fn.body
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    names = {a.arg for a in params}
+    if len(body) != 1 or len(params) != 1:
+        return False
+    stmt = body[0]
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name):
+        return stmt.value.id in names and isinstance(stmt.targets[0], ast.Attribute)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        return (isinstance(call.func, ast.Attribute) and call.func.attr == "append"
+                and any(isinstance(a, ast.Name) and a.id in names for a in call.args))
+    return False
+
+
+def hooks() -> tuple[set[str], set[str]]:
+    found: set[str] = set()
+    self_subscribing: set[str] = set()
+    for rel, path in _modules():
+        for cls in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for fn in cls.body:
+                if not isinstance(fn, ast.FunctionDef):
+                    continue
+                if _is_hook(fn):
+                    found.add(f"{rel}:{cls.name}.{fn.name}")
+                if fn.name == "__init__" and any(
+                        isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                        and c.func.attr.startswith("on_") for c in ast.walk(fn)):
+                    self_subscribing.add(f"{rel}:{cls.name}.__init__")
+    return found, self_subscribing
+
+
+def test_no_new_hook_or_setter_wiring() -> None:
+    found, self_subscribing = hooks()
+    assert not found - KNOWN_HOOKS, (
+        "wire it in bootstrap's table (an event or a constructor argument), not with a new "
+        f"hook or setter: {sorted(found - KNOWN_HOOKS)}")
+    assert not KNOWN_HOOKS - found, f"gone, remove from KNOWN_HOOKS: {KNOWN_HOOKS - found}"
+    assert not self_subscribing - KNOWN_SELF_SUBSCRIPTIONS, (
+        f"constructors subscribing themselves: {self_subscribing - KNOWN_SELF_SUBSCRIPTIONS}")
+    assert not KNOWN_SELF_SUBSCRIPTIONS - self_subscribing
+
+
+def test_the_hook_detector_sees_a_hook() -> None:
+    source = (
+        "class A:\n"
+        "    def set_thing(self, thing):\n"
+        "        self._thing = thing\n"
+        "    def on_done(self, hook: Callable[[], None]) -> None:\n"
+        "        self._hooks.append(hook)\n"
+        "    def set_status(self, s, row, target):\n"
+        "        row.status = target\n"
+    )
+    fns = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)]
+    assert [f.name for f in fns if _is_hook(f)] == ["set_thing", "on_done"]
