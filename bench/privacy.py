@@ -59,6 +59,20 @@ def _jpeg(i: int) -> bytes:
     return buf.getvalue()
 
 
+class _Held:
+    """The services' task queue here: document jobs are held for the bench to run."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, ...]] = []
+
+    def enqueue(self, task: str, *args: str, delay: float = 0.0) -> None:
+        if task == "process_capture":
+            self.jobs.append(args)
+
+
+HELD = _Held()
+
+
 def _container(data_dir: Path, url: str | None, clock: FrozenClock) -> Container:
     url = url or f"sqlite:///{data_dir / 'idproof.db'}"
     upgrade(url)
@@ -66,7 +80,7 @@ def _container(data_dir: Path, url: str | None, clock: FrozenClock) -> Container
                         secret_key=SecretStr("a" * 44), public_url="http://127.0.0.1:8000",
                         jobs=JobsSettings(queue_name=f"idproofbench{uuid.uuid4().hex[:12]}"))
     c = build_container(settings, clock, document_reader=FixedReader(),
-                        face_analyzer=object())  # type: ignore[arg-type]
+                        face_analyzer=object(), tasks=HELD)  # type: ignore[arg-type]
     c.keys.ensure_key()
     c.tenants.ensure("bench")
     return c
@@ -89,8 +103,7 @@ def main() -> None:
     clock = FrozenClock()
     with tempfile.TemporaryDirectory() as tmp:
         c = _container(Path(tmp), args.database_url, clock)
-        queue: list[tuple[str, str]] = []
-        c.captures.set_enqueue(lambda sid, cid: queue.append((sid, cid)))
+        queue = HELD.jobs
         tenant = c.tenants.get("bench")
         c.retention.set_policy("bench", {"raw_images_hours": 24})
         actor = Actor(tenant_id=tenant.id, client_id="cli_bench")

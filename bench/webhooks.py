@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from idproof.bootstrap import Container, build_container
 from idproof.config import JobsSettings, Settings
 from idproof.db.migrate import upgrade
+from idproof.jobs import Jobs
 from idproof.verification.decision import StepState
 from idproof.verification.lifecycle import Status
 from idproof.verification.models import SessionStep
@@ -82,6 +83,22 @@ class Receiver:
         self.server.server_close()
 
 
+class _Gate:
+    """The services' task queue here: shut, deliveries are not queued (the bench drives them
+    or queues them itself); open, they go to the container's real queue."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.forward: Jobs | None = None
+
+    def enqueue(self, task: str, *args: str, delay: float = 0.0) -> None:
+        if self.open and self.forward is not None:
+            self.forward.enqueue(task, *args, delay=delay)
+
+
+GATE = _Gate()
+
+
 def make_container(data_dir: Path, redis: str | None) -> Container:
     url = f"sqlite:///{data_dir / 'idproof.db'}"
     upgrade(url)
@@ -91,7 +108,8 @@ def make_container(data_dir: Path, redis: str | None) -> Container:
                         redis_url=SecretStr(redis) if redis else None,
                         # a queue of its own: never touch another install's jobs in Redis
                         jobs=JobsSettings(queue_name=f"idproofbench{uuid.uuid4().hex[:12]}"))
-    c = build_container(settings)
+    c = build_container(settings, tasks=GATE)
+    GATE.forward = c.jobs
     c.keys.ensure_key()
     return c
 
@@ -111,7 +129,7 @@ def delivered(c: Container) -> int:
 
 
 def bench_direct(c: Container, tenant_id: str, n: int, threads: int) -> float:
-    c.webhooks.set_enqueue(lambda _d, _delay: None)  # drive deliver() ourselves
+    GATE.open = False  # drive deliver() ourselves
     fill_outbox(c, tenant_id, n)
     ids = c.webhooks.pending_due()
     started = time.perf_counter()
@@ -124,11 +142,11 @@ def bench_direct(c: Container, tenant_id: str, n: int, threads: int) -> float:
 
 def bench_consumer(c: Container, tenant_id: str, n: int, threads: int) -> float:
     before = delivered(c)
-    c.webhooks.set_enqueue(lambda _d, _delay: None)
+    GATE.open = False
     fill_outbox(c, tenant_id, n)
     for delivery_id in c.webhooks.pending_due():  # queued first, so the clock starts with work
-        c.jobs.enqueue_webhook(delivery_id)
-    c.webhooks.set_enqueue(c.jobs.enqueue_webhook)
+        c.jobs.enqueue("deliver_webhook", delivery_id)
+    GATE.open = True
     started = time.perf_counter()
     c.jobs.start_consumer(workers=threads)
     try:
@@ -144,7 +162,7 @@ def bench_consumer(c: Container, tenant_id: str, n: int, threads: int) -> float:
 
 def bench_delay(c: Container, rec: Receiver, tenant_id: str, n: int,
                 threads: int) -> list[float]:
-    c.webhooks.set_enqueue(c.jobs.enqueue_webhook)
+    GATE.open = True
     actor = Actor(tenant_id=tenant_id, client_id="bench")
     c.jobs.start_consumer(workers=threads)
     delays: list[float] = []

@@ -23,6 +23,7 @@ from idproof.db.migrate import upgrade
 from idproof.testing import FontMissing
 from idproof.web.app import create_app
 from tests.helpers import ApiClient
+from tests.task_log import TaskLog
 
 PG_URL = os.environ.get("IDPROOF_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("IDPROOF_TEST_REDIS_URL")
@@ -97,8 +98,23 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture
-def container(settings: Settings, clock: FrozenClock) -> Iterator[Container]:
-    c = build_container(settings, clock)
+def task_queue(request: pytest.FixtureRequest) -> TaskLog | None:
+    """With `@pytest.mark.hold_tasks("process_capture", ...)`, those tasks are held in a
+    `TaskLog` for the test to run (or lose, as a killed worker would); others run as usual."""
+    marker = request.node.get_closest_marker("hold_tasks")
+    return TaskLog(*marker.args) if marker is not None else None
+
+
+def _with_tasks(c: Container, tasks: TaskLog | None) -> Container:
+    if tasks is not None:
+        tasks.forward = c.jobs
+    return c
+
+
+@pytest.fixture
+def container(settings: Settings, clock: FrozenClock,
+              task_queue: TaskLog | None) -> Iterator[Container]:
+    c = _with_tasks(build_container(settings, clock, tasks=task_queue), task_queue)
     c.keys.ensure_key()
     c.tenants.ensure("demo")
     yield c
@@ -106,13 +122,14 @@ def container(settings: Settings, clock: FrozenClock) -> Iterator[Container]:
 
 
 @pytest.fixture
-def colour_container(settings: Settings, clock: FrozenClock) -> Iterator[Container]:
+def colour_container(settings: Settings, clock: FrozenClock,
+                     task_queue: TaskLog | None) -> Iterator[Container]:
     """The real services, with OCR and face engines that answer from the image's colour
     (tests/colour_engines.py): for tests of the session lifecycle, not of the engines."""
     from tests.colour_engines import ColourFaces, ColourReader
 
-    c = build_container(settings, clock, document_reader=ColourReader(),
-                        face_analyzer=ColourFaces())
+    c = _with_tasks(build_container(settings, clock, document_reader=ColourReader(),
+                                    face_analyzer=ColourFaces(), tasks=task_queue), task_queue)
     c.keys.ensure_key()
     c.tenants.ensure("demo")
     yield c

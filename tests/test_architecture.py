@@ -182,13 +182,6 @@ def test_no_function_outgrows_the_limit() -> None:
 # Hooks and setters that wire services together after construction (to become events in the
 # subscription table, or constructor arguments).
 KNOWN_HOOKS = {
-    "verification/service.py:SessionService.set_workflows",
-    "verification/service.py:SessionService.on_decided",
-    "verification/service.py:SessionService.on_event",
-    "verification/captures.py:CaptureService.set_enqueue",
-    "verification/captures.py:CaptureService.set_retention",
-    "verification/captures.py:CaptureService.on_front_stored",
-    "webhooks/service.py:WebhookService.set_enqueue",
     "privacy/subjects.py:SubjectService.set_emit",
     "hosted/service.py:HostedService.set_biometrics",
     "hosted/service.py:HostedService.on_consent",
@@ -198,10 +191,7 @@ KNOWN_HOOKS = {
     "security/brute_force.py:BruteForceGuard.on_failure",
 }
 # Constructors that subscribe themselves to another service (order depends on wiring).
-KNOWN_SELF_SUBSCRIPTIONS = {
-    "verification/captures.py:CaptureService.__init__",
-    "verification/biometrics/service.py:BiometricsService.__init__",
-}
+KNOWN_SELF_SUBSCRIPTIONS: set[str] = set()
 
 
 def _is_hook(fn: ast.FunctionDef) -> bool:

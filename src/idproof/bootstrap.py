@@ -11,10 +11,12 @@ import os
 import stat
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.orm import Session
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.log import AuditLog, default_origin
@@ -29,6 +31,8 @@ from idproof.auth.signing_keys import SigningKeyRing
 from idproof.auth.tenants import TenantService
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
+from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, SessionEvent
+from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
 from idproof.crypto.setup import open_data_protection
 from idproof.db.engine import Database
@@ -56,11 +60,11 @@ from idproof.verification.biometrics.engines import DlibFaceEngine
 from idproof.verification.biometrics.pad import FrequencyPAD
 from idproof.verification.biometrics.service import BiometricsService
 from idproof.verification.blobs_setup import open_blob_store
-from idproof.verification.captures import CaptureService
+from idproof.verification.captures import PROCESS_CAPTURE, CaptureService
 from idproof.verification.document_reader import DocumentReader
 from idproof.verification.links import LinkSigner
 from idproof.verification.service import SessionService
-from idproof.webhooks.service import WebhookService
+from idproof.webhooks.service import DELIVER_WEBHOOK, WebhookService
 from idproof.workflows.service import WorkflowService
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name
@@ -154,32 +158,144 @@ class Container:
 
 def build_container(settings: Settings, clock: Clock | None = None, *,
                     document_reader: DocumentReader | None = None,
-                    face_analyzer: FaceAnalyzer | None = None) -> Container:
+                    face_analyzer: FaceAnalyzer | None = None,
+                    tasks: TaskQueue | None = None) -> Container:
     """The services wired together. `document_reader` and `face_analyzer` replace the OCR
-    and face engines (tests of the session lifecycle that must not depend on them)."""
+    and face engines (tests of the session lifecycle that must not depend on them); `tasks`
+    replaces the queue the services put jobs on (tests that run the jobs themselves)."""
     clock = clock or SystemClock()
     secret = load_server_secret(settings)
     # hide_parameters: a failing statement must not print personal data into a log.
     db = Database(settings.sqlalchemy_url(), hide_parameters=True)
+    events = EventBus()
+    jobs = Jobs(make_huey(settings),
+                webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX),
+                webhook_threads=settings.jobs.webhook_threads)
+    queue: TaskQueue = tasks or jobs
     audit = AuditService(db, clock)
     audit_log = AuditLog(db, derive(secret, "audit-log-seal"), clock=clock, audit=audit,
                          origin=settings.audit.origin or default_origin(settings.public_url),
                          every_events=settings.audit.checkpoint_every_events,
                          every_seconds=settings.audit.checkpoint_every_seconds)
-    audit.on_appended(audit_log.after_append)
     # Started by `idproof serve` and `idproof worker` (start_background_services); until then,
     # and in one-shot commands and tests, each commit integrates its own events inline.
     audit_sequencer = Sequencer(audit, db, interval=settings.audit.sequencer_interval_seconds,
                                 batch=settings.audit.sequencer_batch)
     tenants = TenantService(db, audit, clock)
+    storage = (settings.redis_url.get_secret_value() if settings.redis_url else "memory://")
+    guard, route_limits = _protection(settings, storage)
+    auth = _auth(settings, db, audit, secret, clock, guard)
+    protection = open_data_protection(settings, audit, clock)
+    vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
+                         detokenize_limit=settings.vault.detokenize_rate_limit)
+    workflows = WorkflowService(db, audit, clock)
+    sessions = SessionService(db, audit, LinkSigner(derive(secret, "hosted-link")),
+                              settings.public_url, events, clock, workflows=workflows)
+    blobs = open_blob_store(settings, db)
+    captures = CaptureService(db, audit, protection, vault, blobs, sessions,
+                              document_reader or DocumentReader(), events=events, tasks=queue,
+                              retention=tenants.image_retention, clock=clock,
+                              stuck_after=timedelta(seconds=settings.jobs.stuck_after_seconds),
+                              job_timeout=timedelta(seconds=settings.jobs.timeout_seconds))
+    retention = RetentionService(db, audit, captures, clock,
+                                 batch=settings.privacy.purge_progress_every)
+    wh = settings.webhooks
+    webhooks = WebhookService(db, audit, derive(secret, "webhook-secret-seal"), tasks=queue,
+                              allow_private_networks=settings.webhook_allow_private_networks,
+                              timeout_seconds=wh.timeout_seconds,
+                              deadline_seconds=wh.deadline_seconds, schedule=wh.schedule,
+                              secret_grace=timedelta(hours=wh.secret_grace_hours),
+                              sweep_batch=wh.sweep_batch, clock=clock,
+                              retention=timedelta(days=wh.retention_days))
+    if face_analyzer is None:
+        # One face engine per process: its models load on first use and stay loaded.
+        face_engine = DlibFaceEngine()
+        face_analyzer = FaceAnalyzer(face_engine, face_engine, FrequencyPAD())
+    biometrics = BiometricsService(db, audit, protection, blobs, sessions, face_analyzer,
+                                   clock)
+    hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
+                           captures, auth.clients, derive(secret, "hosted-csrf"), clock,
+                           biometrics=biometrics)
+    subjects = SubjectService(db, audit, protection, blobs, captures, clock)
+    container = Container(
+        settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
+        clients=auth.clients, keys=auth.keys, revocations=auth.revocations, guard=guard,
+        oauth=auth.oauth, bearer=auth.bearer, protection=protection, vault=vault,
+        audit_log=audit_log, audit_sequencer=audit_sequencer, sessions=sessions,
+        captures=captures, hosted=hosted, jobs=jobs, webhooks=webhooks, biometrics=biometrics,
+        operators=OperatorAccounts(db, audit, settings.public_url, timedelta(
+            hours=settings.operators.enrollment_ttl_hours), clock),
+        console=_console(settings, db, audit, secret, clock, storage),
+        workflows=workflows, subjects=subjects, retention=retention,
+        consents=ConsentService(db, audit, sessions, captures, subjects, clock),
+        screening=ScreeningService(db, audit, clock), route_limits=route_limits,
+        alerts=_wire_alerts(settings, db, audit, webhooks, guard))
+    _wire(container, events)
+    return container
+
+
+def _wire(c: Container, events: EventBus) -> None:
+    """Who reacts to what, in which order: the one place where services are connected."""
+    # Events, handled inside the transaction that publishes them; for one event, the
+    # handlers of its own class run first, then those of its base class, each in this order.
+    events.subscribe(SessionDecided, c.captures.images_due)  # raw images become due
+    events.subscribe(DocumentFrontStored, c.biometrics.document_front_replaced)
+    events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))
+    events.subscribe(SessionEvent, c.biometrics.session_changed)  # selfie at submit; cleanup
+    # Tasks, run by a worker after the commit that queued them (ids only).
+    c.jobs.handle(PROCESS_CAPTURE, c.captures.process, retries=3, retry_delay=2)
+    # One attempt per task: the service keeps its own retry schedule, and its sweep queues
+    # due deliveries again after a restart or a loss.
+    c.jobs.handle(DELIVER_WEBHOOK, c.webhooks.deliver, queue="webhooks")
+    c.jobs.every("sweep", partial(_sweep, c), minutes=c.settings.jobs.sweep_every_minutes)
+    c.jobs.every("webhook_sweep", c.webhooks.sweep, queue="webhooks")
+    # Hooks still to become events (tests/test_architecture.py lists them as debt).
+    c.audit.on_appended(c.audit_log.after_append)
+    c.route_limits.on_refused(partial(_audit_rate_limited, c.audit))
+    c.subjects.set_emit(c.webhooks.emit)
+    c.hosted.on_consent(lambda s, row, actor, version, locale: c.consents.record(
+        s, row, version=version, locale=locale, ip=actor.ip))
+
+
+def _session_webhook(sessions: SessionService, webhooks: WebhookService, s: Session,
+                     event: SessionEvent) -> None:
+    """The webhook outbox: every session lifecycle event, in the same transaction."""
+    webhooks.emit(s, event.tenant_id, event.name, sessions.event_payload(s, event))
+
+
+def _sweep(c: Container) -> dict[str, int]:
+    """Deadlines after a crash (images, expiries, lost jobs), and the daily purge if enabled."""
+    out = dict(c.captures.sweep())
+    if c.settings.privacy.daily_purge:
+        out.update(c.retention.sweep())
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Auth:
+    clients: ClientService
+    keys: SigningKeyRing
+    revocations: RevocationList
+    oauth: OAuthService
+    bearer: BearerVerifier
+
+
+def _auth(settings: Settings, db: Database, audit: AuditService, secret: bytes, clock: Clock,
+          guard: BruteForceGuard) -> _Auth:
     clients = ClientService(db, audit, SecretHasher(derive(secret, "client-secret-pepper")),
                             clock, cache_seconds=settings.auth.client_cache_seconds)
     keys = SigningKeyRing(db, derive(secret, "signing-key-seal"), audit, clock,
                           keep_previous_seconds=settings.auth.token_ttl_seconds
                           + settings.auth.leeway_seconds + 60)
     revocations = RevocationList(db, settings.auth.revocation_cache_seconds, clock)
+    oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
+                         revocations=revocations, audit=audit, guard=guard, clock=clock)
+    bearer = BearerVerifier(settings, keys, revocations, clients, clock)
+    return _Auth(clients, keys, revocations, oauth, bearer)
+
+
+def _protection(settings: Settings, storage: str) -> tuple[BruteForceGuard, RouteLimits]:
     bf = settings.security.brute_force
-    storage = (settings.redis_url.get_secret_value() if settings.redis_url else "memory://")
     guard = BruteForceGuard(storage, max_failures=bf.max_failures,
                             window_seconds=bf.window_seconds, block_seconds=bf.block_seconds,
                             client_max_failures=bf.client_max_failures,
@@ -188,63 +304,13 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                             bearer_window_seconds=bf.bearer_window_seconds)
     route_limits = RouteLimits(RouteLimiter(storage, enabled=settings.security.rate_limits
                                             .enabled), settings.security.rate_limits)
-    route_limits.on_refused(lambda r: _audit_rate_limited(audit, r))
-    oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
-                         revocations=revocations, audit=audit, guard=guard, clock=clock)
-    bearer = BearerVerifier(settings, keys, revocations, clients, clock)
-    protection = open_data_protection(settings, audit, clock)
-    vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
-                         detokenize_limit=settings.vault.detokenize_rate_limit)
-    sessions = SessionService(db, audit, LinkSigner(derive(secret, "hosted-link")),
-                              settings.public_url, clock)
-    workflows = WorkflowService(db, audit, clock)
-    sessions.set_workflows(workflows)
-    blobs = open_blob_store(settings, db)
-    captures = CaptureService(db, audit, protection, vault, blobs, sessions,
-                              document_reader or DocumentReader(), clock,
-                              stuck_after=timedelta(seconds=settings.jobs.stuck_after_seconds),
-                              job_timeout=timedelta(seconds=settings.jobs.timeout_seconds))
-    captures.set_retention(tenants.image_retention)
-    retention = RetentionService(db, audit, captures, clock,
-                                 batch=settings.privacy.purge_progress_every)
-    wh = settings.webhooks
-    webhooks = WebhookService(db, audit, derive(secret, "webhook-secret-seal"),
-                              allow_private_networks=settings.webhook_allow_private_networks,
-                              timeout_seconds=wh.timeout_seconds,
-                              deadline_seconds=wh.deadline_seconds, schedule=wh.schedule,
-                              secret_grace=timedelta(hours=wh.secret_grace_hours),
-                              sweep_batch=wh.sweep_batch, clock=clock,
-                              retention=timedelta(days=wh.retention_days))
-    sessions.on_event(lambda s, row, event_type: webhooks.emit(
-        s, row.tenant_id, event_type, sessions.event_data(row, event_type)))
-    jobs = Jobs(make_huey(settings), process_capture=captures.process,
-                sweep=lambda: {**captures.sweep(), **(retention.sweep()
-                                                      if settings.privacy.daily_purge else {})},
-                sweep_every_minutes=settings.jobs.sweep_every_minutes,
-                deliver_webhook=webhooks.deliver, webhook_sweep=webhooks.sweep,
-                webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX),
-                webhook_threads=settings.jobs.webhook_threads)
-    captures.set_enqueue(jobs.enqueue_capture)
-    if face_analyzer is None:
-        # One face engine per process: its models load on first use and stay loaded.
-        face_engine = DlibFaceEngine()
-        face_analyzer = FaceAnalyzer(face_engine, face_engine, FrequencyPAD())
-    biometrics = BiometricsService(db, audit, protection, blobs, sessions, face_analyzer,
-                                   clock)
-    captures.on_front_stored(biometrics.document_front_replaced)
-    hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
-                           captures, clients, derive(secret, "hosted-csrf"), clock,
-                           biometrics=biometrics)
-    webhooks.set_enqueue(jobs.enqueue_webhook)
-    subjects = SubjectService(db, audit, protection, blobs, captures, clock)
-    subjects.set_emit(webhooks.emit)
-    consents = ConsentService(db, audit, sessions, captures, subjects, clock)
-    hosted.on_consent(lambda s, row, actor, version, locale: consents.record(
-        s, row, version=version, locale=locale, ip=actor.ip))
-    operators = OperatorAccounts(db, audit, settings.public_url, timedelta(
-        hours=settings.operators.enrollment_ttl_hours), clock)
+    return guard, route_limits
+
+
+def _console(settings: Settings, db: Database, audit: AuditService, secret: bytes,
+             clock: Clock, storage: str) -> ConsoleService:
     ops = settings.operators
-    console = ConsoleService(
+    return ConsoleService(
         db, audit, ConsoleSessions(db, clock, idle=timedelta(minutes=ops.idle_minutes),
                                    absolute=timedelta(hours=ops.absolute_hours),
                                    pending=timedelta(minutes=ops.mfa_pending_minutes)),
@@ -255,18 +321,6 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         SecretSealer(derive(secret, "operator-totp-seal")),
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
-    alerts = _wire_alerts(settings, db, audit, webhooks, guard)
-    return Container(route_limits=route_limits, alerts=alerts,
-                     settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
-                     clients=clients, keys=keys, revocations=revocations, guard=guard,
-                     oauth=oauth, bearer=bearer, protection=protection, vault=vault,
-                     audit_log=audit_log, audit_sequencer=audit_sequencer,
-                     sessions=sessions, captures=captures,
-                     hosted=hosted, jobs=jobs,
-                     webhooks=webhooks, biometrics=biometrics, operators=operators,
-                     console=console, workflows=workflows, subjects=subjects, retention=retention,
-                     consents=consents,
-                     screening=ScreeningService(db, audit, clock))
 
 
 def _wire_alerts(settings: Settings, db: Database, audit: AuditService,

@@ -10,7 +10,7 @@ holds webhook threads only, never the document jobs a person is waiting for.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -22,6 +22,7 @@ log = structlog.get_logger("idproof.jobs")
 
 
 WEBHOOK_QUEUE_SUFFIX = ".webhooks"
+Queue = Literal["documents", "webhooks"]
 
 
 def make_huey(settings: Settings, *, immediate: bool = False, suffix: str = "") -> Huey:
@@ -37,30 +38,40 @@ def make_huey(settings: Settings, *, immediate: bool = False, suffix: str = "") 
 
 
 class Jobs:
-    """Registers idproof's tasks on two Huey queues (documents and sweeps; webhooks) and
-    enqueues them."""
+    """idproof's tasks on two Huey queues (documents and sweeps; webhooks): registered by
+    name in bootstrap's table (`handle`, `every`), queued by the services through the
+    `TaskQueue` protocol (`enqueue`)."""
 
-    def __init__(self, huey: Huey, *, process_capture: Callable[[str, str], None],
-                 sweep: Callable[[], Any], sweep_every_minutes: int = 1,
-                 deliver_webhook: Callable[[str], Any] | None = None,
-                 webhook_sweep: Callable[[], Any] | None = None,
-                 webhook_huey: Huey | None = None, webhook_threads: int = 2) -> None:
+    def __init__(self, huey: Huey, *, webhook_huey: Huey | None = None,
+                 webhook_threads: int = 2) -> None:
         self.huey = huey
         self.webhook_huey = webhook_huey or huey
         self._webhook_threads = webhook_threads
-        # Webhooks: one attempt per task (the service keeps its own retry schedule, so Huey
-        # does not retry); the sweep queues due deliveries again after a restart or a loss.
-        self._deliver = self.webhook_huey.task(name="deliver_webhook")(
-            self._wrap("deliver_webhook", deliver_webhook or (lambda _d: None)))
-        if webhook_sweep is not None:
-            self.webhook_huey.periodic_task(crontab(minute="*"), name="webhook_sweep")(
-                self._wrap("webhook_sweep", webhook_sweep))
-        self._process = huey.task(retries=3, retry_delay=2, name="process_capture")(
-            self._wrap("process_capture", process_capture))
-        self._sweep_fn = sweep
-        huey.periodic_task(crontab(minute=f"*/{sweep_every_minutes}"), name="sweep")(
-            self._wrap("sweep", sweep))
+        self._tasks: dict[str, Any] = {}
         self._consumers: list[Consumer] = []
+
+    def _queue(self, queue: Queue) -> Huey:
+        return self.webhook_huey if queue == "webhooks" else self.huey
+
+    def handle(self, name: str, fn: Callable[..., Any], *, queue: Queue = "documents",
+               retries: int = 0, retry_delay: int = 0) -> None:
+        """Run `fn(*args)` for each `enqueue(name, *args)`, on the documents or webhooks queue."""
+        self._tasks[name] = self._queue(queue).task(
+            retries=retries, retry_delay=retry_delay, name=name)(self._wrap(name, fn))
+
+    def every(self, name: str, fn: Callable[[], Any], *, minutes: int = 1,
+              queue: Queue = "documents") -> None:
+        """Run `fn()` every `minutes` minutes (in whichever consumer of the queue is up)."""
+        when = crontab(minute="*" if minutes == 1 else f"*/{minutes}")
+        self._queue(queue).periodic_task(when, name=name)(self._wrap(name, fn))
+
+    def enqueue(self, task: str, *args: str, delay: float = 0.0) -> None:
+        """Queue a registered task (a `TaskQueue`): ids only, never personal data."""
+        registered = self._tasks[task]
+        if delay > 0:
+            registered.schedule(args, delay=delay)
+        else:
+            registered(*args)
 
     @staticmethod
     def _wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,18 +85,6 @@ class Jobs:
 
         run.__name__ = name
         return run
-
-    def enqueue_capture(self, session_id: str, capture_id: str) -> None:
-        self._process(session_id, capture_id)
-
-    def enqueue_webhook(self, delivery_id: str, delay: float = 0.0) -> None:
-        if delay > 0:
-            self._deliver.schedule((delivery_id,), delay=delay)
-        else:
-            self._deliver(delivery_id)
-
-    def sweep_now(self) -> Any:
-        return self._sweep_fn()
 
     @property
     def queues(self) -> list[Huey]:

@@ -24,15 +24,16 @@ from idproof.web.app import create_app
 from idproof.webhooks.schemas import EVENT_TYPES
 from tests.colour_engines import capture
 from tests.helpers import bearer, get_token
+from tests.task_log import TaskLog
 
 SCOPES = "identity.verify identity.read_status identity.read_pii privacy.manage"
 
+pytestmark = pytest.mark.hold_tasks("process_capture")
+
 
 @pytest.fixture
-def jobs(colour_container: Container) -> list[tuple[str, str]]:
-    queue: list[tuple[str, str]] = []
-    colour_container.captures.set_enqueue(lambda sid, cid: queue.append((sid, cid)))
-    return queue
+def jobs(task_queue: TaskLog) -> list[tuple[str, ...]]:
+    return task_queue.of("process_capture")
 
 
 @pytest.fixture

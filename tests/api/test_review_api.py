@@ -15,15 +15,16 @@ from idproof.web.app import create_app
 from idproof.webhooks.models import WebhookEvent
 from tests.helpers import bearer, get_token
 from tests.review_support import duplicate_in_review, unreadable_in_review, upload
+from tests.task_log import TaskLog
 
 SCOPES = "identity.verify identity.read_status identity.review webhooks.manage"
 
+pytestmark = pytest.mark.hold_tasks("process_capture")
+
 
 @pytest.fixture
-def jobs(colour_container: Container) -> list[tuple[str, str]]:
-    queue: list[tuple[str, str]] = []
-    colour_container.captures.set_enqueue(lambda sid, cid: queue.append((sid, cid)))
-    return queue
+def jobs(task_queue: TaskLog) -> list[tuple[str, ...]]:
+    return task_queue.of("process_capture")
 
 
 @pytest.fixture

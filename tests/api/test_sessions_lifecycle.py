@@ -147,11 +147,11 @@ def test_upload_refusals_change_nothing(api, auth, make_client, container) -> No
     assert not any(p.is_file() for p in container.captures._blobs.root.rglob("*"))
 
 
+@pytest.mark.hold_tasks("process_capture")
 def test_sweep_requeues_lost_jobs_and_deletes_due_images(api, auth, container, clock,
-                                                         make_client) -> None:
+                                                         make_client, task_queue) -> None:
     """No worker running: the job is 'lost'; the sweep re-queues it once it is stuck."""
-    seen: list[tuple[str, str]] = []
-    container.captures.set_enqueue(lambda s, c: seen.append((s, c)))
+    seen = task_queue.of("process_capture")
     sid = api.post("/v1/sessions", json={"reference": "u-6", "workflow": "document_only",
                                          "expires_in": 600}, headers=auth).json()["id"]
     api.post(f"/v1/sessions/{sid}/documents", data={"side": "front"},

@@ -18,17 +18,18 @@ from idproof.web.app import create_app
 from idproof.webhooks.models import WebhookEvent
 from tests.colour_engines import capture
 from tests.helpers import bearer, get_token
+from tests.task_log import TaskLog
 
 SCOPES = "identity.verify identity.read_status webhooks.manage"
 PUBLIC = "https://8.8.8.8/hooks/idproof"
 
+pytestmark = pytest.mark.hold_tasks("process_capture")
+
 
 @pytest.fixture
-def jobs(colour_container: Container) -> list[tuple[str, str]]:
+def jobs(task_queue: TaskLog) -> list[tuple[str, ...]]:
     """Document jobs queue here; a test runs them (or loses them, as a killed worker)."""
-    queue: list[tuple[str, str]] = []
-    colour_container.captures.set_enqueue(lambda sid, cid: queue.append((sid, cid)))
-    return queue
+    return task_queue.of("process_capture")
 
 
 @pytest.fixture

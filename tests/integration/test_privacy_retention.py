@@ -18,16 +18,15 @@ from idproof.verification.models import VerificationSession
 from idproof.verification.schemas import CreateSession
 from idproof.verification.service import Actor
 from tests.colour_engines import capture
+from tests.task_log import TaskLog
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.hold_tasks("process_capture")]
 DAY = 86_400
 
 
 @pytest.fixture
-def queue(colour_container: Container) -> list[tuple[str, str]]:
-    jobs: list[tuple[str, str]] = []
-    colour_container.captures.set_enqueue(lambda sid, cid: jobs.append((sid, cid)))
-    return jobs
+def queue(task_queue: TaskLog) -> list[tuple[str, ...]]:
+    return task_queue.of("process_capture")
 
 
 def _session(c: Container, actor: Actor, jobs: list[tuple[str, str]], kind: str,

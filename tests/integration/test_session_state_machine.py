@@ -29,6 +29,7 @@ from idproof.verification.lifecycle import DECIDED, FINAL, Status
 from idproof.verification.schemas import CreateSession
 from idproof.verification.service import Actor
 from tests.colour_engines import capture
+from tests.task_log import TaskLog
 
 pytestmark = pytest.mark.slow
 
@@ -168,10 +169,11 @@ class SessionMachine(RuleBasedStateMachine):
             self.actor.tenant_id, self.sid))
 
 
-def test_every_session_ends(colour_container: Container, clock: FrozenClock) -> None:
+@pytest.mark.hold_tasks("process_capture")
+def test_every_session_ends(colour_container: Container, clock: FrozenClock,
+                            task_queue: TaskLog) -> None:
     container = colour_container
-    queue: list[tuple[str, str]] = []
-    container.captures.set_enqueue(lambda sid, cid: queue.append((sid, cid)))
+    queue = task_queue.of("process_capture")
     SessionMachine.container, SessionMachine.clock = container, clock
     SessionMachine.queue = queue
     run_state_machine_as_test(SessionMachine, settings=settings(

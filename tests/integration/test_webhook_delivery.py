@@ -249,11 +249,11 @@ def jpeg(img: Image.Image) -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.hold_tasks("process_capture")
 def test_whole_session_events_carry_no_personal_data(api, auth, container, receiver,
-                                                      clock) -> None:
+                                                      clock, task_queue) -> None:
     ep = register(api, auth, receiver.url())
-    queued: list[tuple[str, str]] = []
-    container.captures.set_enqueue(lambda s, c: queued.append((s, c)))
+    queued = task_queue.of("process_capture")
     gen = DocumentGenerator(seed=11, today=clock.now().date())
     passport = gen.passport()
     sid = api.post("/v1/sessions", json={"reference": "app-7", "workflow": "document_only"},

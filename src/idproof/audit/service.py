@@ -37,13 +37,13 @@ from idproof.audit.merkle import CompactRange, Node, nodes_to_store_on_append
 from idproof.audit.models import AuditEventRow, AuditNode, AuditPending, AuditTreeHead
 from idproof.audit.store import HEAD_ID, DbNodeReader, LogStateError, advance_head
 from idproof.core.clock import Clock, SystemClock
+from idproof.db.after_commit import after_commit
 from idproof.db.engine import Database
 
 log = structlog.get_logger("idproof.audit")
 
 # Session.info keys: events waiting for the commit, and whether that commit recorded any.
 _PENDING = "idproof.audit.pending"
-_RECORDED = "idproof.audit.recorded"
 
 _EVENTS = cast(Table, AuditEventRow.__table__)
 _NODES = cast(Table, AuditNode.__table__)
@@ -164,7 +164,6 @@ class AuditService:
             if not session.info.get(self._hooked_key()):
                 session.info[self._hooked_key()] = True
                 sa_event.listen(session, "before_commit", self._before_commit)
-                sa_event.listen(session, "after_commit", self._after_commit)
                 sa_event.listen(session, "after_soft_rollback", self._after_rollback)
         # Tag each event with the savepoint it was recorded in (None outside any), so that
         # rolling back a savepoint drops exactly the events recorded inside it.
@@ -181,11 +180,7 @@ class AuditService:
         if pending:
             # Core, on the session's connection (same transaction): one INSERT for them all.
             session.connection().execute(insert(_QUEUE), [row for _, row in pending])
-            session.info[_RECORDED] = True
-
-    def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_RECORDED, None):
-            self._recorded()
+            after_commit(session, self._recorded)
 
     def _recorded(self) -> None:
         """Events were committed to the queue: integrate them now in inline mode."""
@@ -199,7 +194,6 @@ class AuditService:
     def _after_rollback(self, session: Session, previous: SessionTransaction) -> None:
         if not previous.nested:  # the whole transaction: nothing it recorded happened
             session.info.pop(_PENDING, None)
-            session.info.pop(_RECORDED, None)
             return
         pending = session.info.get(_PENDING)
 

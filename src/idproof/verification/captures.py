@@ -20,10 +20,13 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import NotFound, ValidationFailed
+from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided
 from idproof.core.ids import new_id
+from idproof.core.tasks import TaskQueue
 from idproof.crypto.errors import SubjectKeyShredded
 from idproof.crypto.fields import bind_protection
 from idproof.crypto.protection import DataProtection
+from idproof.db.after_commit import after_commit
 from idproof.db.engine import Database
 from idproof.db.tenancy import get_owned
 from idproof.security.uploads import sanitize_image
@@ -43,6 +46,8 @@ from idproof.verification.schemas import SessionView
 from idproof.verification.service import Actor, SessionService
 
 log = structlog.get_logger("idproof.verification")
+# The document job: read the document of one capture (args: session id, capture id).
+PROCESS_CAPTURE = "process_capture"
 # A job arriving for a settled session (decided, in review, or closed) changes nothing.
 SETTLED = FINAL | DECIDED
 SIDES = ("front", "back")
@@ -56,9 +61,15 @@ class DocumentData:
 
 
 class CaptureService:
+    """Document uploads and their processing job, image retention and erasure.
+
+    `retention(tenant_id)` is how many seconds a tenant keeps raw images after the decision;
+    `tasks` runs the document job (`process_capture`) after the upload commits."""
+
     def __init__(self, db: Database, audit: AuditService, protection: DataProtection,
                  vault: VaultService, blobs: BlobStore, sessions: SessionService,
-                 reader: DocumentReader, clock: Clock | None = None,
+                 reader: DocumentReader, *, events: EventBus, tasks: TaskQueue,
+                 retention: Callable[[str], int], clock: Clock | None = None,
                  stuck_after: timedelta = timedelta(minutes=2),
                  job_timeout: timedelta = timedelta(minutes=10)) -> None:
         self._db = db
@@ -68,25 +79,12 @@ class CaptureService:
         self._blobs = blobs
         self._sessions = sessions
         self._reader = reader
+        self._events = events
+        self._tasks = tasks
+        self._retention = retention
         self._clock = clock or SystemClock()
         self._stuck_after = stuck_after
         self._job_timeout = job_timeout
-        self._enqueue: Callable[[str, str], None] = lambda _s, _c: None
-        # Seconds a tenant keeps raw images after the decision (the tenants service answers).
-        self._retention: Callable[[str], int] = lambda _t: 0
-        self._front_hooks: list[Callable[[Session, str], None]] = []
-        sessions.on_decided(self._images_due_now)
-
-    def set_enqueue(self, enqueue: Callable[[str, str], None]) -> None:
-        self._enqueue = enqueue
-
-    def set_retention(self, retention: Callable[[str], int]) -> None:
-        self._retention = retention
-
-    def on_front_stored(self, hook: Callable[[Session, str], None]) -> None:
-        """Run `hook(s, session_id)` inside the transaction that stores a new document front
-        (face results compared with the previous portrait no longer stand)."""
-        self._front_hooks.append(hook)
 
     # -- upload ----------------------------------------------------------------------------
     def upload_document(self, actor: Actor, session_id: str, side: str,
@@ -129,14 +127,14 @@ class CaptureService:
             if row.status == Status.NOT_STARTED.value:
                 self._sessions.set_status(s, row, Status.IN_PROGRESS)
             if side == "front":
-                for hook in self._front_hooks:
-                    hook(s, row.id)
+                self._events.publish(s, DocumentFrontStored(tenant_id=row.tenant_id,
+                                                            session_id=row.id))
             self._audit.record_in(s, AuditEvent(
                 action="session.document_uploaded", actor_type=actor.actor_type,
                 actor_id=actor.client_id, tenant_id=row.tenant_id, target_type="session",
                 target_id=row.id, ip=actor.ip, request_id=actor.request_id,
                 details={"side": side}))
-        self._enqueue(session_id, capture_id)
+            after_commit(s, lambda: self._tasks.enqueue(PROCESS_CAPTURE, session_id, capture_id))
         return self._sessions.get(actor.tenant_id, session_id)
 
     # -- the job -----------------------------------------------------------------------------
@@ -253,11 +251,11 @@ class CaptureService:
         return check_document(doc, workflow, today, duplicate=duplicate)
 
     # -- retention ---------------------------------------------------------------------------
-    def _images_due_now(self, s: Session, row: VerificationSession) -> None:
+    def images_due(self, s: Session, event: SessionDecided) -> None:
         """At decision the raw images are due: at once by default, or after the tenant's
         configured retention (for a reviewer to look at them)."""
-        due = self._clock.now() + timedelta(seconds=self._retention(row.tenant_id))
-        for cap in s.scalars(select(Capture).where(Capture.session_id == row.id,
+        due = self._clock.now() + timedelta(seconds=self._retention(event.tenant_id))
+        for cap in s.scalars(select(Capture).where(Capture.session_id == event.session_id,
                                                    Capture.deleted_at.is_(None))):
             cap.delete_after = due
 
@@ -312,7 +310,7 @@ class CaptureService:
                 SessionStep.state == StepState.PROCESSING.value,
                 SessionStep.updated_at <= now - self._stuck_after)).all()
         for sid, cid in stuck:
-            self._enqueue(sid, cid)
+            self._tasks.enqueue(PROCESS_CAPTURE, sid, cid)
         return {"expired": expired, "settled": len(settled), "images_deleted": len(keys),
                 "requeued": len(stuck)}
 

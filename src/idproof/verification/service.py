@@ -6,7 +6,6 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, Gone, NotFound, ValidationFailed
+from idproof.core.events import SESSION_EVENTS, EventBus, SessionEvent
 from idproof.core.ids import new_id
 from idproof.db.engine import Database
 from idproof.db.tenancy import get_owned, scoped
@@ -104,33 +104,33 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class SessionService:
+    """Owns verification sessions: creates, reads, changes their status and publishes their
+    lifecycle events (`core.events`) inside the transaction of each change."""
+
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner, public_url: str,
-                 clock: Clock | None = None) -> None:
+                 events: EventBus, clock: Clock | None = None,
+                 workflows: WorkflowService | None = None) -> None:
         self._db = db
         self._audit = audit
         self._links = links
         self._public_url = public_url
+        self._events = events
         self._clock = clock or SystemClock()
-        self._decided_hooks: list[Callable[[Session, VerificationSession], None]] = []
-        self._event_hooks: list[Callable[[Session, VerificationSession, str], object]] = []
-        self._workflows: WorkflowService | None = None
-
-    def set_workflows(self, workflows: WorkflowService) -> None:
-        """Tenant workflows: sessions may run (and stay pinned to) their versions."""
+        # Tenant workflows: sessions may run (and stay pinned to) their versions.
         self._workflows = workflows
 
-    def on_decided(self, hook: Callable[[Session, VerificationSession], None]) -> None:
-        """Run `hook` inside the transaction that records a decision."""
-        self._decided_hooks.append(hook)
-
-    def on_event(self, hook: Callable[[Session, VerificationSession, str], object]) -> None:
-        """Run `hook(s, row, event_type)` inside the transaction of each lifecycle change
-        (session.created/started/submitted/decided/expired/erased): the webhook outbox."""
-        self._event_hooks.append(hook)
-
     def emit(self, s: Session, row: VerificationSession, event_type: str) -> None:
-        for hook in self._event_hooks:
-            hook(s, row, event_type)
+        """Publish the lifecycle event `event_type` (session.created/started/submitted/
+        reviewed/decided/expired/cancelled/erased) in the transaction of `s`."""
+        self._events.publish(s, SESSION_EVENTS[event_type](tenant_id=row.tenant_id,
+                                                           session_id=row.id))
+
+    def event_payload(self, s: Session, event: SessionEvent) -> dict[str, Any]:
+        """What the webhook of a session event says (see `event_data`)."""
+        row = s.get(VerificationSession, event.session_id)
+        if row is None:  # published in this very transaction: cannot be gone
+            raise LookupError("the session of an event published in this transaction")
+        return self.event_data(row, event.name)
 
     def event_data(self, row: VerificationSession, event_type: str) -> dict[str, Any]:
         """What a session event says: ids, status, booleans and reason codes, never PII."""
@@ -389,8 +389,6 @@ class SessionService:
             action="session.decided", tenant_id=row.tenant_id, target_type="session",
             target_id=row.id, details={"status": decision.status.value,
                                        "reasons": list(decision.reasons)}))
-        for hook in self._decided_hooks:
-            hook(s, row)
         self.emit(s, row, "session.decided")
         return decision
 
@@ -516,8 +514,6 @@ class SessionService:
             row._last_review = review  # type: ignore[attr-defined]
             self.emit(s, row, "session.reviewed")
             if req.decision != "resubmit":
-                for hook in self._decided_hooks:
-                    hook(s, row)
                 self.emit(s, row, "session.decided")
             return ReviewOutcome(row.id, row.status, req.decision, reasons, req.steps,
                                  False, self.version_of(row), url)

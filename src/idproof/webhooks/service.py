@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from idproof.audit.events import AuditEvent
@@ -29,6 +29,8 @@ from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, NotFound, ValidationFailed
 from idproof.core.ids import new_id
+from idproof.core.tasks import TaskQueue
+from idproof.db.after_commit import after_commit
 from idproof.db.engine import Database
 from idproof.db.tenancy import get_owned, scoped
 from idproof.webhooks import delivery, signing
@@ -54,13 +56,12 @@ from idproof.webhooks.ssrf import Resolver, UrlNotAllowed, resolve, system_resol
 log = structlog.get_logger("idproof.webhooks")
 
 MAX_ENDPOINTS_PER_TENANT = 20
-_PENDING = "idproof.webhooks.pending"
-_HOOKED = "idproof.webhooks.hooked"
 # How long a claimed attempt holds its delivery beyond its deadline: a worker killed
 # mid-attempt releases it when the lease runs out and the sweep queues it again.
 _LEASE_MARGIN = timedelta(seconds=60)
 
-Enqueue = Callable[[str, float], None]  # (delivery id, delay in seconds)
+# The delivery task: one attempt at one delivery (args: delivery id).
+DELIVER_WEBHOOK = "deliver_webhook"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,8 @@ def _iso(dt: datetime) -> str:
 
 class WebhookService:
     def __init__(self, db: Database, audit: AuditService, seal_key: bytes, *,
-                 allow_private_networks: bool = False, timeout_seconds: float = 10.0,
+                 tasks: TaskQueue, allow_private_networks: bool = False,
+                 timeout_seconds: float = 10.0,
                  deadline_seconds: float = delivery.DEFAULT_DEADLINE_SECONDS,
                  schedule: Sequence[float] = DEFAULT_SCHEDULE,
                  secret_grace: timedelta = timedelta(hours=24), sweep_batch: int = 500,
@@ -104,10 +106,7 @@ class WebhookService:
         self._wall = wall
         self._rng = random.SystemRandom()
         self._tls = tls_context  # None: the default CAs (tests pass their own)
-        self._enqueue: Enqueue = lambda _d, _delay: None
-
-    def set_enqueue(self, enqueue: Enqueue) -> None:
-        self._enqueue = enqueue
+        self._tasks = tasks
 
     # -- secrets ---------------------------------------------------------------------------
     def _seal(self, endpoint_id: str, version: int, secret: str) -> bytes:
@@ -265,24 +264,11 @@ class WebhookService:
 
     def _after_commit(self, s: Session, items: list[tuple[str, float]]) -> None:
         """Queue deliveries once `s` commits (never before: the worker must find the rows)."""
-        pending: list[tuple[str, float]] = s.info.setdefault(_PENDING, [])
-        if not s.info.get(_HOOKED):  # once per session object, however many transactions
-            s.info[_HOOKED] = True
-            sa_event.listen(s, "after_commit", self._flush_queue)
-            sa_event.listen(s, "after_soft_rollback", self._drop_queue)
-        pending.extend(items)
+        for delivery_id, delay in items:
+            after_commit(s, partial(self._enqueue, delivery_id, delay))
 
-    def _flush_queue(self, s: Session) -> None:
-        for delivery_id, delay in s.info.pop(_PENDING, None) or []:
-            try:
-                self._enqueue(delivery_id, delay)
-            except Exception as exc:  # committed: the sweep queues it again
-                log.warning("webhook_enqueue_failed", error_type=type(exc).__name__)
-
-    @staticmethod
-    def _drop_queue(s: Session, previous: Any) -> None:
-        if not previous.nested:
-            s.info.pop(_PENDING, None)
+    def _enqueue(self, delivery_id: str, delay: float) -> None:
+        self._tasks.enqueue(DELIVER_WEBHOOK, delivery_id, delay=delay)
 
     # -- management of deliveries ----------------------------------------------------------
     def send_test(self, caller: Caller, endpoint_id: str) -> DeliveryView:

@@ -25,6 +25,14 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, NotFound, ValidationFailed
+from idproof.core.events import (
+    DocumentFrontStored,
+    SessionDecided,
+    SessionErased,
+    SessionEvent,
+    SessionExpired,
+    SessionSubmitted,
+)
 from idproof.core.ids import new_id
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
@@ -96,7 +104,6 @@ class BiometricsService:
         self.analyzer = analyzer
         self._clock = clock or SystemClock()
         self._policy = policy or lv.LivenessPolicy()
-        sessions.on_event(self._on_session_event)
 
     # -- helpers ---------------------------------------------------------------------------
     def _open_session(self, actor: Actor, session_id: str, step: str
@@ -200,12 +207,16 @@ class BiometricsService:
             sealed = t.sealed_embedding if t is not None else None
         return self._unseal(row, sealed) if sealed is not None else None
 
-    def _on_session_event(self, s: Session, row: VerificationSession, event: str) -> None:
-        if event == "session.submitted":
-            self._complete_pending_selfie(s, row)
-        elif event in {"session.decided", "session.expired", "session.erased"}:
+    def session_changed(self, s: Session, event: SessionEvent) -> None:
+        """A pending selfie is matched at submit; embeddings go when the session ends."""
+        if isinstance(event, SessionSubmitted):
+            row = s.get(VerificationSession, event.session_id)
+            if row is not None:
+                self._complete_pending_selfie(s, row)
+        elif isinstance(event, SessionDecided | SessionExpired | SessionErased):
             # Embeddings are discarded at the decision (or when the session ends otherwise).
-            s.execute(delete(SelfieTemplate).where(SelfieTemplate.session_id == row.id))
+            s.execute(delete(SelfieTemplate)
+                      .where(SelfieTemplate.session_id == event.session_id))
 
     def _complete_pending_selfie(self, s: Session, row: VerificationSession) -> None:
         """A selfie taken before the document: match it now, before the decision."""
@@ -234,11 +245,12 @@ class BiometricsService:
             st = s.get(SessionStep, (session_id, step))
             return st.attempts if st is not None else 0
 
-    def document_front_replaced(self, s: Session, session_id: str) -> None:
+    def document_front_replaced(self, s: Session, event: DocumentFrontStored) -> None:
         """Face results were compared with the previous front: a new front voids them.
 
-        To be called inside the transaction that stores a new document front (otherwise a
-        selfie matched against one portrait would stand for a document with another)."""
+        Runs inside the transaction that stores a new document front (otherwise a selfie
+        matched against one portrait would stand for a document with another)."""
+        session_id = event.session_id
         now = self._clock.now()
         has_template = s.get(SelfieTemplate, session_id) is not None
         for name in ("selfie", "liveness"):
