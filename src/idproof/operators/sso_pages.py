@@ -1,0 +1,1 @@
+"""Console single sign-on pages (OpenID Connect)."""
