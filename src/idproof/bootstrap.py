@@ -40,6 +40,7 @@ from idproof.operators.console import ConsoleService
 from idproof.operators.passkeys import Relying
 from idproof.operators.sealing import SecretSealer
 from idproof.operators.sessions import ConsoleSessions
+from idproof.operators.sso import build_sso
 from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.consent import ConsentService
 from idproof.privacy.purge import RetentionService
@@ -149,6 +150,8 @@ class Container:
         if self.audit_sequencer.running:
             self.audit_sequencer.stop()
         self.protection.close()
+        if self.console.sso is not None:
+            self.console.sso.provider.close()
         self.db.dispose()
 
 
@@ -255,6 +258,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         SecretSealer(derive(secret, "operator-totp-seal")),
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
+    console.sso = build_sso(db, audit, console.sessions, derive(secret, "console-sso-seal"),
+                            ops.oidc, settings.public_url, clock)
     alerts = _wire_alerts(settings, db, audit, webhooks, guard)
     return Container(route_limits=route_limits, alerts=alerts,
                      settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import delete, update
@@ -28,6 +29,9 @@ from idproof.operators.policy import OperatorContext, Role
 from idproof.operators.sealing import SecretSealer
 from idproof.operators.sessions import ConsoleSessions, Live
 from idproof.operators.throttle import SignInThrottle
+
+if TYPE_CHECKING:
+    from idproof.operators.sso import SsoSignIn
 
 log = structlog.get_logger("idproof.operators")
 ISSUER = "idproof"
@@ -82,6 +86,8 @@ class ConsoleBase:
         self._clock = clock or SystemClock()
         self._passwords = PasswordHashing()
         self.csrf_key = csrf_key or os.urandom(32)
+        # Single sign-on (operators.oidc settings); None when no provider is configured.
+        self.sso: SsoSignIn | None = None
 
     def now(self) -> datetime:
         return self._clock.now()

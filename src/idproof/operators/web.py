@@ -113,7 +113,9 @@ def _pre_cookie(request: Request) -> tuple[str, bool]:
 def _pre_page(request: Request, template: str, *, status: int = 200, **ctx: Any
               ) -> HTMLResponse:
     pre, new = _pre_cookie(request)
-    response = render(template, status=status, csrf=_csrf_for(request, "pre", pre), **ctx)
+    sso = _svc(request).sso
+    response = render(template, status=status, csrf=_csrf_for(request, "pre", pre),
+                      sso_label=sso.label if sso is not None else None, **ctx)
     if new:
         _set_cookie(request, response, "idproof_console_pre", pre)
     return response
