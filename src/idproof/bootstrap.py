@@ -44,6 +44,7 @@ from idproof.operators.console import ConsoleService
 from idproof.operators.passkeys import Relying
 from idproof.operators.sealing import SecretSealer
 from idproof.operators.sessions import ConsoleSessions
+from idproof.operators.sso import build_sso
 from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.consent import ConsentService
 from idproof.privacy.purge import RetentionService
@@ -153,6 +154,8 @@ class Container:
         if self.audit_sequencer.running:
             self.audit_sequencer.stop()
         self.protection.close()
+        if self.console.sso is not None:
+            self.console.sso.provider.close()
         self.db.dispose()
 
 
@@ -310,17 +313,20 @@ def _protection(settings: Settings, storage: str) -> tuple[BruteForceGuard, Rout
 def _console(settings: Settings, db: Database, audit: AuditService, secret: bytes,
              clock: Clock, storage: str) -> ConsoleService:
     ops = settings.operators
+    sessions = ConsoleSessions(db, clock, idle=timedelta(minutes=ops.idle_minutes),
+                               absolute=timedelta(hours=ops.absolute_hours),
+                               pending=timedelta(minutes=ops.mfa_pending_minutes))
     return ConsoleService(
-        db, audit, ConsoleSessions(db, clock, idle=timedelta(minutes=ops.idle_minutes),
-                                   absolute=timedelta(hours=ops.absolute_hours),
-                                   pending=timedelta(minutes=ops.mfa_pending_minutes)),
+        db, audit, sessions,
         SignInThrottle(storage, derive(secret, "operator-throttle"), Limits(
             slow_after=ops.slow_after, lock_after=ops.lock_after,
             lock_seconds=round(ops.lock_minutes * 60), ip_slow_after=ops.ip_slow_after,
             ip_lock_after=ops.ip_lock_after)),
         SecretSealer(derive(secret, "operator-totp-seal")),
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
-        csrf_key=derive(secret, "console-csrf"))
+        csrf_key=derive(secret, "console-csrf"),
+        sso=build_sso(db, audit, sessions, derive(secret, "console-sso-seal"), ops.oidc,
+                      settings.public_url, clock))
 
 
 def _wire_alerts(settings: Settings, db: Database, audit: AuditService,

@@ -264,6 +264,42 @@ class PrivacySettings(BaseModel):
     purge_progress_every: int = Field(200, ge=1, le=100_000)  # a progress log line per N
 
 
+class OidcRoleRule(BaseModel):
+    """An identity-provider group and the role (and tenants, regions) it grants."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=16)
+    tenants: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+
+
+class OidcSettings(BaseModel):
+    """Operator single sign-on with OpenID Connect (authorization code + PKCE); off unless
+    `issuer` and `client_id` are set. See docs/operators/sso.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    label: str = "Sign in with your company account"
+    scopes: str = "openid email profile groups"
+    groups_claim: str = "groups"
+    # First matching rule wins; a person in no listed group is refused.
+    roles: list[OidcRoleRule] = Field(default_factory=list)
+    # `amr` values (RFC 8176) that count as multi-factor at the provider; else MFA is local.
+    mfa_amr: list[str] = Field(default_factory=lambda: ["mfa", "hwk"])
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    clock_skew_seconds: int = Field(60, ge=0, le=300)
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer and self.client_id)
+
+
 class OperatorSettings(BaseModel):
     """Console operators: enrolment links, session lifetimes, step-up, sign-in brute force."""
 
@@ -278,6 +314,7 @@ class OperatorSettings(BaseModel):
     lock_minutes: float = Field(15.0, gt=0)
     ip_slow_after: int = Field(20, ge=1)
     ip_lock_after: int = Field(50, ge=2)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
 
 
 class Settings(BaseSettings):

@@ -1,4 +1,4 @@
-"""`idproof operators`: create (with an enrolment link), list, disable, reset-mfa."""
+"""`idproof operators`: create (with an enrolment link), list, set-role, disable, reset-mfa."""
 
 from __future__ import annotations
 
@@ -93,6 +93,30 @@ def list_operators(
                         + ([f"{v.passkeys} passkey(s)"] if v.passkeys else [])) or "none"
         table.add_row(v.id, v.email, v.role, ", ".join(v.tenants) or "all", v.status, mfa)
     out.print(table)
+
+
+@operators_app.command("set-role")
+def set_role(
+    operator: Annotated[str, typer.Argument(help="Operator id or email")],
+    role: Annotated[str, typer.Option(
+        help="owner, admin, reviewer, analyst, auditor or developer")],
+    tenant: Annotated[list[str] | None, typer.Option(
+        help="A tenant the operator may see (repeatable; none: all tenants)")] = None,
+    region: Annotated[list[str] | None, typer.Option(
+        help="A region the operator may see (repeatable; none: every region)")] = None,
+) -> None:
+    """Change an operator's role, tenants and regions; its sessions are signed out."""
+    container = _container()
+    try:
+        view = container.operators.set_role(operator, role, tenant or [], regions=region or [])
+    except IdproofError as exc:
+        _fail(exc)
+        return
+    finally:
+        container.close()
+    out.print(f"operator {view.id} is now {view.role} "
+              f"({', '.join(view.tenants) or 'all tenants'}); its sessions are signed out",
+              markup=False)
 
 
 @operators_app.command("disable")

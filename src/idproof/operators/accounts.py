@@ -75,18 +75,7 @@ class OperatorAccounts:
         email = normalize_email(email)
         if not _EMAIL.match(email):
             raise ValidationFailed("not an email address", code="invalid_email")
-        try:
-            role_value = Role(role)
-        except ValueError:
-            raise ValidationFailed(f"role must be one of {', '.join(r.value for r in Role)}",
-                                   code="invalid_role") from None
-        if role_value is Role.OWNER and tenants:
-            raise ValidationFailed("an owner covers every tenant; give no --tenant",
-                                   code="owner_has_no_tenants")
-        for region in regions or []:
-            if region not in REGIONS:
-                raise ValidationFailed(f"region must be one of {', '.join(REGIONS)}",
-                                       code="invalid_region")
+        role_value = _checked_role(role, tenants, regions)
         now = self._clock.now()
         try:
             with self._db.session() as s:
@@ -105,6 +94,26 @@ class OperatorAccounts:
         except IntegrityError:
             raise Conflict("an operator with that email exists", code="operator_exists") from None
         return Issued(view, url)
+
+    def set_role(self, ref: str, role: str, tenants: list[str] | None = None, *,
+                 regions: list[str] | None = None, actor: str = "cli") -> OperatorView:
+        """Change an operator's role, tenants and regions. A change of privilege ends its
+        sessions: the next page asks it to sign in again under the new rights."""
+        role_value = _checked_role(role, tenants, regions)
+        with self._db.session() as s:
+            op = self._find(s, ref, lock=True)
+            tenant_ids = self._tenant_ids(s, tenants or [])
+            previous = op.role
+            now = self._clock.now()
+            op.role, op.tenants = role_value.value, tenant_ids
+            op.regions = sorted(set(regions or []))
+            op.updated_at = now
+            revoked = revoke_sessions(s, op.id, now)
+            self._audit.record_in(s, operator_event(
+                "operator.role_changed", actor_id=actor, target_id=op.id, role=op.role,
+                previous_role=previous, tenants=tenant_ids, regions=op.regions,
+                sessions_revoked=revoked))
+            return self._view(s, op)
 
     def _tenant_ids(self, s: Session, names: list[str]) -> list[str]:
         ids = []
@@ -209,6 +218,22 @@ class OperatorAccounts:
                     "operator.sessions_revoked", actor_id=actor, target_id=op.id,
                     reason="mfa_reset", sessions=revoked))
             return Issued(self._view(s, op), url)
+
+
+def _checked_role(role: str, tenants: list[str] | None, regions: list[str] | None) -> Role:
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise ValidationFailed(f"role must be one of {', '.join(r.value for r in Role)}",
+                               code="invalid_role") from None
+    if role_value is Role.OWNER and tenants:
+        raise ValidationFailed("an owner covers every tenant; give no --tenant",
+                               code="owner_has_no_tenants")
+    for region in regions or []:
+        if region not in REGIONS:
+            raise ValidationFailed(f"region must be one of {', '.join(REGIONS)}",
+                                   code="invalid_region")
+    return role_value
 
 
 def revoke_sessions(s: Session, operator_id: str, now: object, *,

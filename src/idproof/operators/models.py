@@ -35,6 +35,8 @@ class Operator(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The WebAuthn user handle (random, opaque; what a discoverable passkey returns).
     user_handle: Mapped[str] = mapped_column(String(64), unique=True)
+    # Single sign-on: SHA-256 of the identity provider's issuer and `sub` (never the raw pair).
+    sso_subject: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
 
 
 class OperatorEnrollment(Base):
