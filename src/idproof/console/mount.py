@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 # Importing the pages registers them on the console router, each with its policy; it lives
 # here, above both packages, so that operators never imports the console built on it.
+import idproof.console.assets
 import idproof.console.audit_pages
 import idproof.console.clients_pages
 import idproof.console.insights
