@@ -106,7 +106,7 @@ def _time(tc: TestClient, path: str, runs: int) -> tuple[float, float, int]:
         times.append((time.perf_counter() - t0) * 1000)
         rows = r.text.count("<tr")
     times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+    p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
     return statistics.median(times), p95, rows
 
 
