@@ -9,7 +9,14 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 
 from idproof.audit.events import AuditEvent
-from idproof.console.analytics import CSV_COLUMNS, csv_of, page_of, session_query, summary
+from idproof.console.analytics import (
+    CSV_COLUMNS,
+    csv_of,
+    matching_ids,
+    page_of,
+    session_query,
+    summary,
+)
 from idproof.console.review import PAGE
 from idproof.console.web import console_of, page, period, tenant_ids
 from idproof.core.errors import IdproofError
@@ -34,10 +41,12 @@ def sessions_list(request: Request,
     try:
         a, b = (period(filters["from"], filters["to"], svc.now())
                 if filters["from"] or filters["to"] else (None, None))
-        stmt = session_query(tenant_ids(request, live, filters["tenant"]), q=filters["q"],
-                             status=filters["status"], workflow=filters["workflow"],
-                             reason=filters["reason"], start=a, end=b, cursor=cursor[:300])
+        tenants = tenant_ids(request, live, filters["tenant"])
         with request.app.state.container.db.read() as s:
+            ids = matching_ids(s, tenants, filters["q"]) if filters["q"] else None
+            stmt = session_query(tenants, ids=ids, status=filters["status"],
+                                 workflow=filters["workflow"], reason=filters["reason"],
+                                 start=a, end=b, cursor=cursor[:300])
             rows, nxt = page_of(s, stmt, PAGE)
     except IdproofError:
         return page(request, live, "sessions.html", status=422, rows=[], next_cursor=None,
@@ -56,10 +65,11 @@ def sessions_csv(request: Request,
     cols = [c.strip() for c in columns.split(",") if c.strip()] or list(CSV_COLUMNS)
     try:
         a, b = period(start[:32], end[:32], svc.now()) if start or end else (None, None)
-        stmt = session_query(tenant_ids(request, live, tenant[:64]), q=q[:128],
-                             status=status[:20], workflow=workflow[:50], reason=reason[:64],
-                             start=a, end=b)
+        tenants = tenant_ids(request, live, tenant[:64])
         with request.app.state.container.db.read() as s:
+            ids = matching_ids(s, tenants, q[:128]) if q else None
+            stmt = session_query(tenants, ids=ids, status=status[:20], workflow=workflow[:50],
+                                 reason=reason[:64], start=a, end=b)
             body = csv_of(s.scalars(stmt.limit(EXPORT_MAX)), cols)
     except IdproofError as exc:
         return message("Not exported", "An export carries ids, statuses, reason codes and "
