@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from idproof.console.review import decode_cursor, encode_cursor, reason_filter
@@ -86,13 +86,27 @@ def summary(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetim
     }
 
 
-def session_query(tenant_ids: Sequence[str], *, q: str = "", status: str = "",
-                  workflow: str = "", reason: str = "", start: datetime | None = None,
-                  end: datetime | None = None, cursor: str = "") -> Any:
+def matching_ids(s: Session, tenant_ids: Sequence[str], q: str) -> list[str]:
+    """Sessions whose id or reference is `q`: two index lookups, done before the list query
+    (as an OR inside it, both databases read the tenant's sessions in date order)."""
+    found = s.scalars(union(
+        select(VerificationSession.id).where(VerificationSession.id == q,
+                                             VerificationSession.tenant_id.in_(
+                                                 list(tenant_ids))),
+        select(VerificationSession.id).where(VerificationSession.tenant_id.in_(
+            list(tenant_ids)), VerificationSession.reference == q)))
+    return sorted(found)
+
+
+def session_query(tenant_ids: Sequence[str], *, ids: Sequence[str] | None = None,
+                  status: str = "", workflow: str = "", reason: str = "",
+                  start: datetime | None = None, end: datetime | None = None,
+                  cursor: str = "") -> Any:
+    """The sessions list, newest first; `ids` (from `matching_ids`) narrows it to a search."""
     stmt = select(VerificationSession).where(
         VerificationSession.tenant_id.in_(list(tenant_ids)))
-    if q:
-        stmt = stmt.where(or_(VerificationSession.id == q, VerificationSession.reference == q))
+    if ids is not None:
+        stmt = stmt.where(VerificationSession.id.in_(list(ids)))
     if status:
         if status not in {st.value for st in Status}:
             raise ValidationFailed("unknown status", code="invalid_status")

@@ -2,98 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import Depends, Form, Query, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
 from idproof.audit.events import AuditEvent
-from idproof.console.analytics import CSV_COLUMNS, csv_of, page_of, session_query, summary
-from idproof.console.review import PAGE, ReviewConsole, visible_tenants
-from idproof.core.errors import IdproofError, ValidationFailed
-from idproof.operators.console import context
-from idproof.operators.policy import (
-    PERMISSIONS,
-    Action,
-    OperatorContext,
-    Resource,
-    Role,
-    can,
-)
-from idproof.operators.router import (
-    HEADERS,
-    ConsoleExit,
-    _csrf,
-    _who,
-    message,
-    route,
-    signed_in,
-)
+from idproof.console.web import console_of as _console
+from idproof.console.web import op_of, page, permitted, role_may
+from idproof.core.errors import IdproofError
+from idproof.operators.policy import Action, Resource, can
+from idproof.operators.router import HEADERS, ConsoleExit, _who, message, route, signed_in
 from idproof.operators.sessions import Live
 from idproof.verification.review import REVIEW_REASONS, ReviewRequest
 from idproof.verification.service import Actor
 
-_env = Environment(loader=ChoiceLoader([PackageLoader("idproof.console", "templates"),
-                                        PackageLoader("idproof.operators", "templates")]),
-                   autoescape=select_autoescape(default=True, default_for_string=True),
-                   trim_blocks=True, lstrip_blocks=True)
 IMAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'",
                  "Cross-Origin-Resource-Policy": "same-origin",
                  "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline"}
-
-
-def _console(request: Request) -> ReviewConsole:
-    state = request.app.state
-    found = getattr(state, "review_console", None)
-    if found is None:
-        found = ReviewConsole(state.container)
-        state.review_console = found
-    return found
-
-
-def page(request: Request, live: Live, template: str, *, status: int = 200,
-         **ctx: Any) -> HTMLResponse:
-    op = context(live, _console(request).now())
-    nav = [(href, label) for href, label, action in NAV if can(op, action)]
-    html = _env.get_template(template).render(csrf=_csrf(request), role=live.role,
-                                              operator_id=live.operator_id, nav=nav, **ctx)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
-
-
-EXPORT_MAX = 100_000
-NAV = [("/console/review", "Review", Action.REVIEW_DECIDE),
-       ("/console/sessions", "Sessions", Action.SESSIONS_LIST),
-       ("/console/dashboard", "Dashboard", Action.DASHBOARD_VIEW)]
-
-
-def permitted(live: Live, action: Action) -> bool:
-    """The operator's role includes `action` (attributes are checked per object)."""
-    return action in PERMISSIONS.get(Role(live.role), frozenset())
-
-
-def role_may(action: Action) -> Any:
-    """Dependency: signed in (CSRF-checked) and the role includes `action`; the object's
-    attributes (tenant, region, assignment, purpose, step-up) are checked by `allow()`."""
-    base = signed_in(Action.CONSOLE_VIEW)
-
-    async def dependency(request: Request) -> Live:
-        live: Live = await base(request)
-        if not permitted(live, action):
-            request.app.state.container.console.refused(
-                live, action.value, "role_not_permitted", _who(request), request.url.path)
-            raise ConsoleExit(message("Not allowed", "You cannot open this page.",
-                                      status=403, link="/console/",
-                                      link_text="Console home"))
-        return live
-
-    return dependency
-
-
-def op_of(request: Request, live: Live) -> OperatorContext:
-    return context(live, _console(request).now())
 
 
 def allow(request: Request, live: Live, action: Action, session_id: str,
@@ -301,111 +227,3 @@ async def review_decide(request: Request, session_id: str,
     else:
         notice = f"The session is now {out.status}."
     return _case_page(request, live, session_id, notice=notice)
-
-
-# -- sessions -------------------------------------------------------------------------------
-def _period(start: str, end: str, now: datetime) -> tuple[datetime, datetime]:
-    def parse(v: str, default: datetime) -> datetime:
-        if not v:
-            return default
-        try:
-            d = datetime.fromisoformat(v)
-        except ValueError:
-            raise ValidationFailed("dates are YYYY-MM-DD", code="invalid_date") from None
-        return d if d.tzinfo else d.replace(tzinfo=UTC)
-    a = parse(start, now - timedelta(days=30))
-    b = parse(end, now + timedelta(seconds=1))
-    if len(end) == 10:
-        b += timedelta(days=1)  # a date includes its whole day
-    return a, b
-
-
-def _tenant_ids(request: Request, live: Live, tenant: str = "") -> list[str]:
-    with request.app.state.container.db.read() as s:
-        tenants = visible_tenants(s, op_of(request, live))
-    return [t for t in tenants if tenant in ("", t, tenants[t].name)]
-
-
-@route("GET", "/console/sessions", Action.SESSIONS_LIST)
-def sessions_list(request: Request,
-                  live: Annotated[Live, Depends(signed_in(Action.SESSIONS_LIST))],
-                  q: str = "", status: str = "", workflow: str = "", reason: str = "",
-                  start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-                  tenant: str = "", cursor: str = "") -> Response:
-    svc = _console(request)
-    filters = {"q": q[:128], "status": status[:20], "workflow": workflow[:50],
-               "reason": reason[:64], "from": start[:32], "to": end[:32],
-               "tenant": tenant[:64]}
-    try:
-        a, b = (_period(filters["from"], filters["to"], svc.now())
-                if filters["from"] or filters["to"] else (None, None))
-        stmt = session_query(_tenant_ids(request, live, filters["tenant"]), q=filters["q"],
-                             status=filters["status"], workflow=filters["workflow"],
-                             reason=filters["reason"], start=a, end=b, cursor=cursor[:300])
-        with request.app.state.container.db.read() as s:
-            rows, nxt = page_of(s, stmt, PAGE)
-    except IdproofError:
-        return page(request, live, "sessions.html", status=422, rows=[], next_cursor=None,
-                    filters=filters, error="A filter is not valid.", query="")
-    return page(request, live, "sessions.html", rows=rows, next_cursor=nxt, filters=filters,
-                query=urlencode({k: v for k, v in filters.items() if v}))
-
-
-@route("GET", "/console/sessions.csv", Action.SESSIONS_LIST)
-def sessions_csv(request: Request,
-                 live: Annotated[Live, Depends(signed_in(Action.SESSIONS_LIST))],
-                 q: str = "", status: str = "", workflow: str = "", reason: str = "",
-                 start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-                 tenant: str = "", columns: str = "") -> Response:
-    svc = _console(request)
-    cols = [c.strip() for c in columns.split(",") if c.strip()] or list(CSV_COLUMNS)
-    try:
-        a, b = _period(start[:32], end[:32], svc.now()) if start or end else (None, None)
-        stmt = session_query(_tenant_ids(request, live, tenant[:64]), q=q[:128],
-                             status=status[:20], workflow=workflow[:50], reason=reason[:64],
-                             start=a, end=b)
-        with request.app.state.container.db.read() as s:
-            body = csv_of(s.scalars(stmt.limit(EXPORT_MAX)), cols)
-    except IdproofError as exc:
-        return message("Not exported", "An export carries ids, statuses, reason codes and "
-                       "times only; personal data cannot be exported here.",
-                       status=exc.status, link="/console/sessions", link_text="Sessions")
-    who = _who(request)
-    svc.record(AuditEvent(action="sessions.exported", actor_type="operator",
-                          actor_id=live.operator_id, ip=who.ip, request_id=who.request_id,
-                          details={"columns": cols, "rows": body.count("\n") - 1}))
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={**HEADERS,
-                             "Content-Disposition": 'attachment; filename="sessions.csv"'})
-
-
-# -- dashboard ------------------------------------------------------------------------------
-@route("GET", "/console/dashboard", Action.DASHBOARD_VIEW)
-def dashboard(request: Request,
-              live: Annotated[Live, Depends(signed_in(Action.DASHBOARD_VIEW))],
-              start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-              tenant: str = "") -> Response:
-    svc = _console(request)
-    filters = {"from": start[:32], "to": end[:32], "tenant": tenant[:64]}
-    try:
-        a, b = _period(filters["from"], filters["to"], svc.now())
-        with request.app.state.container.db.read() as s:
-            figures = summary(s, _tenant_ids(request, live, filters["tenant"]), a, b,
-                              svc.now())
-    except IdproofError:
-        return page(request, live, "dashboard.html", status=422, figures=None,
-                    filters=filters, error="The period is not valid.", charts={})
-    return page(request, live, "dashboard.html", figures=figures, filters=filters,
-                charts=charts(figures))
-
-
-def charts(f: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Bar charts as data the template draws in SVG (widths in percent of the largest)."""
-    def bars(pairs: list[tuple[str, int]]) -> list[dict[str, Any]]:
-        top = max([n for _, n in pairs] + [1])
-        return [{"label": k, "value": n, "pct": round(100 * n / top, 1)} for k, n in pairs]
-    st = f["sessions"]
-    return {"outcomes": bars([(k, st[k]) for k in ("started", "completed", "approved",
-                                                    "declined", "in_review", "abandoned")]),
-            "funnel": bars([(x["step"], x["passed"]) for x in f["funnel"]]),
-            "reasons": bars([(x["reason"], x["count"]) for x in f["top_reasons"]])}

@@ -1,0 +1,182 @@
+"""Console list pages with 100,000 sessions: p50/p95 of the review queue and session lists.
+
+    python bench/console.py [--sessions 100000] [--runs 40] [--postgres ADMIN_URL]
+
+Seeds one tenant with N sessions (2 % in review, the rest spread over the other statuses and
+60 days, decisions with reason codes) by bulk INSERT, signs an owner in through the real
+forms (password + TOTP), then times each page in-process through the ASGI app (Starlette's
+TestClient: routing, dependencies, the SQL, the Jinja rendering; no network). SQLite always;
+PostgreSQL too with --postgres (an admin URL: a scratch database is created and dropped) or
+when IDPROOF_TEST_DATABASE_URL is set. Goal: p95 < 100 ms per page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyotp
+from pydantic import SecretStr
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from idproof.bootstrap import Container, build_container
+from idproof.config import JobsSettings, Settings
+from idproof.core.clock import FrozenClock
+from idproof.db.migrate import upgrade
+from idproof.verification.models import VerificationSession
+from idproof.web.app import create_app
+from idproof.web.logging import configure_logging
+
+PASSWORD = "plum-orbit-canyon-42"
+GOAL_MS = 100.0
+STATUSES = ["approved"] * 55 + ["declined"] * 15 + ["abandoned"] * 10 + ["expired"] * 6 + \
+    ["in_progress"] * 6 + ["not_started"] * 4 + ["cancelled"] * 2 + ["in_review"] * 2
+REASONS = ["duplicate_document", "document_unreadable", "presentation_attack",
+           "document_expired", "face_mismatch"]
+WORKFLOWS = ["document_only", "document_selfie", "kyc_standard", "age_check"]
+
+
+def _seed(c: Container, n: int, now: datetime) -> dict[str, str]:
+    """Bulk-insert n sessions of tenant `bench`; returns sample values to search for."""
+    tenant = c.tenants.get("bench")
+    rng = random.Random(7)
+    sample: dict[str, str] = {}
+    batch: list[dict[str, object]] = []
+    with c.db.session() as s:
+        for i in range(n):
+            created = now - timedelta(seconds=rng.randrange(60 * 86400))
+            status = rng.choice(STATUSES)
+            decided = status in {"approved", "declined", "in_review"}
+            reasons = rng.sample(REASONS, rng.randint(1, 2)) if status != "approved" else []
+            row = {"id": f"ses_bench{i:09d}", "tenant_id": tenant.id, "client_id": "cli_bench",
+                   "workflow_id": rng.choice(WORKFLOWS), "workflow_version": 1,
+                   "reference": f"user-{i}", "status": status, "meta": {},
+                   "subject_key_id": f"sk_{i}", "created_at": created,
+                   "updated_at": created + timedelta(minutes=5),
+                   "expires_at": created + timedelta(days=7),
+                   "decided_at": created + timedelta(minutes=5) if decided else None,
+                   "decision": {"outcome": status, "reasons": reasons} if decided else None}
+            batch.append(row)
+            if i == n // 2:
+                sample["reference"] = str(row["reference"])
+            if len(batch) == 5000:
+                s.execute(insert(VerificationSession), batch)
+                batch = []
+        if batch:
+            s.execute(insert(VerificationSession), batch)
+    return sample
+
+
+def _sign_in(app: object, c: Container, clock: FrozenClock) -> TestClient:
+    issued = c.operators.create("owner@bench.example", "owner", None)
+    tc = TestClient(app, client=("127.0.0.1", 50000))  # type: ignore[arg-type]
+    path = "/" + issued.enrollment_url.split("/", 3)[3]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', tc.get(path).text)
+    assert token
+    r = tc.post(path, data={"password": PASSWORD, "password_confirm": PASSWORD,
+                            "csrf_token": token.group(1)})
+    secret = re.search(r"secret=([A-Z2-7]+)", r.text)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', r.text)
+    assert secret and token, r.text
+    r = tc.post("/console/enroll/mfa", data={
+        "code": pyotp.TOTP(secret.group(1)).at(clock.timestamp()),
+        "csrf_token": token.group(1)})
+    assert r.status_code == 200, r.text
+    return tc
+
+
+def _time(tc: TestClient, path: str, runs: int) -> tuple[float, float, int]:
+    for _ in range(3):
+        assert tc.get(path).status_code == 200, path
+    times = []
+    rows = 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        r = tc.get(path)
+        times.append((time.perf_counter() - t0) * 1000)
+        rows = r.text.count("<tr")
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
+    return statistics.median(times), p95, rows
+
+
+def run(url: str, label: str, n: int, runs: int) -> list[tuple[str, float, float]]:
+    upgrade(url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    clock = FrozenClock(now.timestamp())
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), database_url=SecretStr(url),
+                            secret_key=SecretStr("a" * 44), public_url="http://127.0.0.1:8000",
+                            jobs=JobsSettings(queue_name=f"idpbench{uuid.uuid4().hex[:12]}"))
+        c = build_container(settings, clock)
+        c.tenants.ensure("bench")
+        t0 = time.perf_counter()
+        sample = _seed(c, n, now)
+        seeded = time.perf_counter() - t0
+        app = create_app(c)
+        tc = _sign_in(app, c, clock)
+        day = (now - timedelta(days=10)).date().isoformat()
+        pages = [("review queue", "/console/review"),
+                 ("review queue, reason filter", "/console/review?reason=duplicate_document"),
+                 ("sessions list", "/console/sessions"),
+                 ("sessions, status=declined", "/console/sessions?status=declined"),
+                 ("sessions, by reference", f"/console/sessions?q={sample['reference']}"),
+                 ("sessions, one day", f"/console/sessions?from={day}&to={day}"),
+                 ("sessions, reason filter", "/console/sessions?reason=face_mismatch"),
+                 ("dashboard (30 days)", "/console/dashboard")]
+        print(f"\n{label}: {n:,} sessions seeded in {seeded:.1f} s; {runs} requests a page")
+        print(f"  {'page':<30} {'p50 ms':>8} {'p95 ms':>8} {'rows':>5}  goal p95 < {GOAL_MS:.0f}")
+        out = []
+        for name, path in pages:
+            p50, p95, rows = _time(tc, path, runs)
+            verdict = "met" if p95 < GOAL_MS else "NOT met"
+            print(f"  {name:<30} {p50:8.1f} {p95:8.1f} {rows:5d}  {verdict}")
+            out.append((name, p50, p95))
+        tc.close()
+        c.close()
+    return out
+
+
+def _postgres(admin: str, n: int, runs: int) -> None:
+    admin = make_url(admin).set(drivername="postgresql+psycopg").render_as_string(
+        hide_password=False)
+    name = f"idproof_bench_console_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+        run(url, "PostgreSQL", n, runs)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--postgres", default=os.environ.get("IDPROOF_TEST_DATABASE_URL"))
+    args = ap.parse_args()
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory() as tmp:
+        run(f"sqlite:///{tmp}/bench.db", "SQLite", args.sessions, args.runs)
+    if args.postgres:
+        _postgres(args.postgres, args.sessions, args.runs)
+    else:
+        print("\nPostgreSQL skipped: pass --postgres ADMIN_URL or set IDPROOF_TEST_DATABASE_URL")
+
+
+if __name__ == "__main__":
+    main()
