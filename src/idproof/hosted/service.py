@@ -349,7 +349,8 @@ class HostedService:
                 Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
             steps = [StepInfo(st.step, st.state, tuple(st.reasons), st.attempts)
                      for st in state.view.steps]
-            decisive = early_stop(steps, state.workflow.rules.decline)
+            decisive = early_stop(steps, state.workflow.rules.decline,
+                                  state.workflow.rules.review)
             if decisive:
                 self._stop_early(browser, actor, decisive)
                 state = self.state(browser)
@@ -361,7 +362,7 @@ class HostedService:
         return state
 
     def _stop_early(self, browser: Browser, actor: Actor, decisive: tuple[str, ...]) -> None:
-        """A decline is certain: the steps not yet tried are closed as `not_attempted` (the
+        """The outcome is decided: the steps not yet tried are closed as `not_attempted` (the
         person is not asked for a selfie and a video that cannot change the outcome) and the
         session is submitted through the usual path, which decides it once every result is
         in (a document still being read is waited for)."""
