@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from idproof.core.errors import Forbidden, Unauthorized, ValidationFailed
+from idproof.core.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
 from idproof.hosted.pages import browser_of, origin_ok
 from idproof.hosted.service import Browser, HostedService
 from idproof.security.uploads import MAX_BYTES
@@ -30,8 +30,10 @@ async def status(request: Request) -> JSONResponse:
     actor = svc.actor(browser, client_ip(request), request_id(request))
     state = await run_in_threadpool(svc.advance, browser, actor)
     processing = any(st.state == "processing" for st in state.view.steps)
+    watching = await run_in_threadpool(svc.handoffs.watching, browser.id)
     return JSONResponse({"session_id": state.view.id, "status": state.view.status,
-                         "page": state.page.name, "processing": processing},
+                         "page": state.page.name, "processing": processing,
+                         "handed_off": watching},
                         headers={"Cache-Control": "no-store"})
 
 
@@ -44,6 +46,8 @@ def _json_guard(request: Request, token: str | None) -> tuple[HostedService, Bro
     if not origin_ok(request) or not svc.check_csrf(cookie, token):
         svc.record_csrf_failure(browser, client_ip(request), request_id(request))
         raise Forbidden("the CSRF token is missing or wrong", code="csrf_failed")
+    if svc.handoffs.watching(browser.id):
+        raise Conflict("this verification continues on another device", code="handed_off")
     return found
 
 

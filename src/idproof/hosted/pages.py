@@ -6,14 +6,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import IdproofError
 from idproof.hosted.i18n import Translator, negotiate
 from idproof.hosted.service import Browser, HostedService
 from idproof.security.uploads import MAX_BYTES
-from idproof.web.deps import get_container
+from idproof.web.deps import client_ip, get_container, request_id
 
 COOKIE = "idproof_hosted"
 COOKIE_PATH = "/verify"
@@ -116,3 +117,29 @@ def set_cookie(request: Request, response: Any, value: str, browser: Browser) ->
     max_age = int((browser.expires_at - get_container(request).clock.now()).total_seconds())
     response.set_cookie(COOKIE, value, max_age=max(max_age, 1), path=COOKIE_PATH,
                         httponly=True, samesite="strict", secure=secure(request))
+
+
+async def post_guard(request: Request, token: str | None
+                     ) -> tuple[HostedService, Browser, str] | Response:
+    found = await run_in_threadpool(browser_of, request)
+    if found is None:
+        return nosession(request)
+    svc, browser, cookie = found
+    if not origin_ok(request) or not svc.check_csrf(cookie, token):
+        await run_in_threadpool(svc.record_csrf_failure, browser, client_ip(request),
+                                request_id(request))
+        origins = await run_in_threadpool(svc.origins, browser)
+        return render(request, "message.html", status=403, origins=origins,
+                      heading="error.heading", text="csrf.text")
+    if await run_in_threadpool(svc.handoffs.watching, browser.id):
+        # Another device took over: this one follows, it does not capture or cancel.
+        origins = await run_in_threadpool(svc.origins, browser)
+        return render(request, "message.html", status=409, origins=origins,
+                      heading="watch.heading", text="watch.moved")
+    return found
+
+
+async def back_to_flow(svc: HostedService, browser: Browser) -> RedirectResponse:
+    # A framed flow (SDK modal/embed) needs the client's frame-ancestors on redirects too.
+    origins = await run_in_threadpool(svc.origins, browser)
+    return RedirectResponse("/verify/s", status_code=303, headers=headers(origins))

@@ -9,26 +9,24 @@ page assets in `assets.py`, the phone hand-off in `handoff_routes.py`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import IdproofError
-from idproof.hosted import assets, live_routes
-from idproof.hosted.countries import country_options
-from idproof.hosted.flow import Page, final_outcome, shown_reasons
-from idproof.hosted.i18n import CONSENT_VERSION
+from idproof.hosted import assets, handoff_routes, live_routes
+from idproof.hosted.flow import Page
+from idproof.hosted.flow_page import flow_page
 from idproof.hosted.pages import (
     COOKIE,
+    back_to_flow,
     browser_of,
     cookie_of,
-    headers,
     message,
     nosession,
-    origin_ok,
+    post_guard,
     read_upload,
     render,
     service,
@@ -36,7 +34,7 @@ from idproof.hosted.pages import (
     translator,
     upload_reason,
 )
-from idproof.hosted.service import Browser, FlowState, HostedService
+from idproof.hosted.service import Browser, HostedService
 from idproof.web.deps import client_ip, request_id
 from idproof.web.forms import InMemoryFormRoute
 
@@ -46,52 +44,10 @@ __all__ = ["COOKIE", "router"]
 router = APIRouter(include_in_schema=False, route_class=InMemoryFormRoute)
 router.include_router(assets.router)
 router.include_router(live_routes.router)
+router.include_router(handoff_routes.router)
 
 
 # -- the flow ---------------------------------------------------------------------------------
-def _page(request: Request, svc: HostedService, browser: Browser, cookie: str,
-          state: FlowState, *, error: str | None = None, status: int = 200) -> HTMLResponse:
-    page = state.page
-    t = translator(request, state.locale)
-    policy = state.workflow.document
-    countries = country_options(t.locale, tuple(policy.types),
-                                tuple(sorted(policy.countries)) if policy.countries else None)
-    callback = None
-    if page.name in {"done", "ended"} and state.callback_url:
-        sep = "&" if "?" in state.callback_url else "?"
-        callback = state.callback_url + sep + urlencode(
-            {"session_id": state.view.id, "status": state.view.status})
-    outcome = None
-    reason = None
-    reasons: list[tuple[str, str]] = []
-    if page.name == "done":
-        outcome, code = final_outcome(state.view.status, state.reasons)
-        reason = t.reason(code)
-        # Every reason, each with what the person can do about it, not only the first.
-        reasons = [(t.reason(c), t.advice(c)) for c in shown_reasons(state.reasons)]
-    retry = None
-    if page.retry_reason is not None or (page.attempt and page.name in
-                                         {"document", "selfie", "liveness"}):
-        retry = t("retry.notice", reason=t.reason(page.retry_reason), n=page.attempt + 1,
-                  max=state.workflow.max_attempts)
-    template = {"consent": "consent.html", "document": "document.html",
-                "selfie": "selfie.html", "liveness": "liveness.html",
-                "waiting": "waiting.html", "submit": "waiting.html",
-                "done": "done.html", "ended": "message.html"}[page.name]
-    extra: dict[str, Any] = {}
-    if page.name == "ended":
-        extra = {"heading": "ended.heading", "text": "ended.text"}
-    return render(
-        request, template, status=status, locale=state.locale, origins=state.origins,
-        page=page, session_id=state.view.id, session_status=state.view.status,
-        processing=any(st.state == "processing" for st in state.view.steps),
-        csrf=svc.csrf_token(cookie), origins_attr=" ".join(state.origins),
-        consent_version=CONSENT_VERSION, doc_types=policy.types,
-        back_types=policy.back_required_for, countries=countries,
-        chosen_type=browser.document_type, error=error, retry=retry, outcome=outcome,
-        reason=reason, reasons=reasons, callback=callback, **extra)
-
-
 @router.get("/verify/s")
 async def flow(request: Request) -> Response:
     found = await run_in_threadpool(browser_of, request)
@@ -100,28 +56,8 @@ async def flow(request: Request) -> Response:
     svc, browser, cookie = found
     actor = svc.actor(browser, client_ip(request), request_id(request))
     state = await run_in_threadpool(svc.advance, browser, actor)
-    return _page(request, svc, browser, cookie, state)
-
-
-async def _post_guard(request: Request, token: str | None
-                      ) -> tuple[HostedService, Browser, str] | Response:
-    found = await run_in_threadpool(browser_of, request)
-    if found is None:
-        return nosession(request)
-    svc, browser, cookie = found
-    if not origin_ok(request) or not svc.check_csrf(cookie, token):
-        await run_in_threadpool(svc.record_csrf_failure, browser, client_ip(request),
-                                request_id(request))
-        origins = await run_in_threadpool(svc.origins, browser)
-        return render(request, "message.html", status=403, origins=origins,
-                       heading="error.heading", text="csrf.text")
-    return found
-
-
-async def _back_to_flow(svc: HostedService, browser: Browser) -> RedirectResponse:
-    # A framed flow (SDK modal/embed) needs the client's frame-ancestors on redirects too.
-    origins = await run_in_threadpool(svc.origins, browser)
-    return RedirectResponse("/verify/s", status_code=303, headers=headers(origins))
+    watching = await run_in_threadpool(svc.handoffs.watching, browser.id)
+    return flow_page(request, svc, browser, cookie, state, watching=watching)
 
 
 async def _step_error(request: Request, svc: HostedService, browser: Browser, cookie: str,
@@ -131,7 +67,7 @@ async def _step_error(request: Request, svc: HostedService, browser: Browser, co
     if key is None:
         key = upload_reason(exc)
     text = t("upload.rejected", reason=t(key)) if key.startswith("upload.") else t(key)
-    return _page(request, svc, browser, cookie, state, error=text,
+    return flow_page(request, svc, browser, cookie, state, error=text,
                  status=exc.status if exc.status >= 400 else 400)
 
 
@@ -140,14 +76,14 @@ async def consent(request: Request,
                   csrf_token: Annotated[str | None, Form()] = None,
                   agree: Annotated[str | None, Form()] = None,
                   version: Annotated[str | None, Form(max_length=32)] = None) -> Response:
-    guarded = await _post_guard(request, csrf_token)
+    guarded = await post_guard(request, csrf_token)
     if isinstance(guarded, Response):
         return guarded
     svc, browser, cookie = guarded
     if agree != "yes":
         state = await run_in_threadpool(svc.state, browser)
         t = translator(request, state.locale)
-        return _page(request, svc, browser, cookie, state, error=t("consent.required"),
+        return flow_page(request, svc, browser, cookie, state, error=t("consent.required"),
                      status=422)
     state = await run_in_threadpool(svc.state, browser)
     locale = translator(request, state.locale).locale
@@ -157,7 +93,7 @@ async def consent(request: Request,
                                 version=version or "")
     except IdproofError as exc:
         return await _step_error(request, svc, browser, cookie, exc, "error.heading")
-    return await _back_to_flow(svc, browser)
+    return await back_to_flow(svc, browser)
 
 
 @router.post("/verify/s/cancel")
@@ -165,7 +101,7 @@ async def cancel(request: Request,
                  csrf_token: Annotated[str | None, Form()] = None,
                  confirm: Annotated[str | None, Form(max_length=8)] = None,
                  via: Annotated[str | None, Form(max_length=8)] = None) -> Response:
-    guarded = await _post_guard(request, csrf_token)
+    guarded = await post_guard(request, csrf_token)
     if isinstance(guarded, Response):
         return guarded
     svc, browser, cookie = guarded
@@ -174,7 +110,7 @@ async def cancel(request: Request,
         # One click never cancels: the person confirms on a page of its own (the SDK's close
         # button and Escape land here too), or goes back to where they were.
         if state.page.name not in {"consent", "document", "selfie", "liveness"}:
-            return await _back_to_flow(svc, browser)
+            return await back_to_flow(svc, browser)
         return render(request, "cancel.html", locale=state.locale, origins=state.origins,
                        page=Page("cancel"), csrf=svc.csrf_token(cookie),
                        session_id=browser.session_id, session_status=state.view.status,
@@ -197,7 +133,7 @@ async def documents(request: Request,
                     country: Annotated[str | None, Form(max_length=3)] = None,
                     front: Annotated[UploadFile | None, File()] = None,
                     back: Annotated[UploadFile | None, File()] = None) -> Response:
-    guarded = await _post_guard(request, csrf_token)
+    guarded = await post_guard(request, csrf_token)
     if isinstance(guarded, Response):
         return guarded
     svc, browser, cookie = guarded
@@ -215,16 +151,16 @@ async def documents(request: Request,
                "document_type_not_allowed": "reason.document_type_not_allowed",
                "country_not_allowed": "reason.country_not_allowed"}.get(exc.code)
         if exc.code == "consent_required":
-            return await _back_to_flow(svc, browser)
+            return await back_to_flow(svc, browser)
         return await _step_error(request, svc, browser, cookie, exc, key)
-    return await _back_to_flow(svc, browser)
+    return await back_to_flow(svc, browser)
 
 
 @router.post("/verify/s/selfie")
 async def selfie(request: Request,
                  csrf_token: Annotated[str | None, Form()] = None,
                  file: Annotated[UploadFile | None, File()] = None) -> Response:
-    guarded = await _post_guard(request, csrf_token)
+    guarded = await post_guard(request, csrf_token)
     if isinstance(guarded, Response):
         return guarded
     svc, browser, cookie = guarded
@@ -234,11 +170,11 @@ async def selfie(request: Request,
         await run_in_threadpool(svc.submit_selfie, browser, actor, data)
     except IdproofError as exc:
         if exc.code == "consent_required":
-            return await _back_to_flow(svc, browser)
+            return await back_to_flow(svc, browser)
         key = {"image_missing": "upload.missing",
                "biometrics_unavailable": "error.heading"}.get(exc.code)
         return await _step_error(request, svc, browser, cookie, exc, key)
-    return await _back_to_flow(svc, browser)
+    return await back_to_flow(svc, browser)
 
 
 # -- the link ---------------------------------------------------------------------------------
@@ -277,7 +213,7 @@ async def open_link(request: Request, link: str) -> Response:
         return nosession(request)
     actor = svc.actor(browser, client_ip(request), request_id(request))
     state = await run_in_threadpool(svc.advance, browser, actor)
-    response = _page(request, svc, browser, cookie, state)
+    response = flow_page(request, svc, browser, cookie, state)
     if opened.cookie is not None:
         set_cookie(request, response, opened.cookie, browser)
     return response

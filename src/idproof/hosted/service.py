@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
@@ -26,9 +26,11 @@ from idproof.audit.service import AuditService
 from idproof.auth.clients import ClientService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, ValidationFailed
-from idproof.core.ids import new_id, random_token
+from idproof.core.ids import new_id
 from idproof.db.engine import Database
+from idproof.hosted.browser import cookie_hash, start_browser_session
 from idproof.hosted.flow import CAPTURE_PAGES, NOT_ATTEMPTED, Page, StepInfo, early_stop, next_page
+from idproof.hosted.handoff import HandoffService
 from idproof.hosted.i18n import CONSENT_VERSION
 from idproof.hosted.models import BrowserSession, ConsentRecord
 from idproof.verification.captures import CaptureService
@@ -38,8 +40,6 @@ from idproof.verification.models import SessionStep, VerificationSession
 from idproof.verification.schemas import SessionView
 from idproof.verification.service import Actor, SessionService
 from idproof.workflows.catalog import Workflow
-
-BROWSER_SESSION_TTL = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +74,6 @@ class FlowState:
     reasons: tuple[str, ...]
 
 
-def _hash(cookie: str) -> str:
-    return hashlib.sha256(b"idproof/hosted-cookie/v1/" + cookie.encode()).hexdigest()
-
-
 class HostedService:
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner,
                  sessions: SessionService, captures: CaptureService, clients: ClientService,
@@ -95,6 +91,7 @@ class HostedService:
         self._clock = clock or SystemClock()
         # The selfie and liveness checks (BiometricsService); see set_biometrics.
         self._biometrics: Any | None = biometrics
+        self.handoffs = HandoffService(db, audit, self._clock)
 
     def set_biometrics(self, biometrics: Any) -> None:
         self._biometrics = biometrics
@@ -112,7 +109,7 @@ class HostedService:
                 return Opened("invalid")
             if cookie:
                 held = s.scalar(select(BrowserSession).where(
-                    BrowserSession.cookie_hash == _hash(cookie)))
+                    BrowserSession.cookie_hash == cookie_hash(cookie)))
                 if held is not None and held.session_id == row.id and held.expires_at > now:
                     return Opened("ok")  # this browser opened it already: a reload
             client = self._clients.get(row.client_id) if row.client_id else None
@@ -133,14 +130,11 @@ class HostedService:
             # Housekeeping where it is cheap: browser sessions past their end go when a new
             # one starts (one small DELETE per opened link, a rare event).
             s.execute(delete(BrowserSession).where(BrowserSession.expires_at <= now))
-            value = random_token(32)
-            browser = BrowserSession(
-                id=new_id("hbs"), cookie_hash=_hash(value), session_id=row.id,
-                tenant_id=row.tenant_id, created_at=now,
-                expires_at=min(row.expires_at, now + BROWSER_SESSION_TTL))
-            s.add(browser)
+            browser_id, value = start_browser_session(
+                s, session_id=row.id, tenant_id=row.tenant_id, session_expires=row.expires_at,
+                now=now)
             self._audit.record_in(s, AuditEvent(
-                action="hosted.link_opened", actor_type="end_user", actor_id=browser.id,
+                action="hosted.link_opened", actor_type="end_user", actor_id=browser_id,
                 tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=ip,
                 request_id=request_id))
         return Opened("ok", value)
@@ -168,7 +162,7 @@ class HostedService:
             return None
         with self._db.read() as s:
             row = s.scalar(select(BrowserSession).where(
-                BrowserSession.cookie_hash == _hash(cookie)))
+                BrowserSession.cookie_hash == cookie_hash(cookie)))
             if row is None or row.expires_at <= self._clock.now():
                 return None
             return Browser(row.id, row.session_id, row.tenant_id, row.document_type,

@@ -336,6 +336,28 @@
     setTimeout(poll, 700);
   }
 
+  // -- phone hand-off: the QR page waits for the phone, then this device only follows ------
+  if (page === "handoff_qr" || page === "watch") {
+    var stepText = document.getElementById("watch-step");
+    var follow = function () {
+      fetch("/verify/s/status", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) {
+          if (!s) { setTimeout(follow, 4000); return; }
+          if (page === "handoff_qr" && s.handed_off) { location.assign("/verify/s"); return; }
+          if (s.page === "done" || s.page === "ended") { location.assign("/verify/s"); return; }
+          if (stepText) {
+            var name = stepText.getAttribute("data-step-" + s.page) || "";
+            var now = stepText.getAttribute("data-now") || "";
+            if (name && now) { stepText.textContent = now.replace("{step}", name); }
+          }
+          setTimeout(follow, 1500);
+        })
+        .catch(function () { setTimeout(follow, 4000); });
+    };
+    setTimeout(follow, 1000);
+  }
+
   // While the document is still being read, a later step's page watches for an early stop:
   // a document the workflow declines ends the flow at once, not after the selfie and video.
   if ((page === "selfie" || page === "liveness") && body.getAttribute("data-processing")) {
