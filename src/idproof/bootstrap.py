@@ -241,6 +241,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     consents = ConsentService(db, audit, sessions, captures, subjects, clock)
     hosted.on_consent(lambda s, row, actor, version, locale: consents.record(
         s, row, version=version, locale=locale, ip=actor.ip))
+    hosted.privacy.connect(current=consents.current, withdraw=consents.withdraw)
     operators = OperatorAccounts(db, audit, settings.public_url, timedelta(
         hours=settings.operators.enrollment_ttl_hours), clock)
     ops = settings.operators

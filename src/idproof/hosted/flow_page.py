@@ -64,12 +64,17 @@ def flow_page(request: Request, svc: HostedService, browser: Browser, cookie: st
     if page.name == "ended":
         extra = {"heading": "ended.heading", "text": "ended.text"}
     retry, retry_advice = _retry(t, state)
+    brand = svc.branding.get(browser.tenant_id)
+    tenant_text = (svc.privacy.consent_text(browser.tenant_id, t.locale)
+                   if page.name == "consent" else None)
     return render(
         request, template, status=status, locale=state.locale, origins=state.origins,
         page=page, session_id=state.view.id, session_status=state.view.status,
         processing=any(st.state == "processing" for st in state.view.steps),
         csrf=svc.csrf_token(cookie), origins_attr=" ".join(state.origins),
-        consent_version=CONSENT_VERSION, doc_types=policy.types,
+        consent_version=tenant_text[0] if tenant_text else CONSENT_VERSION,
+        tenant_consent=tenant_text[1] if tenant_text else None, brand=brand,
+        doc_types=policy.types,
         back_types=policy.back_required_for, countries=countries,
         chosen_type=browser.document_type, error=error, retry=retry,
         retry_advice=retry_advice, callback=_callback(state), watching=watching,

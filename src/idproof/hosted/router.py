@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import IdproofError
-from idproof.hosted import assets, handoff_routes, live_routes
+from idproof.hosted import assets, branding_api, consent_routes, handoff_routes, live_routes
 from idproof.hosted.flow import Page
 from idproof.hosted.flow_page import flow_page
 from idproof.hosted.pages import (
@@ -45,6 +45,8 @@ router = APIRouter(include_in_schema=False, route_class=InMemoryFormRoute)
 router.include_router(assets.router)
 router.include_router(live_routes.router)
 router.include_router(handoff_routes.router)
+router.include_router(branding_api.assets)
+router.include_router(consent_routes.router)
 
 
 # -- the flow ---------------------------------------------------------------------------------
