@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 ASSETS = {"hosted.js": "application/javascript; charset=utf-8",
+          "capture.js": "application/javascript; charset=utf-8",
           "hosted.css": "text/css; charset=utf-8"}
 
 router = APIRouter(include_in_schema=False)
