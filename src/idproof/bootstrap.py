@@ -258,6 +258,7 @@ def _wire(c: Container, events: EventBus) -> None:
     c.subjects.set_emit(c.webhooks.emit)
     c.hosted.on_consent(lambda s, row, actor, version, locale: c.consents.record(
         s, row, version=version, locale=locale, ip=actor.ip))
+    c.hosted.privacy.connect(current=c.consents.current, withdraw=c.consents.withdraw)
 
 
 def _session_webhook(sessions: SessionService, webhooks: WebhookService, s: Session,

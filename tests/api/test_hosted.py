@@ -299,7 +299,7 @@ def test_status_json(api, auth) -> None:
     sid, _path, _r = opened(api, auth)
     body = api.get("/verify/s/status").json()
     assert body == {"session_id": sid, "status": "not_started", "page": "consent",
-                    "processing": False}
+                    "processing": False, "handed_off": False}
 
 
 def test_tenant_of_the_link_is_the_sessions(api, auth, make_client) -> None:

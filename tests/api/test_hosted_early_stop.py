@@ -45,13 +45,29 @@ def test_a_declined_document_stops_the_flow_before_the_selfie(api, auth, contain
                              "not_attempted": ["selfie", "liveness"]}
 
 
-def test_a_review_reason_or_a_retake_does_not_stop_the_flow(api, auth, container  # noqa: F811
-                                                            ) -> None:
+def test_a_duplicate_document_stops_the_flow_and_goes_to_review(api, auth, container  # noqa: F811
+                                                                ) -> None:
+    sid, _path, r = opened(api, auth, workflow="kyc_standard")
+    consent(api, r.text)
+    _fail(container, sid, "document", "duplicate_document")  # review in kyc_standard
+    page = api.get("/verify/s")
+    assert 'data-page="done"' in page.text, page.text
+    assert "selfie" not in page.text.lower()
+    assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "in_review"
+    steps = _steps(api, auth, sid)
+    assert steps["selfie"]["reasons"] == ["not_attempted"]
+    assert steps["liveness"]["reasons"] == ["not_attempted"]
+    (event,) = container.audit.list(action="hosted.stopped_early")
+    assert event.details == {"reasons": ["duplicate_document"],
+                             "not_attempted": ["selfie", "liveness"]}
+
+
+def test_a_retake_or_a_passed_step_does_not_stop_the_flow(api, auth, container  # noqa: F811
+                                                         ) -> None:
     sid, _path, r = opened(api, auth, workflow="document_selfie")
     consent(api, r.text)
-    _fail(container, sid, "document", "duplicate_document")  # review in document_selfie
-    page = api.get("/verify/s")
-    assert 'data-page="selfie"' in page.text
+    _fail(container, sid, "document", state="passed")
+    assert 'data-page="selfie"' in api.get("/verify/s").text
     sid2, _path, r = opened(api, auth, workflow="kyc_standard", reference="u-2")
     consent(api, r.text)
     _fail(container, sid2, "document", "document_unreadable", state="retry")

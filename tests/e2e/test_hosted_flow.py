@@ -175,9 +175,15 @@ def _run_flow(server: Server, tmp: Path, workflow: str, clip: Path, document: Pa
                     current = fr.get_attribute("body", "data-page") or ""
                     seen.append(current)
                     if current == "selfie":
-                        # The live camera (the fake device) fills the file input.
+                        # The live camera (the fake device) fills the file input: taken by
+                        # itself when the on-device checks pass, else by hand once offered;
+                        # then the preview's "use this photo".
                         fr.click("fieldset.capture .camera-start")
-                        fr.click(".camera .take")
+                        fr.wait_for_selector(".preview .use-photo, "
+                                             ".camera .take:not([disabled])")
+                        if fr.locator(".preview").count() == 0:
+                            fr.click(".camera .take")
+                        fr.click(".preview .use-photo")
                         fr.wait_for_selector(".camera-status:has-text('Photo taken')")
                         with fr.expect_navigation():
                             fr.click("#selfie-submit")

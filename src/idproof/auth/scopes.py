@@ -15,6 +15,7 @@ KNOWN_SCOPES: frozenset[str] = frozenset({
     "audit.read",
     "privacy.manage",
     "screening.search",
+    "branding.manage",
 })
 
 

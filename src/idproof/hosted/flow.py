@@ -63,13 +63,17 @@ def next_page(status: str, steps: Sequence[StepInfo], workflow_steps: Sequence[s
     return Page("waiting") if processing else Page("submit")
 
 
-def early_stop(steps: Sequence[StepInfo], decline: Collection[str]) -> tuple[str, ...]:
+def early_stop(steps: Sequence[StepInfo], decline: Collection[str],
+               review: Collection[str] = ()) -> tuple[str, ...]:
     """The reasons that already decide the session: those of steps that failed for good
-    (not a retake) and that the workflow's rules decline. Non-empty: stop the flow now."""
+    (not a retake) and that the workflow's rules decline or send to review (such as
+    `duplicate_document`: the session can no longer be approved on its own, so more
+    captures cannot change what the person is told). Non-empty: stop the flow now."""
+    deciding = {*decline, *review}
     found: list[str] = []
     for info in steps:
         if info.state == "failed":
-            found.extend(r for r in info.reasons if r in decline)
+            found.extend(r for r in info.reasons if r in deciding)
     return tuple(dict.fromkeys(found))
 
 

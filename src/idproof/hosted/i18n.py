@@ -167,6 +167,48 @@ SOURCE: dict[str, str] = {
     "document.front_file": "Photo of the front",
     "document.back_file": "Photo of the back",
     "selfie.file_label": "Choose or take a photo of your face",
+    "handoff.phone_button": "Continue on my phone",
+    "handoff.qr_heading": "Continue on your phone",
+    "handoff.qr_text": (
+        "Scan this code with your phone's camera. The link works once, for {minutes} "
+        "minutes."),
+    "handoff.qr_alt": "QR code with the link to continue on your phone",
+    "handoff.qr_link": "Or open this address on your phone:",
+    "handoff.qr_waiting": "Waiting for your phone...",
+    "handoff.stay": "Continue on this device instead",
+    "watch.heading": "Continuing on your phone",
+    "watch.text": "Follow the steps on your phone. This page shows the result when you are done.",
+    "watch.now": "Now: {step}",
+    "watch.moved": "This verification continues on another device. Follow it there.",
+    "capture.blurry": "Hold still: the image is blurry.",
+    "capture.glare": "Avoid reflections: tilt the document away from the light.",
+    "capture.frame": "Move so that the whole document fits inside the frame.",
+    "capture.face": "Centre your face in the oval.",
+    "capture.dark": "Too dark: move to a brighter place.",
+    "capture.hold": "Good. Hold still...",
+    "capture.preview": "Check the photo: is everything sharp, readable and inside the picture?",
+    "capture.use": "Use this photo",
+    "capture.preview_alt": "Preview of the photo",
+    "capture.file_warning": "This photo may not pass the checks:",
+    "liveness.progress": "Movement {n} of {total}",
+    "liveness.action_done": "Done",
+    "liveness.get_ready": "Get ready...",
+    "liveness.failed_try": "That did not work. {advice}",
+    "consent.business": "This verification is requested by {name}.",
+    "brand.privacy": "Privacy policy of {name}",
+    "brand.support": "Help: {contact}",
+    "brand.logo_alt": "{name} logo",
+    "withdraw.link": "Withdraw my consent",
+    "withdraw.heading": "Withdraw your consent?",
+    "withdraw.text": (
+        "The verification stops and what you sent is deleted, except what the law "
+        "requires the business to keep."),
+    "withdraw.yes": "Yes, withdraw my consent",
+    "withdraw.no": "No, go back",
+    "withdrawn.heading": "Consent withdrawn",
+    "withdrawn.text": (
+        "Processing has stopped and your data is being deleted as the law allows. You can "
+        "close this page."),
 }
 
 

@@ -1,10 +1,10 @@
-"""Tables of the hosted flow: browser sessions bound to a verification session, consent records."""
+"""Tables of the hosted flow: browser sessions, consent records, phone hand-offs, branding."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idproof.db.base import Base, UTCDateTime
@@ -40,3 +40,39 @@ class ConsentRecord(Base):
     text_version: Mapped[str] = mapped_column(String(32))
     locale: Mapped[str] = mapped_column(String(16))
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Handoff(Base):
+    """A "continue on my phone" link: single use, short-lived, only its SHA-256 kept. When
+    the phone takes it, the desktop's browser session (`from_browser_id`) may only follow."""
+
+    __tablename__ = "hosted_handoffs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("verification_sessions.id",
+                                                       ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    from_browser_id: Mapped[str] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    taken_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Branding(Base):
+    """A tenant's look on the hosted pages: checked when set (colour format and contrast, a
+    re-encoded PNG logo of bounded size), served from our own origin so the CSP stays strict."""
+
+    __tablename__ = "hosted_branding"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    accent_color: Mapped[str] = mapped_column(String(7))
+    background_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    privacy_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    support_contact: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    logo_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

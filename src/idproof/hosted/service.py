@@ -1,8 +1,7 @@
-"""Hosted-flow use cases: link exchange, browser sessions, CSRF, consent and the capture steps.
+"""Hosted-flow use cases: browser sessions, CSRF, consent, cancel and the capture steps.
 
-The link is exchanged once (`link_used_at` is claimed with a conditional UPDATE, so two
-devices racing on one link cannot both win) for a random cookie; only its SHA-256 is stored.
-CSRF tokens are HMACs of the cookie under a server key (synchronizer tokens that need no
+The link is exchanged once for a random cookie (`link_exchange.py`); only its SHA-256 is
+stored. CSRF tokens are HMACs of the cookie under a server key (synchronizer tokens that need no
 storage). Captures go through the same services the API uses, as an `end_user` actor.
 """
 
@@ -14,10 +13,10 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,20 +25,23 @@ from idproof.audit.service import AuditService
 from idproof.auth.clients import ClientService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, ValidationFailed
-from idproof.core.ids import new_id, random_token
+from idproof.core.ids import new_id
 from idproof.db.engine import Database
+from idproof.hosted.branding import BrandingService
+from idproof.hosted.browser import cookie_hash
 from idproof.hosted.flow import CAPTURE_PAGES, NOT_ATTEMPTED, Page, StepInfo, early_stop, next_page
+from idproof.hosted.handoff import HandoffService
 from idproof.hosted.i18n import CONSENT_VERSION
+from idproof.hosted.link_exchange import LinkExchange, Opened
 from idproof.hosted.models import BrowserSession, ConsentRecord
+from idproof.hosted.privacy_hooks import PrivacyHooks
 from idproof.verification.captures import CaptureService
-from idproof.verification.lifecycle import FINAL, Status
+from idproof.verification.lifecycle import Status
 from idproof.verification.links import LinkSigner
 from idproof.verification.models import SessionStep, VerificationSession
 from idproof.verification.schemas import SessionView
 from idproof.verification.service import Actor, SessionService
 from idproof.workflows.catalog import Workflow
-
-BROWSER_SESSION_TTL = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +56,6 @@ class Browser:
 
 
 @dataclass(frozen=True, slots=True)
-class Opened:
-    """The outcome of opening a link: `ok` (with a new cookie, or None when this browser
-    already holds one), or `invalid`, `used`, `ended`."""
-
-    outcome: str
-    cookie: str | None = None
-    origins: tuple[str, ...] = ()  # who may frame the answer page (the client's origins)
-
-
-@dataclass(frozen=True, slots=True)
 class FlowState:
     view: SessionView
     workflow: Workflow
@@ -72,10 +64,6 @@ class FlowState:
     callback_url: str | None
     origins: tuple[str, ...]
     reasons: tuple[str, ...]
-
-
-def _hash(cookie: str) -> str:
-    return hashlib.sha256(b"idproof/hosted-cookie/v1/" + cookie.encode()).hexdigest()
 
 
 class HostedService:
@@ -95,80 +83,28 @@ class HostedService:
         self._clock = clock or SystemClock()
         # The selfie and liveness checks (BiometricsService); see set_biometrics.
         self._biometrics: Any | None = biometrics
+        self._exchange = LinkExchange(db, audit, links, clients, self._clock)
+        self.handoffs = HandoffService(db, audit, self._clock)
+        self.branding = BrandingService(db, audit, self._clock)
+        self.privacy = PrivacyHooks()  # the tenant's consent texts and withdrawal
 
     def set_biometrics(self, biometrics: Any) -> None:
         self._biometrics = biometrics
 
-    # -- link exchange -------------------------------------------------------------------
+    # -- link exchange (link_exchange.py) -----------------------------------------------
     def open_link(self, token: str, *, cookie: str | None, ip: str | None,
                   request_id: str | None) -> Opened:
-        session_id = self._links.session_id(token)
-        if session_id is None:
-            return Opened("invalid")
-        now = self._clock.now()
-        with self._db.session() as s:
-            row = s.get(VerificationSession, session_id)
-            if row is None:
-                return Opened("invalid")
-            if cookie:
-                held = s.scalar(select(BrowserSession).where(
-                    BrowserSession.cookie_hash == _hash(cookie)))
-                if held is not None and held.session_id == row.id and held.expires_at > now:
-                    return Opened("ok")  # this browser opened it already: a reload
-            client = self._clients.get(row.client_id) if row.client_id else None
-            origins = client.allowed_origins if client is not None else ()
-            if Status(row.status) in FINAL or row.expires_at <= now:
-                return Opened("ended", origins=origins)
-            claimed = cast(CursorResult[Any], s.execute(
-                update(VerificationSession)
-                .where(VerificationSession.id == row.id,
-                       VerificationSession.link_used_at.is_(None))
-                .values(link_used_at=now))).rowcount
-            if claimed != 1:
-                self._audit.record_in(s, AuditEvent(
-                    action="hosted.link_reused", outcome="failure", actor_type="end_user",
-                    tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=ip,
-                    request_id=request_id))
-                return Opened("used", origins=origins)
-            # Housekeeping where it is cheap: browser sessions past their end go when a new
-            # one starts (one small DELETE per opened link, a rare event).
-            s.execute(delete(BrowserSession).where(BrowserSession.expires_at <= now))
-            value = random_token(32)
-            browser = BrowserSession(
-                id=new_id("hbs"), cookie_hash=_hash(value), session_id=row.id,
-                tenant_id=row.tenant_id, created_at=now,
-                expires_at=min(row.expires_at, now + BROWSER_SESSION_TTL))
-            s.add(browser)
-            self._audit.record_in(s, AuditEvent(
-                action="hosted.link_opened", actor_type="end_user", actor_id=browser.id,
-                tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=ip,
-                request_id=request_id))
-        return Opened("ok", value)
+        return self._exchange.open_link(token, cookie=cookie, ip=ip, request_id=request_id)
 
     def peek_link(self, token: str) -> Opened:
-        """What opening the link would answer, without using it up (for a page that cannot
-        keep the cookie, such as a cross-site frame, which hands off to a window instead)."""
-        session_id = self._links.session_id(token)
-        if session_id is None:
-            return Opened("invalid")
-        with self._db.read() as s:
-            row = s.get(VerificationSession, session_id)
-            if row is None:
-                return Opened("invalid")
-            client = self._clients.get(row.client_id) if row.client_id else None
-            origins = client.allowed_origins if client is not None else ()
-            if Status(row.status) in FINAL or row.expires_at <= self._clock.now():
-                return Opened("ended", origins=origins)
-            if row.link_used_at is not None:
-                return Opened("used", origins=origins)
-            return Opened("ok", origins=origins)
+        return self._exchange.peek_link(token)
 
     def resolve(self, cookie: str | None) -> Browser | None:
         if not cookie or len(cookie) > 128:
             return None
         with self._db.read() as s:
             row = s.scalar(select(BrowserSession).where(
-                BrowserSession.cookie_hash == _hash(cookie)))
+                BrowserSession.cookie_hash == cookie_hash(cookie)))
             if row is None or row.expires_at <= self._clock.now():
                 return None
             return Browser(row.id, row.session_id, row.tenant_id, row.document_type,
@@ -245,7 +181,8 @@ class HostedService:
     # -- consent -------------------------------------------------------------------------
     def give_consent(self, browser: Browser, actor: Actor, *, locale: str,
                      version: str) -> None:
-        if version != CONSENT_VERSION:
+        tenant_text = self.privacy.consent_text(browser.tenant_id, locale)
+        if version not in {CONSENT_VERSION, tenant_text[0] if tenant_text else ""} - {""}:
             raise Conflict("the consent text changed; read it again",
                            code="consent_version_stale")
         try:
@@ -290,6 +227,16 @@ class HostedService:
                 ip=actor.ip, request_id=actor.request_id,
                 details={"by": "end_user", "via": via}))
         return True
+
+    def withdraw_consent(self, browser: Browser, actor: Actor) -> None:
+        """The person withdraws consent from the hosted page: the privacy service's
+        withdrawal for the session's subject (reference), within the session's tenant."""
+        with self._db.read() as s:
+            reference = s.scalar(select(VerificationSession.reference).where(
+                VerificationSession.id == browser.session_id))
+        if reference is None:
+            return  # erased meanwhile: nothing left to withdraw
+        self.privacy.withdraw(actor, reference)
 
     # -- captures ------------------------------------------------------------------------
     def upload_documents(self, browser: Browser, actor: Actor, *, document_type: str,
@@ -349,7 +296,8 @@ class HostedService:
                 Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
             steps = [StepInfo(st.step, st.state, tuple(st.reasons), st.attempts)
                      for st in state.view.steps]
-            decisive = early_stop(steps, state.workflow.rules.decline)
+            decisive = early_stop(steps, state.workflow.rules.decline,
+                                  state.workflow.rules.review)
             if decisive:
                 self._stop_early(browser, actor, decisive)
                 state = self.state(browser)
@@ -361,7 +309,7 @@ class HostedService:
         return state
 
     def _stop_early(self, browser: Browser, actor: Actor, decisive: tuple[str, ...]) -> None:
-        """A decline is certain: the steps not yet tried are closed as `not_attempted` (the
+        """The outcome is decided: the steps not yet tried are closed as `not_attempted` (the
         person is not asked for a selfie and a video that cannot change the outcome) and the
         session is submitted through the usual path, which decides it once every result is
         in (a document still being read is waited for)."""

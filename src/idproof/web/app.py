@@ -15,6 +15,7 @@ from idproof.audit.log_checkpoints import periodic_checkpoints
 from idproof.auth.api import discovery_router, me_router, oauth_router
 from idproof.bootstrap import Container
 from idproof.console.mount import install as install_console
+from idproof.hosted.branding_api import router as branding_router
 from idproof.hosted.router import router as hosted_router
 from idproof.privacy.api import router as privacy_router
 from idproof.screening.api import router as screening_router
@@ -97,6 +98,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(sessions_router)
     app.include_router(biometrics_router)
     app.include_router(hosted_router)
+    app.include_router(branding_router)
     app.include_router(webhooks_router)
     app.include_router(workflows_router)
     app.include_router(privacy_router)

@@ -40,6 +40,7 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "workflows.manage": "Manage verification workflows",
     "audit.read": "Read the audit log, its checkpoints and proofs",
     "privacy.manage": "Export or erase everything held about a subject (audited)",
+    "branding.manage": "Set the tenant's name, colours, logo and links on the hosted pages",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {

@@ -64,13 +64,20 @@ def test_final_outcome() -> None:
     assert final_outcome("declined", []) == ("failed", None)
 
 
-def test_early_stop_only_for_a_final_failure_with_a_decline_reason() -> None:
+def test_early_stop_only_for_a_final_failure_with_a_deciding_reason() -> None:
     from idproof.hosted.flow import early_stop
 
     decline = {"document_expired", "face_mismatch"}
     assert early_stop([StepInfo("document", "failed", ("document_expired",))], decline) == (
         "document_expired",)
     assert early_stop([StepInfo("document", "failed", ("duplicate_document",))], decline) == ()
+    # A review reason decides too: the session can no longer be approved on its own.
+    assert early_stop([StepInfo("document", "failed", ("duplicate_document",))], decline,
+                      {"duplicate_document"}) == ("duplicate_document",)
+    assert early_stop([StepInfo("document", "retry", ("duplicate_document",))], decline,
+                      {"duplicate_document"}) == ()
+    # A reason the workflow names nowhere does not stop the flow.
+    assert early_stop([StepInfo("document", "failed", ("odd",))], decline, {"x"}) == ()
     assert early_stop([StepInfo("document", "retry", ("document_expired",))], decline) == ()
     assert early_stop([StepInfo("document", "passed"),
                        StepInfo("selfie", "failed", ("face_mismatch", "x"))], decline) == (

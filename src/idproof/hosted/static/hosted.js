@@ -1,5 +1,6 @@
-/* idproof hosted pages: camera capture, the liveness challenge, waiting, SDK messages.
-   Dependency-free; loaded from our own origin (the CSP allows no inline script). */
+/* idproof hosted pages: SDK messages, closing, forms, waiting and following progress (the
+   camera steps are in capture.js). Dependency-free; from our own origin (the CSP allows no
+   inline script). */
 (function () {
   "use strict";
   var body = document.body;
@@ -141,85 +142,6 @@
   var alertBox = document.getElementById("error") || document.getElementById("retry");
   if (alertBox) { alertBox.setAttribute("tabindex", "-1"); alertBox.focus(); }
 
-  var strings = document.getElementById("camera-strings");
-  function str(name) { return strings ? strings.getAttribute("data-" + name) || "" : ""; }
-
-  function openCamera(facing) {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      return Promise.reject(new Error("no camera"));
-    }
-    return navigator.mediaDevices.getUserMedia({
-      video: { facingMode: facing, width: { ideal: 1280 }, height: { ideal: 720 } },
-      audio: false
-    });
-  }
-  function stop(stream) { stream.getTracks().forEach(function (t) { t.stop(); }); }
-  function grab(video, quality) {
-    var canvas = document.createElement("canvas");
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    canvas.getContext("2d").drawImage(video, 0, 0);
-    return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", quality); });
-  }
-  function playing(video, stream) {
-    video.srcObject = stream;
-    return video.play().then(function () {
-      if (video.videoWidth) { return; }
-      return new Promise(function (r) { video.addEventListener("loadeddata", r, { once: true }); });
-    });
-  }
-
-  // -- document and selfie: the camera fills the form's file input ---------------------------
-  var tpl = document.getElementById("camera-template");
-  Array.prototype.forEach.call(document.querySelectorAll("fieldset.capture"), function (fs) {
-    var input = fs.querySelector("input[type=file]");
-    if (!tpl || !input || typeof DataTransfer === "undefined") { return; }
-    var start = document.createElement("button");
-    start.type = "button";
-    start.className = "secondary camera-start";
-    start.textContent = str("start");
-    fs.appendChild(start);
-    var status = document.createElement("p");
-    status.setAttribute("role", "status");
-    status.className = "camera-status";
-    fs.appendChild(status);
-    var face = fs.getAttribute("data-kind") === "face";
-    start.addEventListener("click", function () {
-      var old = fs.querySelector(".camera");
-      if (old) { old.parentNode.removeChild(old); }
-      var view = tpl.content.firstElementChild.cloneNode(true);
-      if (face) { view.querySelector(".guide").className = "guide oval"; }
-      view.querySelector(".guide-text").textContent = fs.getAttribute("data-guide");
-      fs.appendChild(view);
-      var video = view.querySelector("video");
-      var take = view.querySelector(".take");
-      take.disabled = true;  // until the camera shows a picture
-      openCamera(face ? "user" : "environment").then(function (stream) {
-        return playing(video, stream).then(function () {
-          take.disabled = false;
-          take.focus();
-          take.addEventListener("click", function () {
-            grab(video, 0.92).then(function (blob) {
-              stop(stream);
-              var dt = new DataTransfer();
-              dt.items.add(new File([blob], (input.name || "photo") + ".jpg",
-                                    { type: "image/jpeg" }));
-              input.files = dt.files;
-              view.parentNode.removeChild(view);
-              status.textContent = str("taken");
-              start.textContent = str("retake");
-              input.dispatchEvent(new Event("change", { bubbles: true }));
-            });
-          }, { once: true });
-        });
-      }).catch(function () {
-        view.parentNode.removeChild(view);
-        status.textContent = str("unavailable");
-        input.focus();
-      });
-    });
-  });
-
   // The back side only for the document types that have one.
   var typeSel = document.getElementById("document_type");
   var backField = document.getElementById("back-field");
@@ -258,70 +180,6 @@
     });
   });
 
-  // -- liveness: a challenge, live instructions, 10-40 frames with timestamps ---------------
-  var live = document.getElementById("liveness");
-  if (live) {
-    var texts = {};
-    (live.getAttribute("data-actions-text") || "").split("|").forEach(function (pair) {
-      var i = pair.indexOf("=");
-      if (i > 0) { texts[pair.slice(0, i)] = pair.slice(i + 1); }
-    });
-    var instruction = document.getElementById("instruction");
-    var startBtn = document.getElementById("liveness-start");
-    var lvideo = live.querySelector("video");
-    var sleep = function (ms) { return new Promise(function (r) { setTimeout(r, ms); }); };
-    startBtn.addEventListener("click", function () {
-      startBtn.disabled = true;
-      var stream = null;
-      var challenge = null;
-      fetch("/verify/s/challenge", { method: "POST", credentials: "same-origin",
-                                     headers: { "X-CSRF-Token": csrf } })
-        .then(function (r) { if (!r.ok) { throw new Error("challenge"); } return r.json(); })
-        .then(function (c) { challenge = c; return openCamera("user"); })
-        .then(function (s) { stream = s; return playing(lvideo, s); })
-        .then(function () {
-          var frames = [];
-          var stamps = [];
-          var actions = ["look_straight"].concat(challenge.actions || []);
-          var perAction = Math.max(3, Math.min(10, Math.floor(36 / actions.length)));
-          var chain = Promise.resolve();
-          actions.forEach(function (action) {
-            chain = chain.then(function () {
-              instruction.textContent = texts[action] || action;
-              var n = 0;
-              var shoot = function () {
-                if (n >= perAction || frames.length >= 40) { return Promise.resolve(); }
-                n += 1;
-                return grab(lvideo, 0.85).then(function (blob) {
-                  frames.push(blob);
-                  stamps.push(Date.now());  // epoch ms: the server checks them against the challenge
-                  return sleep(110).then(shoot);
-                });
-              };
-              return sleep(250).then(shoot);
-            });
-          });
-          return chain.then(function () {
-            stop(stream);
-            instruction.textContent = str("sending");
-            var form = new FormData();
-            form.append("challenge_id", challenge.challenge_id);
-            form.append("timestamps", JSON.stringify(stamps));
-            frames.forEach(function (b, i) { form.append("frames", b, "frame-" + i + ".jpg"); });
-            return fetch("/verify/s/liveness", { method: "POST", body: form,
-                                                 credentials: "same-origin",
-                                                 headers: { "X-CSRF-Token": csrf } });
-          });
-        })
-        .then(function () { location.assign("/verify/s"); })
-        .catch(function () {
-          if (stream) { stop(stream); }
-          instruction.textContent = str("unavailable");
-          startBtn.disabled = false;
-        });
-    });
-  }
-
   // -- waiting: ask until the result is there --------------------------------------------
   if (page === "waiting" || page === "submit") {
     var poll = function () {
@@ -334,6 +192,28 @@
         .catch(function () { setTimeout(poll, 3000); });
     };
     setTimeout(poll, 700);
+  }
+
+  // -- phone hand-off: the QR page waits for the phone, then this device only follows ------
+  if (page === "handoff_qr" || page === "watch") {
+    var stepText = document.getElementById("watch-step");
+    var follow = function () {
+      fetch("/verify/s/status", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) {
+          if (!s) { setTimeout(follow, 4000); return; }
+          if (page === "handoff_qr" && s.handed_off) { location.assign("/verify/s"); return; }
+          if (s.page === "done" || s.page === "ended") { location.assign("/verify/s"); return; }
+          if (stepText) {
+            var name = stepText.getAttribute("data-step-" + s.page) || "";
+            var now = stepText.getAttribute("data-now") || "";
+            if (name && now) { stepText.textContent = now.replace("{step}", name); }
+          }
+          setTimeout(follow, 1500);
+        })
+        .catch(function () { setTimeout(follow, 4000); });
+    };
+    setTimeout(follow, 1000);
   }
 
   // While the document is still being read, a later step's page watches for an early stop:

@@ -1,0 +1,103 @@
+"""The session link's exchange: used once, for a random cookie whose SHA-256 alone is kept.
+
+`link_used_at` is claimed with a conditional UPDATE, so two devices racing on one link cannot
+both win; a reload from the browser that holds the cookie is let through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select, update
+
+from idproof.audit.events import AuditEvent
+from idproof.audit.service import AuditService
+from idproof.auth.clients import ClientService
+from idproof.core.clock import Clock
+from idproof.db.engine import Database
+from idproof.hosted.browser import cookie_hash, start_browser_session
+from idproof.hosted.models import BrowserSession
+from idproof.verification.lifecycle import FINAL, Status
+from idproof.verification.links import LinkSigner
+from idproof.verification.models import VerificationSession
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The outcome of opening a link: `ok` (with a new cookie, or None when this browser
+    already holds one), or `invalid`, `used`, `ended`."""
+
+    outcome: str
+    cookie: str | None = None
+    origins: tuple[str, ...] = ()  # who may frame the answer page (the client's origins)
+
+
+class LinkExchange:
+    def __init__(self, db: Database, audit: AuditService, links: LinkSigner,
+                 clients: ClientService, clock: Clock) -> None:
+        self._db = db
+        self._audit = audit
+        self._links = links
+        self._clients = clients
+        self._clock = clock
+
+    def open_link(self, token: str, *, cookie: str | None, ip: str | None,
+                  request_id: str | None) -> Opened:
+        session_id = self._links.session_id(token)
+        if session_id is None:
+            return Opened("invalid")
+        now = self._clock.now()
+        with self._db.session() as s:
+            row = s.get(VerificationSession, session_id)
+            if row is None:
+                return Opened("invalid")
+            if cookie:
+                held = s.scalar(select(BrowserSession).where(
+                    BrowserSession.cookie_hash == cookie_hash(cookie)))
+                if held is not None and held.session_id == row.id and held.expires_at > now:
+                    return Opened("ok")  # this browser opened it already: a reload
+            client = self._clients.get(row.client_id) if row.client_id else None
+            origins = client.allowed_origins if client is not None else ()
+            if Status(row.status) in FINAL or row.expires_at <= now:
+                return Opened("ended", origins=origins)
+            claimed = cast(CursorResult[Any], s.execute(
+                update(VerificationSession)
+                .where(VerificationSession.id == row.id,
+                       VerificationSession.link_used_at.is_(None))
+                .values(link_used_at=now))).rowcount
+            if claimed != 1:
+                self._audit.record_in(s, AuditEvent(
+                    action="hosted.link_reused", outcome="failure", actor_type="end_user",
+                    tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=ip,
+                    request_id=request_id))
+                return Opened("used", origins=origins)
+            # Housekeeping where it is cheap: browser sessions past their end go when a new
+            # one starts (one small DELETE per opened link, a rare event).
+            s.execute(delete(BrowserSession).where(BrowserSession.expires_at <= now))
+            browser_id, value = start_browser_session(
+                s, session_id=row.id, tenant_id=row.tenant_id, session_expires=row.expires_at,
+                now=now)
+            self._audit.record_in(s, AuditEvent(
+                action="hosted.link_opened", actor_type="end_user", actor_id=browser_id,
+                tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=ip,
+                request_id=request_id))
+        return Opened("ok", value)
+
+    def peek_link(self, token: str) -> Opened:
+        """What opening the link would answer, without using it up (for a page that cannot
+        keep the cookie, such as a cross-site frame, which hands off to a window instead)."""
+        session_id = self._links.session_id(token)
+        if session_id is None:
+            return Opened("invalid")
+        with self._db.read() as s:
+            row = s.get(VerificationSession, session_id)
+            if row is None:
+                return Opened("invalid")
+            client = self._clients.get(row.client_id) if row.client_id else None
+            origins = client.allowed_origins if client is not None else ()
+            if Status(row.status) in FINAL or row.expires_at <= self._clock.now():
+                return Opened("ended", origins=origins)
+            if row.link_used_at is not None:
+                return Opened("used", origins=origins)
+            return Opened("ok", origins=origins)
