@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from idproof.verification.lifecycle import Status
 from idproof.workflows.catalog import Workflow
@@ -26,8 +27,9 @@ class StepState(StrEnum):
 class StepResult:
     state: StepState
     reasons: tuple[str, ...] = ()
-    # Boolean facts the step established, e.g. {"document_valid": True, "age_over_18": True}.
-    facts: Mapping[str, bool] = field(default_factory=dict)
+    # Facts the step established, e.g. {"document_valid": True, "age_over_18": True,
+    # "issuing_country": "DEU", "age": 34, "face_score": 0.31}: what workflow rules read.
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -97,7 +99,7 @@ def decide(workflow: Workflow, results: Mapping[str, StepResult]) -> Decision:
 
 def _checks(workflow: Workflow, results: Mapping[str, StepResult], status: Status,
             ordered: tuple[str, ...]) -> Decision:
-    facts: dict[str, bool] = {}
+    facts: dict[str, Any] = {}
     for result in results.values():
         facts.update(result.facts)
     min_age = workflow.minimum_age

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from idproof.verification.decision import StepResult, StepState
 from idproof.verification.document.aamva import AamvaRecord
@@ -74,9 +75,15 @@ def check_document(doc: ExtractedDocument, workflow: Workflow, today: date, *,
     expired = doc.expiry_date is None or doc.expiry_date < today
     if expired:
         reasons.append("document_expired")
-    facts: dict[str, bool] = {}
+    # What the workflow rules read (document.type, .issuing_country, .nationality, .age):
+    # coarse values, never the name, number or date of birth.
+    facts: dict[str, Any] = {"document_type": doc.document_type,
+                             "issuing_country": doc.issuing_country}
+    if doc.nationality:
+        facts["nationality"] = doc.nationality
     if doc.birth_date is not None:
         age = age_on(doc.birth_date, today)
+        facts["age"] = age
         facts[f"age_over_{workflow.minimum_age}"] = age >= workflow.minimum_age
         facts["age_over_18"] = age >= 18
         if age < workflow.minimum_age:

@@ -63,7 +63,7 @@ class SessionStep(Base):
     step: Mapped[str] = mapped_column(String(20), primary_key=True)
     state: Mapped[str] = mapped_column(String(20))
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
-    facts: Mapped[dict[str, bool]] = mapped_column(JSON, default=dict)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -344,8 +344,9 @@ class SessionService:
             self.ensure_open(row)
             wf = self.workflow_of(row)
             steps = self._steps(s, row.id, wf)
-            results = {st.step: StepResult(StepState(st.state), tuple(st.reasons or ()))
-                       for st in steps}
+            # With the facts: a graph's conditions read them to find the path still owed.
+            results = {st.step: StepResult(StepState(st.state), tuple(st.reasons or ()),
+                                           dict(st.facts or {})) for st in steps}
             waiting = incomplete_steps(wf, results)
             if waiting:
                 # A pending step or one awaiting a retake would hold the session in

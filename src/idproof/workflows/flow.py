@@ -1,99 +1,45 @@
-"""Workflow graphs: steps, CEL transitions, ordered decision rules, validation, evaluation."""
+"""Workflow graphs: the definition model and its evaluation (walk, activation, decision)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from idproof.workflows.cel import (
-    MAX_LENGTH,
-    CelError,
-    CelEvalError,
-    Compiled,
-    Env,
-    Namespace,
-    compile_expr,
-    context,
-    list_of,
+from idproof.workflows.cel import MAX_LENGTH, CelEvalError, context
+from idproof.workflows.flow_check import (
+    CompiledFlow,
+    FlowInvalid,
+    Issue,
+    compile_flow,
+    validate_flow,
+)
+from idproof.workflows.variables import (
+    CODE_PATTERN,
+    COMMON_FIELDS,
+    FACE_FACTS,
+    FACT_FIELDS,
+    MAX_NODES,
+    MAX_RULES,
+    NAMESPACES,
+    NODE_ID_PATTERN,
+    RUNNABLE_STEPS,
+    SCALARS,
+    SIGNAL_DEFAULTS,
+    STEP_TYPES,
+    TERMINAL_TYPES,
+    Action,
+    NodeType,
+    ReasonCode,
+    env_at,
 )
 
-NodeType = Literal["document", "selfie", "liveness", "email", "phone", "questionnaire",
-                   "screening", "review", "end"]
-Action = Literal["decline", "review", "approve"]
-STEP_TYPES: tuple[str, ...] = ("document", "selfie", "liveness", "email", "phone",
-                               "questionnaire", "screening")
-TERMINAL_TYPES = frozenset({"review", "end"})
-# The steps this server can capture today; the others validate but cannot be published yet.
-RUNNABLE_STEPS = frozenset({"document", "selfie", "liveness"})
-MAX_NODES = 100
-MAX_RULES = 100
-ReasonCode = str
-_CODE = r"^[a-z][a-z0-9_]{1,63}$"
-_NODE_ID = r"^[a-z][a-z0-9_]{0,39}$"
-
-# -- the variables -------------------------------------------------------------------------
-_COMMON = {"done": "bool", "passed": "bool", "state": "string", "reasons": list_of("string")}
-_COMMON_DOC = {
-    "done": "the step ran and has a final result (always known)",
-    "passed": "the step passed", "state": "passed or failed",
-    "reasons": "the step's reason codes"}
-NAMESPACES: dict[str, Namespace] = {
-    "document": Namespace("document", {
-        **_COMMON, "valid": "bool", "age_over_18": "bool", "type": "string",
-        "issuing_country": "string", "nationality": "string", "age": "int"}, doc={
-        **_COMMON_DOC, "valid": "not expired, checksums and policy passed",
-        "age_over_18": "the holder is 18 or older", "type": "passport, id_card, "
-        "driving_licence, residence_permit or visa", "issuing_country": "ICAO code (DEU)",
-        "nationality": "ICAO code", "age": "the holder's age in whole years"}),
-    "selfie": Namespace("selfie", {**_COMMON, "match": "bool"},
-                        doc={**_COMMON_DOC, "match": "the face matches the document"}),
-    "face": Namespace("selfie", {"done": "bool", "match": "bool", "score": "double"}, doc={
-        "done": "the selfie step ran", "match": "the face matches the document",
-        "score": "distance between the faces (lower is closer; 0.5 is the default "
-                 "threshold)"}),
-    "liveness": Namespace("liveness", dict(_COMMON), doc=dict(_COMMON_DOC)),
-    "email": Namespace("email", {**_COMMON, "verified": "bool", "domain": "string",
-                                 "disposable": "bool"},
-                       doc={**_COMMON_DOC, "verified": "the code was confirmed",
-                            "domain": "the address's domain",
-                            "disposable": "a disposable-address domain"}),
-    "phone": Namespace("phone", {**_COMMON, "verified": "bool", "country": "string",
-                                 "line_type": "string"},
-                       doc={**_COMMON_DOC, "verified": "the code was confirmed",
-                            "country": "ISO 3166 alpha-2 of the number",
-                            "line_type": "mobile, fixed_line, voip, ..."}),
-    "questionnaire": Namespace("questionnaire", dict(_COMMON), doc=dict(_COMMON_DOC)),
-    "screening": Namespace("screening", {**_COMMON, "hit": "bool"},
-                           doc={**_COMMON_DOC, "hit": "a possible sanctions or PEP match"}),
-    "signals": Namespace("signals", {"ip_country": "string", "new_account": "bool"},
-                         always=frozenset({"ip_country", "new_account"}), doc={
-                             "ip_country": "ICAO code of the client IP's country, '' if "
-                                           "unknown",
-                             "new_account": "the session's metadata says new_account"}),
-}
-SCALARS: dict[str, str] = {"reasons": list_of("string"), "passed": "bool"}
-SCALAR_DOC = {"reasons": "every reason code of the steps so far, in order",
-              "passed": "every step so far passed"}
-# Step facts (as the step jobs record them) -> field of the step's variable.
-_FACT_FIELDS: dict[str, dict[str, str]] = {
-    "document": {"document_valid": "valid", "age_over_18": "age_over_18",
-                 "document_type": "type", "issuing_country": "issuing_country",
-                 "nationality": "nationality", "age": "age"},
-    "selfie": {"face_match": "match"},
-}
-_FACE_FACTS = {"face_match": "match", "face_score": "score"}
-SIGNAL_DEFAULTS: dict[str, Any] = {"ip_country": "", "new_account": False}
-
-
-def env_at(steps: frozenset[str]) -> Env:
-    """The variables an expression may use where `steps` have run on every path."""
-    avail = frozenset(k for k, ns in NAMESPACES.items() if ns.step in steps
-                      or k == "signals")
-    return Env(SCALARS, NAMESPACES, avail)
+__all__ = ["CODE_PATTERN", "NAMESPACES", "RUNNABLE_STEPS", "SCALARS", "STEP_TYPES",
+           "TERMINAL_TYPES", "CompiledFlow", "Flow", "FlowDecision", "FlowInvalid", "FlowNode",
+           "Issue", "Outcome", "Rule", "Transition", "activation", "compile_flow", "decide_flow",
+           "env_at", "linear_flow", "pending_steps", "validate_flow", "walk"]
 
 
 # -- the definition ------------------------------------------------------------------------
@@ -102,7 +48,7 @@ class Transition(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    to: str = Field(pattern=_NODE_ID)
+    to: str = Field(pattern=NODE_ID_PATTERN)
     when: str | None = Field(None, max_length=MAX_LENGTH)
 
 
@@ -121,7 +67,7 @@ class Rule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=_NODE_ID)
+    id: str = Field(pattern=NODE_ID_PATTERN)
     action: Action
     when: str = Field(max_length=MAX_LENGTH)
     reasons: tuple[ReasonCode, ...] = Field(default=(), max_length=10)
@@ -133,7 +79,7 @@ class Flow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: str = Field(pattern=_NODE_ID)
+    start: str = Field(pattern=NODE_ID_PATTERN)
     nodes: dict[str, FlowNode] = Field(min_length=1, max_length=MAX_NODES)
     decision: tuple[Rule, ...] = Field(default=(), max_length=MAX_RULES)
     otherwise: Action = "review"
@@ -163,186 +109,6 @@ class Flow(BaseModel):
         kinds = [self.nodes[n].type for n in reversed(order)]
         return tuple(dict.fromkeys(k for k in kinds if k in STEP_TYPES))
 
-
-# -- validation ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Issue:
-    """One thing wrong, with where: the node, the transition or rule index, the expression
-    and the character position in it."""
-
-    code: str
-    message: str
-    node: str | None = None
-    rule: str | None = None
-    transition: int | None = None
-    expression: str | None = None
-    position: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-class FlowInvalid(ValueError):
-    def __init__(self, issues: Sequence[Issue]) -> None:
-        super().__init__("; ".join(f"{i.code}: {i.message}" for i in issues))
-        self.issues = tuple(issues)
-
-
-@dataclass(frozen=True)
-class CompiledFlow:
-    flow: Flow
-    transitions: Mapping[str, tuple[tuple[str, Compiled | None], ...]]
-    rules: tuple[tuple[Rule, Compiled], ...]
-    dominators: Mapping[str, frozenset[str]]
-
-
-def _order(flow: Flow, issues: list[Issue]) -> list[str] | None:
-    """Reachable nodes in topological order, or None with a `cycle` issue."""
-    state: dict[str, int] = {}
-    out: list[str] = []
-
-    def visit(nid: str, trail: list[str]) -> bool:
-        if state.get(nid) == 2:
-            return True
-        if state.get(nid) == 1:
-            loop = [*trail[trail.index(nid):], nid]
-            issues.append(Issue("cycle", f"the steps loop: {' -> '.join(loop)}; a step "
-                                         f"runs once, so every path must move on to an end",
-                                node=nid))
-            return False
-        state[nid] = 1
-        for t in flow.nodes[nid].next:
-            if t.to in flow.nodes and not visit(t.to, [*trail, nid]):
-                return False
-        state[nid] = 2
-        out.append(nid)
-        return True
-
-    if not visit(flow.start, []):
-        return None
-    return list(reversed(out))
-
-
-def _compile(src: str, steps: frozenset[str], issues: list[Issue], **where: Any
-             ) -> Compiled | None:
-    try:
-        return compile_expr(src, env_at(steps))
-    except CelError as exc:
-        issues.append(Issue(exc.code, exc.message, expression=src, position=exc.position,
-                            **where))
-        return None
-
-
-def validate_flow(flow: Flow, *, publish: bool = False) -> list[Issue]:
-    """Every problem of the graph and its expressions; empty when it can run."""
-    try:
-        compile_flow(flow, publish=publish)
-    except FlowInvalid as exc:
-        return list(exc.issues)
-    return []
-
-
-def compile_flow(flow: Flow, *, publish: bool = False) -> CompiledFlow:
-    issues: list[Issue] = []
-    nodes = flow.nodes
-    for nid in nodes:
-        if not _matches(_NODE_ID, nid):
-            issues.append(Issue("invalid_node_id", "node ids are lower case letters, digits "
-                                                   "and _ (at most 40)", node=nid))
-    if flow.start not in nodes:
-        issues.append(Issue("unknown_node", f"start {flow.start!r} is not a node",
-                            node=flow.start))
-        raise FlowInvalid(issues)
-    if nodes[flow.start].type in TERMINAL_TYPES:
-        issues.append(Issue("no_steps", "the flow starts at an end: add a step",
-                            node=flow.start))
-    seen_types: dict[str, str] = {}
-    for nid, node in nodes.items():
-        if node.type in STEP_TYPES:
-            if node.type in seen_types:
-                issues.append(Issue("duplicate_step", f"{node.type} is already node "
-                                    f"{seen_types[node.type]!r}: a step runs once", node=nid))
-            seen_types[node.type] = nid
-            if publish and node.type not in RUNNABLE_STEPS:
-                issues.append(Issue("step_unavailable", f"the {node.type} step cannot be "
-                                    "run by this server yet", node=nid))
-            if not node.next:
-                issues.append(Issue("dead_end", "a step must lead somewhere: add a "
-                                                "transition to a review or end node",
-                                    node=nid))
-            elif node.next[-1].when is not None:
-                issues.append(Issue("no_default_transition", "the last transition must "
-                                    "have no condition (otherwise), so every outcome leads "
-                                    "somewhere", node=nid, transition=len(node.next) - 1))
-            for i, t in enumerate(node.next[:-1]):
-                if t.when is None:
-                    issues.append(Issue("unreachable_transition", "only the last transition "
-                                        "may have no condition", node=nid, transition=i))
-        elif node.next:
-            issues.append(Issue("terminal_with_transitions", f"a {node.type} node ends the "
-                                                             "flow", node=nid))
-        for i, t in enumerate(node.next):
-            if t.to not in nodes:
-                issues.append(Issue("unknown_node", f"transition to unknown node {t.to!r}",
-                                    node=nid, transition=i))
-    if issues:
-        raise FlowInvalid(issues)
-    order = _order(flow, issues)
-    if order is None:
-        raise FlowInvalid(issues)
-    for nid in nodes:
-        if nid not in order:
-            issues.append(Issue("unreachable_node", "no path from the start leads here",
-                                node=nid))
-    if issues:
-        raise FlowInvalid(issues)
-    preds: dict[str, list[str]] = {n: [] for n in order}
-    for nid in order:
-        for t in nodes[nid].next:
-            preds[t.to].append(nid)
-    dom: dict[str, frozenset[str]] = {}
-    for nid in order:
-        ps = [dom[p] for p in preds[nid]]
-        dom[nid] = (frozenset.intersection(*ps) if ps else frozenset()) | {nid}
-
-    def kinds(ids: frozenset[str]) -> frozenset[str]:
-        return frozenset(nodes[i].type for i in ids if nodes[i].type in STEP_TYPES)
-
-    if "selfie" in seen_types and "document" not in kinds(dom[seen_types["selfie"]]):
-        issues.append(Issue("selfie_without_document", "a selfie is matched against the "
-                            "document: the document step must come before it on every path",
-                            node=seen_types["selfie"]))
-    transitions: dict[str, tuple[tuple[str, Compiled | None], ...]] = {}
-    for nid in order:
-        compiled: list[tuple[str, Compiled | None]] = []
-        for i, t in enumerate(nodes[nid].next):
-            c = None if t.when is None else _compile(t.when, kinds(dom[nid]), issues,
-                                                     node=nid, transition=i)
-            compiled.append((t.to, c))
-        transitions[nid] = tuple(compiled)
-    terminals = [n for n in order if nodes[n].type in TERMINAL_TYPES]
-    at_end = frozenset.intersection(*(kinds(dom[t]) for t in terminals))
-    rules: list[tuple[Rule, Compiled]] = []
-    ids: set[str] = set()
-    for rule in flow.decision:
-        if rule.id in ids:
-            issues.append(Issue("duplicate_rule", f"rule id {rule.id!r} is used twice",
-                                rule=rule.id))
-        ids.add(rule.id)
-        c = _compile(rule.when, at_end, issues, rule=rule.id)
-        if c is not None:
-            rules.append((rule, c))
-        for code in rule.reasons:
-            if not _matches(_CODE, code):
-                issues.append(Issue("invalid_reason_code", f"reason code {code!r}: lower "
-                                    "case letters, digits and _", rule=rule.id))
-    if issues:
-        raise FlowInvalid(issues)
-    return CompiledFlow(flow, transitions, tuple(rules), dom)
-
-
-def _matches(pattern: str, text: str) -> bool:
-    return re.fullmatch(pattern, text) is not None
 
 
 # -- evaluation ----------------------------------------------------------------------------
@@ -397,15 +163,15 @@ def activation(flow: Flow, path: Sequence[str], outcomes: Mapping[str, Outcome],
         value: dict[str, Any] = {"done": True, "passed": o.state == "passed",
                                  "state": o.state, "reasons": list(o.reasons)}
         fields = NAMESPACES[kind].fields
-        mapping = _FACT_FIELDS.get(kind, {})
+        mapping = FACT_FIELDS.get(kind, {})
         for fact, v in o.facts.items():
             name = mapping.get(fact, fact)
-            if name in fields and name not in _COMMON:
+            if name in fields and name not in COMMON_FIELDS:
                 value[name] = v
         act[kind] = value
         if kind == "selfie":
-            act["face"] = {"done": True, **{_FACE_FACTS[f]: v for f, v in o.facts.items()
-                                            if f in _FACE_FACTS}}
+            act["face"] = {"done": True, **{FACE_FACTS[f]: v for f, v in o.facts.items()
+                                            if f in FACE_FACTS}}
     act["reasons"] = reasons
     act["passed"] = passed
     return act

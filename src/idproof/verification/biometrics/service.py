@@ -73,6 +73,16 @@ class MatchOutcome:
     state: StepState
     reasons: tuple[str, ...]
     face_match: bool | None
+    score: float | None = None  # the face distance (lower is closer), for workflow rules
+
+    def facts(self) -> dict[str, bool | float]:
+        """The step's facts: face_match, and face_score when the faces were compared."""
+        out: dict[str, bool | float] = {}
+        if self.face_match is not None:
+            out["face_match"] = self.face_match
+        if self.score is not None:
+            out["face_score"] = self.score
+        return out
 
 
 def selfie_outcome(selfie: StillAnalysis, portrait: StillAnalysis, threshold: float,
@@ -87,9 +97,10 @@ def selfie_outcome(selfie: StillAnalysis, portrait: StillAnalysis, threshold: fl
     reasons: tuple[str, ...] = ()
     if selfie.pad is not None and selfie.pad.attack_suspected:
         reasons = ("presentation_attack_suspected",)
-    if distance(selfie.embedding, portrait.embedding) <= threshold:
-        return MatchOutcome(StepState.PASSED, reasons, True)
-    return MatchOutcome(StepState.FAILED, ("face_mismatch", *reasons), False)
+    score = round(float(distance(selfie.embedding, portrait.embedding)), 4)
+    if score <= threshold:
+        return MatchOutcome(StepState.PASSED, reasons, True, score)
+    return MatchOutcome(StepState.FAILED, ("face_mismatch", *reasons), False, score)
 
 
 class BiometricsService:
@@ -155,7 +166,7 @@ class BiometricsService:
             del image
 
     def _record(self, actor: Actor, session_id: str, step_name: str, state: StepState,
-                reasons: Sequence[str], facts: dict[str, bool], action: str,
+                reasons: Sequence[str], facts: dict[str, bool | float], action: str,
                 details: dict[str, object],
                 template: tuple[bytes, bool] | None = None) -> None:
         with self._db.session() as s:
@@ -232,7 +243,7 @@ class BiometricsService:
         del selfie, portrait
         step.state = outcome.state.value
         step.reasons = list(outcome.reasons)
-        step.facts = {"face_match": bool(outcome.face_match)}
+        step.facts = {"face_match": bool(outcome.face_match), **outcome.facts()}
         step.updated_at = self._clock.now()
         self._audit.record_in(s, AuditEvent(
             action="session.selfie_processed", tenant_id=row.tenant_id,
@@ -285,7 +296,7 @@ class BiometricsService:
         else:
             outcome = selfie_outcome(selfie, portrait or StillAnalysis(None, ("no_face",)),
                                      wf.face.match_threshold, retry)
-        facts = {} if outcome.face_match is None else {"face_match": outcome.face_match}
+        facts = outcome.facts()
         pad = selfie.pad.score if selfie.pad is not None else None
         # Plain embeddings go out of scope here; only the outcome and the sealed template stay.
         del selfie, portrait

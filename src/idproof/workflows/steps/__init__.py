@@ -1,0 +1,1 @@
+"""Workflow steps beyond capture: e-mail and phone codes, questionnaires, screening."""

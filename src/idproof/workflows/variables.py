@@ -1,0 +1,82 @@
+"""The variables workflow expressions may read: step namespaces, scalars, signals, types."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from idproof.workflows.cel import Env, Namespace, list_of
+
+NodeType = Literal["document", "selfie", "liveness", "email", "phone", "questionnaire",
+                   "screening", "review", "end"]
+Action = Literal["decline", "review", "approve"]
+STEP_TYPES: tuple[str, ...] = ("document", "selfie", "liveness", "email", "phone",
+                               "questionnaire", "screening")
+TERMINAL_TYPES = frozenset({"review", "end"})
+# The steps this server can capture today; the others validate but cannot be published yet.
+RUNNABLE_STEPS = frozenset({"document", "selfie", "liveness"})
+MAX_NODES = 100
+MAX_RULES = 100
+ReasonCode = str
+CODE_PATTERN = r"^[a-z][a-z0-9_]{1,63}$"
+NODE_ID_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+
+# -- the variables -------------------------------------------------------------------------
+COMMON_FIELDS = {"done": "bool", "passed": "bool", "state": "string", "reasons": list_of("string")}
+COMMON_DOC = {
+    "done": "the step ran and has a final result (always known)",
+    "passed": "the step passed", "state": "passed or failed",
+    "reasons": "the step's reason codes"}
+NAMESPACES: dict[str, Namespace] = {
+    "document": Namespace("document", {
+        **COMMON_FIELDS, "valid": "bool", "age_over_18": "bool", "type": "string",
+        "issuing_country": "string", "nationality": "string", "age": "int"}, doc={
+        **COMMON_DOC, "valid": "not expired, checksums and policy passed",
+        "age_over_18": "the holder is 18 or older", "type": "passport, id_card, "
+        "driving_licence, residence_permit or visa", "issuing_country": "ICAO code (DEU)",
+        "nationality": "ICAO code", "age": "the holder's age in whole years"}),
+    "selfie": Namespace("selfie", {**COMMON_FIELDS, "match": "bool"},
+                        doc={**COMMON_DOC, "match": "the face matches the document"}),
+    "face": Namespace("selfie", {"done": "bool", "match": "bool", "score": "double"}, doc={
+        "done": "the selfie step ran", "match": "the face matches the document",
+        "score": "distance between the faces (lower is closer; 0.5 is the default "
+                 "threshold)"}),
+    "liveness": Namespace("liveness", dict(COMMON_FIELDS), doc=dict(COMMON_DOC)),
+    "email": Namespace("email", {**COMMON_FIELDS, "verified": "bool", "domain": "string",
+                                 "disposable": "bool"},
+                       doc={**COMMON_DOC, "verified": "the code was confirmed",
+                            "domain": "the address's domain",
+                            "disposable": "a disposable-address domain"}),
+    "phone": Namespace("phone", {**COMMON_FIELDS, "verified": "bool", "country": "string",
+                                 "line_type": "string"},
+                       doc={**COMMON_DOC, "verified": "the code was confirmed",
+                            "country": "ISO 3166 alpha-2 of the number",
+                            "line_type": "mobile, fixed_line, voip, ..."}),
+    "questionnaire": Namespace("questionnaire", dict(COMMON_FIELDS), doc=dict(COMMON_DOC)),
+    "screening": Namespace("screening", {**COMMON_FIELDS, "hit": "bool"},
+                           doc={**COMMON_DOC, "hit": "a possible sanctions or PEP match"}),
+    "signals": Namespace("signals", {"ip_country": "string", "new_account": "bool"},
+                         always=frozenset({"ip_country", "new_account"}), doc={
+                             "ip_country": "ICAO code of the client IP's country, '' if "
+                                           "unknown",
+                             "new_account": "the session's metadata says new_account"}),
+}
+SCALARS: dict[str, str] = {"reasons": list_of("string"), "passed": "bool"}
+SCALAR_DOC = {"reasons": "every reason code of the steps so far, in order",
+              "passed": "every step so far passed"}
+# Step facts (as the step jobs record them) -> field of the step's variable.
+FACT_FIELDS: dict[str, dict[str, str]] = {
+    "document": {"document_valid": "valid", "age_over_18": "age_over_18",
+                 "document_type": "type", "issuing_country": "issuing_country",
+                 "nationality": "nationality", "age": "age"},
+    "selfie": {"face_match": "match"},
+}
+FACE_FACTS = {"face_match": "match", "face_score": "score"}
+SIGNAL_DEFAULTS: dict[str, Any] = {"ip_country": "", "new_account": False}
+
+
+def env_at(steps: frozenset[str]) -> Env:
+    """The variables an expression may use where `steps` have run on every path."""
+    avail = frozenset(k for k, ns in NAMESPACES.items() if ns.step in steps
+                      or k == "signals")
+    return Env(SCALARS, NAMESPACES, avail)
+
