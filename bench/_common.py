@@ -69,7 +69,7 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def wait_ready(self, path: str = "/healthz", timeout: float = 40.0) -> float:
+    def wait_ready(self, path: str = "/healthz", timeout: float = 180.0) -> float:
         """Poll `path` until it answers 200; returns the seconds it took."""
         started = time.perf_counter()
         deadline = started + timeout

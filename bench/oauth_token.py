@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ if _HERE not in sys.path:
     sys.path.append(_HERE)
 
 import _common  # noqa: E402
+from _bad_input import audit_verifies, checks_under_load, summary  # noqa: E402
 from _common import (  # noqa: E402
     HOST,
     REPO,
@@ -46,9 +48,9 @@ from _common import (  # noqa: E402
     loadgen_tool,
     machine_busy_seconds,
     measure,
-    ops_per_second,
     own_cpu_seconds,
 )
+from _in_process import bench_in_process  # noqa: E402
 
 # Published figures to compare with (other hardware, and Keycloak's include a TLS handshake
 # per grant): Keycloak's sizing guide, 1 vCPU per 120 client-credentials grants/s;
@@ -128,7 +130,7 @@ def idproof_env(data_dir: Path, port: int) -> dict[str, str]:
 def create_client(env: Mapping[str, str]) -> dict[str, str]:
     out = subprocess.run([str(VENV_BIN / "idproof"), "clients", "create", "--tenant", "demo",
                           "--scopes", SCOPES, "--json"], env=dict(env), cwd=str(REPO),
-                         capture_output=True, text=True, timeout=60, check=False)
+                         capture_output=True, text=True, timeout=300, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"idproof clients create failed ({out.returncode}):\n"
                            f"{out.stderr[-2000:]}")
@@ -187,9 +189,13 @@ def bench_workers(workers: int, tmp: Path, args: argparse.Namespace, tool: str,
     form = {"Content-Type": FORM}
     out_idp: dict[str, LoadResult] = {}
     out_bare: dict[str, LoadResult] = {}
+    checks: dict[str, Any] = {}
+    prober = threading.Thread(target=checks_under_load, args=(idp.port, auth["token"], checks))
+    prober.start()  # the bad-input checks run while the grant load does
     out_idp["token"] = measure_with_cpu(
         idp, f"idproof POST /oauth/token w{workers}", "POST", "/oauth/token", args, tool,
         headers={**form, "Authorization": auth["token"]}, body=GRANT_BODY)
+    prober.join(30)
     out_bare["token"] = measure_with_cpu(bare, f"bare POST /token w{workers}", "POST",
                                          "/token", args, tool, headers=form, body=GRANT_BODY)
     out_idp["me"] = measure_with_cpu(idp, f"idproof GET /v1/me w{workers}", "GET", "/v1/me",
@@ -199,6 +205,9 @@ def bench_workers(workers: int, tmp: Path, args: argparse.Namespace, tool: str,
     for server in (bare, idp):
         server.stop()
         started.remove(server)
+    checks["audit_verifies"] = audit_verifies(idproof_env(tmp / f"idproof-w{workers}", idp.port))
+    out_idp["token"].extra["bad_input"] = checks
+    print("  " + summary(workers, checks), flush=True)
     return out_idp, out_bare
 
 
@@ -222,47 +231,6 @@ def bench_peer(folder: Path, args: argparse.Namespace, tool: str,
     finally:
         peer.stop()
         started.remove(peer)
-
-
-# -- in process -----------------------------------------------------------------------------
-def bench_in_process(tmp: Path, seconds: float) -> dict[str, float]:
-    """Bearer verification and the token use case without HTTP, as the tests build them."""
-    from idproof.auth import tokens
-    from idproof.auth.oauth import OAuthRequest
-    from idproof.bootstrap import prepare
-    from idproof.config import Settings
-
-    settings = Settings(data_dir=tmp / "in-process", secret_key=base64.b64encode(
-        os.urandom(32)).decode(), public_url=f"http://{HOST}:8000")
-    container = prepare(settings)
-    container.audit_sequencer.start()  # as in `idproof serve`: grants only queue their event
-    try:
-        issued = container.clients.create("demo", SCOPES)
-        req = OAuthRequest(form=[("grant_type", "client_credentials")],
-                           authorization=basic_auth(issued.client.id, issued.secret),
-                           ip=HOST)
-        token = container.oauth.token(req)["access_token"]
-        assert container.bearer.verify(token, HOST).client_id == issued.client.id
-
-        verify_s = min(2.0, seconds)
-        verify_rate, _ = ops_per_second(lambda: container.bearer.verify(token, HOST), verify_s)
-        ks = container.keys.keyset()
-        decode_rate, _ = ops_per_second(lambda: tokens.verify(
-            token, container.keys.verifying_key, issuer=settings.issuer,
-            audience=settings.auth.audience, now=int(time.time()), leeway=30,
-            max_bytes=4096), min(1.0, seconds))
-        mint_rate, _ = ops_per_second(lambda: tokens.mint(
-            ks, issuer=settings.issuer, audience=settings.auth.audience,
-            client_id=issued.client.id, tenant_id=issued.client.tenant_id, scopes=[SCOPES],
-            now=int(time.time()), ttl=600), min(1.0, seconds))
-        grant_rate, _ = ops_per_second(lambda: container.oauth.token(req), min(1.5, seconds),
-                                       warmup=0.2)
-    finally:
-        container.close()
-    return {"bearer_verify_per_s": verify_rate, "bearer_verify_us": 1e6 / verify_rate,
-            "jwt_verify_per_s": decode_rate, "jwt_verify_us": 1e6 / decode_rate,
-            "jwt_mint_per_s": mint_rate, "jwt_mint_us": 1e6 / mint_rate,
-            "oauth_token_per_s": grant_rate, "oauth_token_us": 1e6 / grant_rate}
 
 
 # -- report ---------------------------------------------------------------------------------

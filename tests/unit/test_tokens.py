@@ -156,3 +156,24 @@ def test_missing_claims_refused(ks: KeySet) -> None:
     token = jwt.encode({"alg": "EdDSA", "typ": "at+jwt", "kid": "k1"}, claims, ks.current,
                        algorithms=["EdDSA"])
     assert reason(ks, token) == "malformed_claims"
+
+
+def test_minted_token_is_a_standard_compact_jws(ks: KeySet) -> None:
+    """The hand-serialized JWS is what joserfc (and any JOSE library) reads and verifies."""
+    token, claims = tokens.mint(ks, issuer=ISS, audience=AUD, client_id="cli_a",
+                                tenant_id="ten_a", scopes=["identity.verify"],
+                                now=int(time.time()), ttl=600)
+    decoded = jwt.decode(token, ks.verifying["k1"], algorithms=["EdDSA"])
+    assert decoded.header == {"alg": "EdDSA", "typ": "at+jwt", "kid": "k1"}
+    assert decoded.claims == claims.claims
+    assert "=" not in token and token.count(".") == 2
+    head, body, sig = token.split(".")
+    other = "A" if sig[0] != "A" else "B"
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify(f"{head}.{body}.{other}{sig[1:]}", ks.verifying.get, issuer=ISS,
+                      audience=AUD, now=int(time.time()), leeway=0, max_bytes=4096)
+
+
+def test_compact_jws_refuses_another_algorithm(ks: KeySet) -> None:
+    with pytest.raises(ValueError, match="EdDSA"):
+        tokens.compact_jws({"alg": "HS256", "typ": "at+jwt"}, {"sub": "x"}, ks.current)

@@ -128,8 +128,7 @@ class AuditService:
         """Record on its own (e.g. a refused request, where nothing else is written): one
         INSERT in a transaction of its own, without an ORM session."""
         row = self.values(event)
-        with self._db.write() as conn:
-            conn.execute(insert(_QUEUE), [row])
+        self._db.insert_grouped(_QUEUE, [row])  # committed on return; commits shared
         self._recorded()
         return str(row["event_id"])
 
@@ -137,8 +136,7 @@ class AuditService:
         """Record several events in one transaction."""
         rows = [self.values(e) for e in events]
         if rows:
-            with self._db.write() as conn:
-                conn.execute(insert(_QUEUE), rows)
+            self._db.insert_grouped(_QUEUE, rows)
             self._recorded()
         return [str(r["event_id"]) for r in rows]
 

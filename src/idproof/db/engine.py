@@ -9,9 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Table, create_engine, event, insert, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from idproof.db.group_commit import GroupCommit, Rows
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -76,6 +78,19 @@ class Database:
         # unit of work may open a nested one on the same thread (audit checkpoints do).
         self._write_lock: threading.RLock | None = (
             threading.RLock() if self.dialect == "sqlite" else None)
+        self._group = GroupCommit(self.write)
+
+    def insert_grouped(self, table: Table, rows: Rows) -> None:
+        """INSERT `rows` in a transaction of their own, committed before this returns, but
+        shared with other threads' concurrent calls (group commit: one commit for many)."""
+        lock = self._write_lock
+        if lock is not None and getattr(lock, "_is_owned", lambda: False)():
+            # This thread is inside a write already: a leader on another thread would wait
+            # for the lock it holds, so it writes on its own, as before.
+            with self.write() as conn:
+                conn.execute(insert(table), list(rows))
+            return
+        self._group.insert(table, rows)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

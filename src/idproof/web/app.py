@@ -56,9 +56,13 @@ def create_app(container: Container) -> FastAPI:
                              ["status_class"], registry=registry)
     app.state.metrics_registry = registry
 
+    # Label by status class only: paths can carry identifiers, and labels must not. The
+    # children are bound once: `labels()` per request costs more than the count itself.
+    by_class = {c: requests_total.labels(f"{c}xx") for c in range(1, 6)}
+
     def count(status: int) -> None:
-        # Label by status class only: paths can carry identifiers, and labels must not.
-        requests_total.labels(f"{status // 100}xx").inc()
+        child = by_class.get(status // 100)
+        (child if child is not None else requests_total.labels(f"{status // 100}xx")).inc()
 
     app.add_middleware(EdgeMiddleware, trusted_proxies=tuple(settings.security.trusted_proxies),
                        max_body_bytes=settings.security.max_body_bytes, guard=container.guard,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from idproof.audit.events import AuditEvent
 from idproof.auth.bearer import BearerRejected, Principal
@@ -45,10 +46,14 @@ def _challenge(error: str | None = None, scope: str | None = None) -> dict[str, 
     return {"WWW-Authenticate": value}
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
+    # async, so FastAPI runs it on the event loop instead of a thread-pool hop per request:
+    # a valid token is checked from memory (the signature cache, the revocation and client
+    # views); their refresh is one short read every fraction of a second. Refusals write an
+    # audit event, so they go to a worker thread.
     container = get_container(request)
     ip = client_ip(request)
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
@@ -57,34 +62,38 @@ def current_principal(
     try:
         principal = container.bearer.verify(creds.credentials, ip)
     except BearerRejected as exc:
-        if exc.status == 403:
-            _audit_refusal(container, request, ip, exc.reason)
-            raise Forbidden("this client may not call from this address",
-                            code="ip_not_allowed") from None
-        # A bad bearer token is not a brute-force signal for the IP (tokens cannot be
-        # guessed; a client stuck on an expired one would block everyone behind its address):
-        # it counts against the token's issuer only, and the limit refuses invalid tokens.
-        hint = exc.client_hint
-        issuer = (f"client:{hint}" if hint is not None and container.clients.get(hint)
-                  is not None else f"ip:{ip}")
-        retry, started = container.guard.register_bearer_failure(issuer)
-        if retry is None:
-            _audit_refusal(container, request, ip, exc.reason)
-            raise Unauthorized("the access token is not valid", code="invalid_token",
-                               headers=_challenge("invalid_token")) from None
-        if started:
-            # One event per window, not one per request: the audit log is not a flood sink.
-            container.audit.record(AuditEvent(
-                action="security.bearer_throttled", outcome="failure", actor_type="client",
-                actor_id=hint if issuer.startswith("client:") else None, ip=ip,
-                request_id=request_id(request), details={"reason": exc.reason}))
-            log.warning("bearer_throttled", ip=ip, seconds=retry)
-        raise TooManyRequests("too many invalid access tokens; get a new token",
-                              code="too_many_invalid_tokens",
-                              headers={"Retry-After": str(retry),
-                                       **_challenge("invalid_token")}) from None
+        await run_in_threadpool(_refuse, container, request, ip, exc)
+        raise AssertionError("unreachable: _refuse raises") from None
     _rate_limit(container, request, principal, ip)
     return principal
+
+
+def _refuse(container: Container, request: Request, ip: str, exc: BearerRejected) -> None:
+    """Audit and count a refused bearer token, then raise the error the caller gets."""
+    if exc.status == 403:
+        _audit_refusal(container, request, ip, exc.reason)
+        raise Forbidden("this client may not call from this address", code="ip_not_allowed")
+    # A bad bearer token is not a brute-force signal for the IP (tokens cannot be guessed;
+    # a client stuck on an expired one would block everyone behind its address): it counts
+    # against the token's issuer only, and the limit refuses invalid tokens.
+    hint = exc.client_hint
+    issuer = (f"client:{hint}" if hint is not None and container.clients.get(hint)
+              is not None else f"ip:{ip}")
+    retry, started = container.guard.register_bearer_failure(issuer)
+    if retry is None:
+        _audit_refusal(container, request, ip, exc.reason)
+        raise Unauthorized("the access token is not valid", code="invalid_token",
+                           headers=_challenge("invalid_token"))
+    if started:
+        # One event per window, not one per request: the audit log is not a flood sink.
+        container.audit.record(AuditEvent(
+            action="security.bearer_throttled", outcome="failure", actor_type="client",
+            actor_id=hint if issuer.startswith("client:") else None, ip=ip,
+            request_id=request_id(request), details={"reason": exc.reason}))
+        log.warning("bearer_throttled", ip=ip, seconds=retry)
+    raise TooManyRequests("too many invalid access tokens; get a new token",
+                          code="too_many_invalid_tokens",
+                          headers={"Retry-After": str(retry), **_challenge("invalid_token")})
 
 
 def _rate_limit(container: Container, request: Request, principal: Principal, ip: str) -> None:
@@ -107,10 +116,10 @@ def _audit_refusal(container: Container, request: Request, ip: str, reason: str)
         request_id=request_id(request), details={"reason": reason}))
 
 
-def require_scopes(*needed: str) -> Callable[..., Principal]:
+def require_scopes(*needed: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency granting access only with every one of `needed` scopes."""
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         missing = [s for s in needed if s not in principal.scopes]
         if missing:
             raise Forbidden(f"this token lacks the scope {' '.join(missing)}",
