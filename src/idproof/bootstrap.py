@@ -22,6 +22,7 @@ from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
 from idproof.auth.bearer import BearerVerifier
 from idproof.auth.clients import ClientService
+from idproof.auth.mtls_service import ClientTlsService
 from idproof.auth.oauth import OAuthService
 from idproof.auth.revocation import RevocationList
 from idproof.auth.secret_hashing import SecretHasher
@@ -144,6 +145,7 @@ class Container:
     consents: ConsentService
     route_limits: RouteLimits
     alerts: AlertService
+    mtls: ClientTlsService
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -192,6 +194,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
                          revocations=revocations, audit=audit, guard=guard, clock=clock)
     bearer = BearerVerifier(settings, keys, revocations, clients, clock)
+    mtls = ClientTlsService(db, audit, clock)
+    oauth.set_tls_check(mtls.check)
     protection = open_data_protection(settings, audit, clock)
     vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
                          detokenize_limit=settings.vault.detokenize_rate_limit)
@@ -256,7 +260,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
     alerts = _wire_alerts(settings, db, audit, webhooks, guard)
-    return Container(route_limits=route_limits, alerts=alerts,
+    return Container(route_limits=route_limits, alerts=alerts, mtls=mtls,
                      settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from idproof.audit.events import AuditEvent
 from idproof.auth.bearer import BearerRejected, Principal
+from idproof.auth.mtls_request import certificate_for
 from idproof.core.errors import Forbidden, TooManyRequests, Unauthorized
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ def current_principal(
         raise Unauthorized("a bearer token is required", code="missing_token",
                            headers=_challenge())
     try:
-        principal = container.bearer.verify(creds.credentials, ip)
+        cert = certificate_for(request, container.settings, container.audit)
+        principal = container.bearer.verify(creds.credentials, ip,
+                                            cert.x5t_s256 if cert is not None else None)
     except BearerRejected as exc:
         if exc.status == 403:
             _audit_refusal(container, request, ip, exc.reason)
