@@ -24,6 +24,7 @@ from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
 from idproof.auth.bearer import BearerVerifier
 from idproof.auth.clients import ClientService
+from idproof.auth.mtls_service import ClientTlsService
 from idproof.auth.oauth import OAuthService
 from idproof.auth.revocation import RevocationList
 from idproof.auth.secret_hashing import SecretHasher
@@ -149,6 +150,7 @@ class Container:
     consents: ConsentService
     route_limits: RouteLimits
     alerts: AlertService
+    mtls: ClientTlsService
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -223,6 +225,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     container = Container(
         settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
         clients=auth.clients, keys=auth.keys, revocations=auth.revocations, guard=guard,
+        mtls=auth.mtls,
         oauth=auth.oauth, bearer=auth.bearer, protection=protection, vault=vault,
         audit_log=audit_log, audit_sequencer=audit_sequencer, sessions=sessions,
         captures=captures, hosted=hosted, jobs=jobs, webhooks=webhooks, biometrics=biometrics,
@@ -282,6 +285,7 @@ class _Auth:
     revocations: RevocationList
     oauth: OAuthService
     bearer: BearerVerifier
+    mtls: ClientTlsService
 
 
 def _auth(settings: Settings, db: Database, audit: AuditService, secret: bytes, clock: Clock,
@@ -292,10 +296,12 @@ def _auth(settings: Settings, db: Database, audit: AuditService, secret: bytes, 
                           keep_previous_seconds=settings.auth.token_ttl_seconds
                           + settings.auth.leeway_seconds + 60)
     revocations = RevocationList(db, settings.auth.revocation_cache_seconds, clock)
+    mtls = ClientTlsService(db, audit, clock)
     oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
-                         revocations=revocations, audit=audit, guard=guard, clock=clock)
+                         revocations=revocations, audit=audit, guard=guard, clock=clock,
+                         tls_check=mtls.check)
     bearer = BearerVerifier(settings, keys, revocations, clients, clock)
-    return _Auth(clients, keys, revocations, oauth, bearer)
+    return _Auth(clients, keys, revocations, oauth, bearer, mtls)
 
 
 def _protection(settings: Settings, storage: str) -> tuple[BruteForceGuard, RouteLimits]:

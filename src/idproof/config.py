@@ -136,8 +136,17 @@ class SmtpSettings(BaseModel):
     starttls: bool = False
 
 
+class MtlsSettings(BaseModel):
+    """Client certificates forwarded by a TLS-terminating gateway (see docs/security-model.md)."""
+
+    # Off by default. When set (e.g. "X-SSL-Client-Cert", nginx's $ssl_client_escaped_cert),
+    # the header is read only from a peer in trusted_proxies; from anyone else it is ignored.
+    client_cert_header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+
+
 class SecuritySettings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
+    mtls: MtlsSettings = Field(default_factory=MtlsSettings)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     brute_force: BruteForceSettings = Field(default_factory=BruteForceSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)

@@ -102,7 +102,9 @@ def test_discovery(api) -> None:
     assert meta["issuer"] == "http://testserver"
     assert meta["token_endpoint"] == "http://testserver/oauth/token"
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "private_key_jwt"}
+        "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth",
+        "self_signed_tls_client_auth"}
+    assert meta["tls_client_certificate_bound_access_tokens"] is True
     assert meta["grant_types_supported"] == ["client_credentials"]
     jwks = api.get("/.well-known/jwks.json").json()
     assert len(jwks["keys"]) == 1

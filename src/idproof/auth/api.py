@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from idproof.audit.events import AuditEvent
+from idproof.auth.mtls_discovery import MTLS_METADATA, MTLS_METHODS
+from idproof.auth.mtls_request import certificate_for
 from idproof.auth.oauth import OAuthError, OAuthRequest
 from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.web.deps import CurrentPrincipal, client_ip, get_container, request_id
@@ -58,8 +60,11 @@ async def _oauth_request(request: Request) -> OAuthRequest:
                           max_num_fields=32)
     except (UnicodeDecodeError, ValueError):
         raise OAuthError("invalid_request", "the form body is malformed") from None
+    container = get_container(request)
+    cert = certificate_for(request, container.settings, container.audit)
     return OAuthRequest(form=pairs, authorization=request.headers.get("authorization"),
-                        ip=client_ip(request), request_id=request_id(request))
+                        ip=client_ip(request), request_id=request_id(request),
+                        client_cert=cert)
 
 
 @oauth_router.post(
@@ -134,14 +139,15 @@ def metadata(request: Request) -> dict[str, Any]:
         "response_types_supported": [],
         "scopes_supported": sorted(KNOWN_SCOPES),
         "token_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "client_secret_basic", "client_secret_post", "private_key_jwt", *MTLS_METHODS],
         "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256", "PS256",
                                                              "RS256"],
         "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "client_secret_basic", "client_secret_post", "private_key_jwt", *MTLS_METHODS],
         "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "client_secret_basic", "client_secret_post", "private_key_jwt", *MTLS_METHODS],
         "service_documentation": f"{s.public_url}/docs",
+        **MTLS_METADATA,
     }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from idproof.auth import tokens
 from idproof.auth.clients import ClientService
+from idproof.auth.mtls import bound_to
 from idproof.auth.revocation import RevocationList
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.config import Settings
@@ -157,8 +158,11 @@ class BearerVerifier:
             self.cache.put(digest, claims, token_kid)
         return claims
 
-    def verify(self, token: str, ip: str) -> Principal:
+    def verify(self, token: str, ip: str, cert_x5t: str | None = None) -> Principal:
+        """`cert_x5t`: the x5t#S256 of the connection's client certificate, if any."""
         claims = self._claims(token)
+        if not bound_to(claims.claims, cert_x5t):
+            raise BearerRejected("certificate_mismatch", client_hint=claims.client_id)
         if self._revocations.is_revoked(claims.jti):
             raise BearerRejected("revoked", client_hint=claims.client_id)
         client = self._clients.get(claims.client_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from idproof.auth.assertions import (
     verify_assertion,
 )
 from idproof.auth.clients import ClientService, ClientView
+from idproof.auth.mtls import ClientCertificate
 from idproof.auth.revocation import RevocationList
 from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.auth.signing_keys import SigningKeyRing
@@ -58,6 +59,10 @@ class OAuthError(Exception):
         return {"error": self.error, "error_description": self.description}
 
 
+# (client id, certificate) -> the registration that matched, or None.
+TlsCheck = Callable[[str, ClientCertificate], str | None]
+
+
 def _invalid_client() -> OAuthError:
     # One message for every failure, so a caller never learns which part was wrong.
     err = OAuthError("invalid_client", "client authentication failed", 401,
@@ -73,6 +78,8 @@ class OAuthRequest:
     ip: str
     request_id: str | None = None
     params: dict[str, str] = field(default_factory=dict)
+    # The mTLS client certificate of the connection (or from the trusted gateway).
+    client_cert: ClientCertificate | None = None
 
 
 def parse_form(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -90,7 +97,8 @@ def parse_form(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
 class OAuthService:
     def __init__(self, *, settings: Settings, db: Database, clients: ClientService,
                  keys: SigningKeyRing, revocations: RevocationList, audit: AuditService,
-                 guard: BruteForceGuard, clock: Clock | None = None) -> None:
+                 guard: BruteForceGuard, clock: Clock | None = None,
+                 tls_check: TlsCheck | None = None) -> None:
         self._s = settings
         self._db = db
         self._clients = clients
@@ -99,6 +107,8 @@ class OAuthService:
         self._audit = audit
         self._guard = guard
         self._clock = clock or SystemClock()
+        # mTLS client authentication (RFC 8705): ClientTlsService.check; None refuses all.
+        self._tls_check: TlsCheck = tls_check or (lambda _c, _x: None)
 
     # -- client authentication -----------------------------------------------------------
     def _fail(self, req: OAuthRequest, action: str, reason: str,
@@ -139,6 +149,8 @@ class OAuthService:
         methods = sum((has_basic, has_post, has_jwt))
         if basic is not None and not has_basic:
             raise self._fail(req, action, "unsupported_auth_scheme")
+        if methods == 0 and req.client_cert is not None and params.get("client_id"):
+            return self._by_certificate(req, action, params["client_id"], req.client_cert)
         if methods == 0:
             raise self._fail(req, action, "no_client_auth")
         if methods > 1:
@@ -171,6 +183,16 @@ class OAuthService:
         if client is None or not ok:
             raise self._fail(req, action, "bad_credentials", client_id if client else None,
                              client.tenant_id if client else None)
+        return self._usable(req, action, client)
+
+    def _by_certificate(self, req: OAuthRequest, action: str, client_id: str,
+                        cert: ClientCertificate) -> ClientView:
+        client = self._clients.get(client_id) if len(client_id) <= 64 else None
+        if client is None:
+            raise self._fail(req, action, "no_tls_registration")
+        self._not_blocked(req, action, client)
+        if self._tls_check(client.id, cert) is None:
+            raise self._fail(req, action, "certificate_mismatch", client.id, client.tenant_id)
         return self._usable(req, action, client)
 
     def _by_assertion(self, req: OAuthRequest, action: str,
@@ -238,11 +260,14 @@ class OAuthService:
         token, claims = tokens.mint(
             self._keys.keyset(), issuer=self._s.issuer, audience=self._s.auth.audience,
             client_id=client.id, tenant_id=client.tenant_id, scopes=scopes,
-            now=int(self._clock.timestamp()), ttl=self._s.auth.token_ttl_seconds)
+            now=int(self._clock.timestamp()), ttl=self._s.auth.token_ttl_seconds,
+            # RFC 8705 §3: a token got over mTLS is bound to that certificate.
+            cnf={"x5t#S256": req.client_cert.x5t_s256} if req.client_cert else None)
         self._audit.record(AuditEvent(
             action="token.issued", actor_type="client", actor_id=client.id,
             tenant_id=client.tenant_id, target_type="token", target_id=claims.jti,
-            ip=req.ip, request_id=req.request_id, details={"scopes": scopes}))
+            ip=req.ip, request_id=req.request_id,
+            details={"scopes": scopes, "bound": req.client_cert is not None}))
         return {"access_token": token, "token_type": "Bearer",
                 "expires_in": self._s.auth.token_ttl_seconds, "scope": " ".join(scopes)}
 

@@ -58,13 +58,16 @@ class AccessClaims:
 
 
 def mint(keys: KeySet, *, issuer: str, audience: str, client_id: str, tenant_id: str,
-         scopes: list[str] | tuple[str, ...], now: int, ttl: int) -> tuple[str, AccessClaims]:
+         scopes: list[str] | tuple[str, ...], now: int, ttl: int,
+         cnf: dict[str, str] | None = None) -> tuple[str, AccessClaims]:
     jti = random_token(18)
     claims: dict[str, Any] = {
         "iss": issuer, "sub": client_id, "aud": audience, "client_id": client_id,
         "scope": " ".join(scopes), "tenant": tenant_id, "iat": now, "nbf": now,
         "exp": now + ttl, "jti": jti,
     }
+    if cnf is not None:
+        claims["cnf"] = cnf  # RFC 8705 certificate binding
     header = {"alg": ALG, "typ": TOKEN_TYPE, "kid": keys.current_kid}
     token = compact_jws(header, claims, keys.current)
     return token, AccessClaims(client_id, tenant_id, tuple(scopes), jti, now, now + ttl, claims)

@@ -17,6 +17,7 @@ from rich.table import Column, Table
 from idproof.bootstrap import Container, prepare, start_background_services
 from idproof.cli.audit import audit_app
 from idproof.cli.keys import keys_app
+from idproof.cli.mtls_clients import clients_tls_command, tls_identity
 from idproof.cli.operators import operators_app
 from idproof.cli.privacy import privacy_app
 from idproof.cli.screening import screening_app
@@ -34,6 +35,7 @@ clients_app = typer.Typer(help="OAuth2 API clients.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(clients_app, name="clients")
+clients_app.command("tls")(clients_tls_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(operators_app, name="operators")
@@ -71,13 +73,26 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
           port: Annotated[int, typer.Option(help="Port")] = 8000,
           workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
           jobs: Annotated[bool, typer.Option(help="Run the job consumer in this process "
-                                                  "(single worker only)")] = True) -> None:
+                                                  "(single worker only)")] = True,
+          tls_cert: Annotated[str | None, typer.Option(help="Serve HTTPS: certificate "
+                                                            "chain (PEM)")] = None,
+          tls_key: Annotated[str | None, typer.Option(help="The certificate's private key "
+                                                           "(PEM)")] = None,
+          client_ca: Annotated[str | None, typer.Option(help="Request client certificates "
+                                                             "chaining to these CAs (mTLS, "
+                                                             "PEM)")] = None) -> None:
     """Initialise the data dir if needed and serve the API (and, by default, the jobs)."""
     import uvicorn
 
+    from idproof.cli.tls import ssl_options
     from idproof.web.app import create_app
     from idproof.web.logging import configure_logging
 
+    try:
+        tls = ssl_options(tls_cert, tls_key, client_ca)
+    except ValueError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
     os.umask(0o077)
     settings = load_settings()
     configure_logging(settings.logging.level, settings.logging.pii_fields,
@@ -93,14 +108,14 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
             err.print("With several workers, run the job consumer apart: idproof worker")
         uvicorn.run("idproof.web.app:create_app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_config=log_config, proxy_headers=False,
-                    server_header=False)
+                    server_header=False, **tls)
         return
     if jobs:
         container.jobs.start_consumer()
     start_background_services(container)
     try:
         uvicorn.run(create_app(container), host=host, port=port, log_config=log_config,
-                    proxy_headers=False, server_header=False)
+                    proxy_headers=False, server_header=False, **tls)
     finally:
         container.jobs.stop_consumer()
         container.audit_sequencer.stop()
@@ -189,6 +204,10 @@ def clients_create(
     origin: Annotated[list[str] | None, typer.Option(
         help="Web origin of your pages using the web SDK, e.g. https://app.example "
              "(repeatable)")] = None,
+    tls_subject: Annotated[str | None, typer.Option(
+        help="mTLS tls_client_auth: the certificate's subject DN, or san:<value>")] = None,
+    tls_self_signed: Annotated[Path | None, typer.Option(
+        help="mTLS self_signed_tls_client_auth: the client's certificate (PEM)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Create an API client; its secret is shown this once only."""
@@ -199,10 +218,14 @@ def clients_create(
         except (OSError, ValueError):
             err.print("[red]error:[/red] the JWK file is not readable JSON")
             raise typer.Exit(2) from None
+    container = _container()
     try:
-        issued = _container().clients.create(tenant, scopes, allowed_ips=allowed_ip or [],
-                                             jwk=jwk_data, name=name,
-                                             allowed_origins=origin or [])
+        tls = tls_identity(tls_subject, tls_self_signed)
+        issued = container.clients.create(tenant, scopes, allowed_ips=allowed_ip or [],
+                                          jwk=jwk_data, name=name,
+                                          allowed_origins=origin or [])
+        if tls is not None:
+            container.mtls.register(issued.client.id, **tls)
     except IdproofError as exc:
         _fail(exc)
         return

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from idproof.audit.events import AuditEvent
 from idproof.auth.bearer import BearerRejected, Principal
+from idproof.auth.mtls_request import certificate_for
 from idproof.core.errors import Forbidden, TooManyRequests, Unauthorized
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ async def current_principal(
         raise Unauthorized("a bearer token is required", code="missing_token",
                            headers=_challenge())
     try:
-        principal = container.bearer.verify(creds.credentials, ip)
+        cert = certificate_for(request, container.settings, container.audit)
+        principal = container.bearer.verify(creds.credentials, ip,
+                                            cert.x5t_s256 if cert is not None else None)
     except BearerRejected as exc:
         await run_in_threadpool(_refuse, container, request, ip, exc)
         raise AssertionError("unreachable: _refuse raises") from None
