@@ -44,6 +44,7 @@ from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.consent import ConsentService
 from idproof.privacy.purge import RetentionService
 from idproof.privacy.subjects import SubjectService
+from idproof.screening.monitoring import ScreeningMonitor
 from idproof.screening.service import ScreeningService
 from idproof.security.alerts import Alert, AlertService, Smtp
 from idproof.security.brute_force import BruteForceGuard
@@ -139,6 +140,7 @@ class Container:
     console: ConsoleService
     workflows: WorkflowService
     screening: ScreeningService
+    screening_monitor: ScreeningMonitor
     subjects: SubjectService
     retention: RetentionService
     consents: ConsentService
@@ -256,6 +258,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
     alerts = _wire_alerts(settings, db, audit, webhooks, guard)
+    screening = ScreeningService(db, audit, clock)
+    screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
+    screening.on_imported(screening_monitor.after_import)
     return Container(route_limits=route_limits, alerts=alerts,
                      settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
@@ -266,7 +271,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
                      console=console, workflows=workflows, subjects=subjects, retention=retention,
                      consents=consents,
-                     screening=ScreeningService(db, audit, clock))
+                     screening=screening, screening_monitor=screening_monitor)
 
 
 def _wire_alerts(settings: Settings, db: Database, audit: AuditService,
