@@ -51,6 +51,8 @@ from idproof.security.brute_force import BruteForceGuard
 from idproof.security.detectors import Threshold, WindowCounter
 from idproof.security.rate_limit import RateLimiter
 from idproof.security.route_limits import Refusal, RouteLimiter, RouteLimits
+from idproof.signals.service import SignalService
+from idproof.signals.setup import build_signals
 from idproof.vault.service import VaultService
 from idproof.verification.biometrics.analysis import FaceAnalyzer
 from idproof.verification.biometrics.engines import DlibFaceEngine
@@ -141,6 +143,7 @@ class Container:
     workflows: WorkflowService
     screening: ScreeningService
     screening_monitor: ScreeningMonitor
+    signals: SignalService
     subjects: SubjectService
     retention: RetentionService
     consents: ConsentService
@@ -217,6 +220,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                               secret_grace=timedelta(hours=wh.secret_grace_hours),
                               sweep_batch=wh.sweep_batch, clock=clock,
                               retention=timedelta(days=wh.retention_days))
+    # Before the outbox's hook: `session.decided` then carries the signals' reasons.
+    signals = build_signals(db, audit, protection, sessions, derive(secret, "signals-hash"),
+                            clock)
     sessions.on_event(lambda s, row, event_type: webhooks.emit(
         s, row.tenant_id, event_type, sessions.event_data(row, event_type)))
     jobs = Jobs(make_huey(settings), process_capture=captures.process,
@@ -271,7 +277,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
                      console=console, workflows=workflows, subjects=subjects, retention=retention,
                      consents=consents,
-                     screening=screening, screening_monitor=screening_monitor)
+                     screening=screening, screening_monitor=screening_monitor,
+                     signals=signals)
 
 
 def _wire_alerts(settings: Settings, db: Database, audit: AuditService,

@@ -18,6 +18,7 @@ from idproof.console.mount import install as install_console
 from idproof.hosted.router import router as hosted_router
 from idproof.privacy.api import router as privacy_router
 from idproof.screening.api import router as screening_router
+from idproof.signals.api import router as signals_router
 from idproof.vault.api import router as vault_router
 from idproof.verification.api import router as sessions_router
 from idproof.verification.biometrics.api import router as biometrics_router
@@ -101,6 +102,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(workflows_router)
     app.include_router(privacy_router)
     app.include_router(screening_router)
+    app.include_router(signals_router)
     install_console(app)
     return app
 
