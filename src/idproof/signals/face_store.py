@@ -16,7 +16,7 @@ from idproof.core.errors import ValidationFailed
 from idproof.core.ids import new_id
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
-from idproof.signals.faces import DEFAULT_SIMILARITY, FaceIndex, FaceMatch, normalise
+from idproof.signals.faces import DEFAULT_DISTANCE, FaceIndex, FaceMatch, normalise
 from idproof.signals.models import SignalFace
 
 # `pending` faces (a session not yet approved) are stored but never reported as matches.
@@ -31,7 +31,7 @@ class FaceStore:
     another process changed the rows."""
 
     def __init__(self, db: Database, audit: AuditService, protection: DataProtection,
-                 clock: Clock | None = None, *, threshold: float = DEFAULT_SIMILARITY) -> None:
+                 clock: Clock | None = None, *, threshold: float = DEFAULT_DISTANCE) -> None:
         self._db = db
         self._audit = audit
         self._protection = protection

@@ -1,5 +1,5 @@
-"""The 1:N face index (pure): unit-normalised embeddings in one float32 matrix, searched by
-one matrix-vector product (exact; no ANN library was measured faster at 1M, see bench)."""
+"""The 1:N face index (pure): embeddings in one float32 matrix, searched exactly by one
+matrix-vector product (Euclidean distance, the metric of the 1:1 face match)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import numpy as np
 import numpy.typing as npt
 
 Vector = npt.NDArray[np.floating]
-# On unit vectors |a-b|^2 = 2 - 2 cos: 1:1 face match accepts a distance of 0.6 (cos 0.82);
-# 1:N compares with every face of the tenant, so false matches grow with N and the default
-# is stricter, cos 0.85 (distance 0.55).
-DEFAULT_SIMILARITY = 0.85
+# dlib's embeddings are compared by Euclidean distance (its documented operating point, and
+# the 1:1 face match's default, is 0.6). 1:N compares a selfie with every face of the
+# tenant, so false matches grow with N: the default is stricter. Cosine similarity was tried
+# first and fails on these embeddings (they are not centred: strangers score above 0.85).
+DEFAULT_DISTANCE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,15 +22,16 @@ class FaceMatch:
     face_id: str
     session_id: str | None
     list: str  # approved | blocklist
-    similarity: float
+    distance: float
 
 
 def normalise(vec: Vector) -> npt.NDArray[np.float32]:
+    """The embedding as float32, refused when not a finite non-zero vector."""
     v = np.asarray(vec, dtype=np.float32).reshape(-1)
     norm = float(np.linalg.norm(v))
     if not np.isfinite(norm) or norm == 0.0:
         raise ValueError("an embedding must be a finite non-zero vector")
-    return v / norm
+    return v
 
 
 class FaceIndex:
@@ -44,6 +46,7 @@ class FaceIndex:
         self._sessions: list[str | None] = []
         self._lists: list[str] = []
         self._live = np.zeros(0, dtype=bool)
+        self._sq = np.zeros(0, dtype=np.float32)  # squared norms: |a-b|^2 = |a|^2 - 2ab + |b|^2
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -58,7 +61,9 @@ class FaceIndex:
                 grow = max(1024, self._m.shape[0])
                 self._m = np.vstack([self._m, np.zeros((grow, self.dim), np.float32)])
                 self._live = np.concatenate([self._live, np.zeros(grow, bool)])
+                self._sq = np.concatenate([self._sq, np.zeros(grow, np.float32)])
             self._m[self._n] = v
+            self._sq[self._n] = float(v @ v)
             self._live[self._n] = True
             self._ids.append(face_id)
             self._sessions.append(session_id)
@@ -67,9 +72,11 @@ class FaceIndex:
 
     def add_many(self, face_ids: list[str], sessions: list[str | None], lists: list[str],
                  matrix: npt.NDArray[np.float32]) -> None:
-        """Bulk load (already unit-normalised rows): the index at start-up or in a bench."""
+        """Bulk load (rows already checked): the index at start-up or in a bench."""
+        rows = np.asarray(matrix, dtype=np.float32)
         with self._lock:
-            self._m = np.vstack([self._m[: self._n], matrix.astype(np.float32)])
+            self._m = np.vstack([self._m[: self._n], rows])
+            self._sq = np.concatenate([self._sq[: self._n], np.einsum("ij,ij->i", rows, rows)])
             self._live = np.concatenate([self._live[: self._n], np.ones(len(face_ids), bool)])
             self._ids += face_ids
             self._sessions += sessions
@@ -83,26 +90,27 @@ class FaceIndex:
                 if sid == session_id and self._live[i]:
                     self._live[i] = False
                     self._m[i] = 0.0
+                    self._sq[i] = 0.0
                     gone += 1
             return gone
 
-    def search(self, vec: Vector, threshold: float = DEFAULT_SIMILARITY, limit: int = 10,
+    def search(self, vec: Vector, threshold: float = DEFAULT_DISTANCE, limit: int = 10,
                exclude_session: str | None = None) -> list[FaceMatch]:
-        """Faces at or above `threshold` cosine similarity, best first."""
+        """Faces within `threshold` Euclidean distance, nearest first."""
         q = normalise(vec)
         with self._lock:
             n = self._n
             if n == 0:
                 return []
-            scores = self._m[:n] @ q
-            scores[~self._live[:n]] = -1.0
+            d2 = self._sq[:n] - 2.0 * (self._m[:n] @ q) + float(q @ q)
+            d2[~self._live[:n]] = np.inf
             k = min(limit + 1, n)
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top])]
+            top = np.argpartition(d2, k - 1)[:k]
+            top = top[np.argsort(d2[top])]
             out = []
             for i in top:
-                s = float(scores[i])
-                if s < threshold:
+                s = float(np.sqrt(max(float(d2[i]), 0.0)))
+                if s > threshold:
                     break
                 if exclude_session is not None and self._sessions[i] == exclude_session:
                     continue

@@ -41,7 +41,7 @@ class Observed:
     device_identities: int = 0  # other documents seen on this device
     face_duplicate_of: tuple[str, ...] = ()  # other sessions' ids with the same face
     face_blocklisted: bool = False
-    face_best_similarity: float | None = None
+    face_best_distance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def evaluate(seen: Observed, limits: Limits) -> Report:
         "face_duplicate": bool(seen.face_duplicate_of),
         "face_duplicate_sessions": list(seen.face_duplicate_of),
         "face_blocklisted": seen.face_blocklisted,
-        "face_similarity": seen.face_best_similarity,
+        "face_distance": seen.face_best_distance,
     }
     if "device" in over:
         signals["device_reused"] = True

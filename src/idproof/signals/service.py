@@ -85,7 +85,7 @@ class SignalService:
             duplicates = tuple(m.session_id for m in matches
                                if m.list == "approved" and m.session_id)
             blocklisted = any(m.list == "blocklist" for m in matches)
-            best = matches[0].similarity if matches else None
+            best = matches[0].distance if matches else None
         now = self._clock.now()
         with self._db.session() as s:
             self._observe(s, tenant_id, session_id, keys, now)
