@@ -56,6 +56,9 @@ def on_session_event(signals: SignalService, s: Session, row: VerificationSessio
     if event_type == "session.erased":
         signals.erase_session(s, row.tenant_id, row.id)
         return
+    if event_type in ("session.expired", "session.cancelled"):
+        signals.faces.remove_session(s, row.tenant_id, row.id)
+        return
     if event_type not in ("session.decided", "session.reviewed"):
         return
     result = s.get(SignalResult, row.id)
