@@ -50,12 +50,16 @@ from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.consent import ConsentService
 from idproof.privacy.purge import RetentionService
 from idproof.privacy.subjects import SubjectService
+from idproof.screening.monitoring import ScreeningMonitor
 from idproof.screening.service import ScreeningService
 from idproof.security.alerts import Alert, AlertService, Smtp
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.detectors import Threshold, WindowCounter
 from idproof.security.rate_limit import RateLimiter
 from idproof.security.route_limits import Refusal, RouteLimiter, RouteLimits
+from idproof.signals.service import SignalService
+from idproof.signals.sessions import session_changed as signals_session_changed
+from idproof.signals.setup import build_signals
 from idproof.vault.service import VaultService
 from idproof.verification.biometrics.analysis import FaceAnalyzer
 from idproof.verification.biometrics.engines import DlibFaceEngine
@@ -145,6 +149,8 @@ class Container:
     console: ConsoleService
     workflows: WorkflowService
     screening: ScreeningService
+    screening_monitor: ScreeningMonitor
+    signals: SignalService
     subjects: SubjectService
     retention: RetentionService
     consents: ConsentService
@@ -222,6 +228,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
                            biometrics=biometrics)
     subjects = SubjectService(db, audit, protection, blobs, captures, clock)
+    signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock)
+    screening = ScreeningService(db, audit, clock)
+    screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
     container = Container(
         settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
         clients=auth.clients, keys=auth.keys, revocations=auth.revocations, guard=guard,
@@ -234,7 +243,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         console=_console(settings, db, audit, secret, clock, storage),
         workflows=workflows, subjects=subjects, retention=retention,
         consents=ConsentService(db, audit, sessions, captures, subjects, clock),
-        screening=ScreeningService(db, audit, clock), route_limits=route_limits,
+        screening=screening, screening_monitor=screening_monitor, signals=signals,
+        route_limits=route_limits,
         alerts=_wire_alerts(settings, db, audit, webhooks, guard))
     _wire(container, events)
     return container
@@ -246,6 +256,8 @@ def _wire(c: Container, events: EventBus) -> None:
     # handlers of its own class run first, then those of its base class, each in this order.
     events.subscribe(SessionDecided, c.captures.images_due)  # raw images become due
     events.subscribe(DocumentFrontStored, c.biometrics.document_front_replaced)
+    # Signals before the outbox: `session.decided` then carries the signals' reasons.
+    events.subscribe(SessionEvent, partial(signals_session_changed, c.signals))
     events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))
     events.subscribe(SessionEvent, c.biometrics.session_changed)  # selfie at submit; cleanup
     # Tasks, run by a worker after the commit that queued them (ids only).
@@ -259,6 +271,7 @@ def _wire(c: Container, events: EventBus) -> None:
     c.audit.on_appended(c.audit_log.after_append)
     c.route_limits.on_refused(partial(_audit_rate_limited, c.audit))
     c.subjects.set_emit(c.webhooks.emit)
+    c.screening.on_imported(c.screening_monitor.after_import)  # re-screen monitored subjects
     c.hosted.on_consent(lambda s, row, actor, version, locale: c.consents.record(
         s, row, version=version, locale=locale, ip=actor.ip))
     c.hosted.privacy.connect(current=c.consents.current, withdraw=c.consents.withdraw)

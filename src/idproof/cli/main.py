@@ -22,6 +22,7 @@ from idproof.cli.operators import operators_app
 from idproof.cli.privacy import privacy_app
 from idproof.cli.screening import screening_app
 from idproof.cli.security import security_app
+from idproof.cli.signals import signals_app
 from idproof.cli.workflows import workflows_app
 from idproof.config import load_settings
 from idproof.core.errors import IdproofError
@@ -40,6 +41,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(operators_app, name="operators")
 app.add_typer(screening_app, name="screening")
+app.add_typer(signals_app, name="signals")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(security_app, name="security")
 app.add_typer(workflows_app, name="workflows")

@@ -16,6 +16,7 @@ import idproof.console.settings_pages
 import idproof.console.webhooks_pages  # noqa: F401
 from idproof.console.api import router as analytics_router
 from idproof.operators.router import ConsoleExit, router
+from idproof.screening import console_review as _screening_review  # noqa: F401
 
 
 def install(app: FastAPI) -> None:

@@ -9,6 +9,7 @@ from idproof.hosted import models as _hosted  # noqa: F401
 from idproof.operators import models as _operators  # noqa: F401
 from idproof.privacy import models as _privacy  # noqa: F401
 from idproof.screening import models as _screening  # noqa: F401
+from idproof.signals import models as _signals  # noqa: F401
 from idproof.vault import models as _vault  # noqa: F401
 from idproof.verification import blobs_sql as _blobs_sql  # noqa: F401
 from idproof.verification import models as _verification  # noqa: F401

@@ -141,9 +141,9 @@ class ScreeningService:
         self.default_threshold = default_threshold
         self._indexes: dict[str, tuple[str, ScreeningIndex]] = {}
         self._lock = threading.Lock()
-        self._after_import: list[Callable[[ImportResult], None]] = []
+        self._after_import: list[Callable[[ImportResult], object]] = []
 
-    def on_imported(self, listener: Callable[[ImportResult], None]) -> None:
+    def on_imported(self, listener: Callable[[ImportResult], object]) -> None:
         """Call `listener` after each activated import (ongoing monitoring hooks in here)."""
         self._after_import.append(listener)
 
@@ -290,6 +290,10 @@ class ScreeningService:
             index = ScreeningIndex(rows())
             self._indexes[source] = (snapshot_id, index)
             return index
+
+    def index_of(self, source: str, snapshot_id: str) -> ScreeningIndex:
+        """The index of one snapshot (monitoring screens against the one just imported)."""
+        return self._load(source, snapshot_id)
 
     def indexes(self) -> list[ScreeningIndex]:
         """The indexes of the snapshots active now (built on first use)."""

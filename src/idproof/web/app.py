@@ -19,6 +19,7 @@ from idproof.hosted.branding_api import router as branding_router
 from idproof.hosted.router import router as hosted_router
 from idproof.privacy.api import router as privacy_router
 from idproof.screening.api import router as screening_router
+from idproof.signals.api import router as signals_router
 from idproof.vault.api import router as vault_router
 from idproof.verification.api import router as sessions_router
 from idproof.verification.biometrics.api import router as biometrics_router
@@ -107,6 +108,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(workflows_router)
     app.include_router(privacy_router)
     app.include_router(screening_router)
+    app.include_router(signals_router)
     install_console(app)
     return app
 

@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 EVENT_TYPES: tuple[str, ...] = (
     "session.created", "session.started", "session.submitted", "session.decided",
     "session.expired", "session.cancelled", "session.erased", "subject.erased", "session.reviewed",
-    "security.alert",
+    "security.alert", "screening.match",
 )
 TEST_EVENT = "webhook.test"
 SUBSCRIBABLE: tuple[str, ...] = (*EVENT_TYPES, TEST_EVENT)
 EventType = Literal["session.created", "session.started", "session.submitted",
                     "session.decided", "session.expired", "session.cancelled",
                     "session.erased", "subject.erased", "session.reviewed", "security.alert",
-                    "webhook.test"]
+                    "screening.match", "webhook.test"]
 
 
 class CreateEndpoint(BaseModel):

@@ -1,0 +1,1 @@
+"""Fraud signals: IP intelligence, device fingerprints, velocity and the 1:N face index."""
