@@ -9,6 +9,7 @@ import base64
 import binascii
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -43,6 +44,7 @@ from idproof.operators.sessions import ConsoleSessions
 from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.consent import ConsentService
 from idproof.privacy.purge import RetentionService
+from idproof.privacy.residency import ResidencyGuard, check_deployment
 from idproof.privacy.subjects import SubjectService
 from idproof.screening.service import ScreeningService
 from idproof.security.alerts import Alert, AlertService, Smtp
@@ -144,6 +146,7 @@ class Container:
     consents: ConsentService
     route_limits: RouteLimits
     alerts: AlertService
+    residency: ResidencyGuard
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -158,6 +161,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     """The services wired together. `document_reader` and `face_analyzer` replace the OCR
     and face engines (tests of the session lifecycle that must not depend on them)."""
     clock = clock or SystemClock()
+    check_deployment(settings)  # never write a tenant's data outside its declared region
     secret = load_server_secret(settings)
     # hide_parameters: a failing statement must not print personal data into a log.
     db = Database(settings.sqlalchemy_url(), hide_parameters=True)
@@ -172,6 +176,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     audit_sequencer = Sequencer(audit, db, interval=settings.audit.sequencer_interval_seconds,
                                 batch=settings.audit.sequencer_batch)
     tenants = TenantService(db, audit, clock)
+    tenants.home_region = settings.residency.region
     clients = ClientService(db, audit, SecretHasher(derive(secret, "client-secret-pepper")),
                             clock, cache_seconds=settings.auth.client_cache_seconds)
     keys = SigningKeyRing(db, derive(secret, "signing-key-seal"), audit, clock,
@@ -266,7 +271,19 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
                      console=console, workflows=workflows, subjects=subjects, retention=retention,
                      consents=consents,
-                     screening=ScreeningService(db, audit, clock))
+                     screening=ScreeningService(db, audit, clock),
+                     residency=ResidencyGuard(settings.residency, _region_of(db)))
+
+
+def _region_of(db: Database) -> Callable[[str], str | None]:
+    from idproof.auth.models import Tenant
+
+    def region(tenant_id: str) -> str | None:
+        with db.read() as s:
+            row = s.get(Tenant, tenant_id)
+            return row.region if row is not None else None
+
+    return region
 
 
 def _wire_alerts(settings: Settings, db: Database, audit: AuditService,

@@ -84,6 +84,7 @@ def current_principal(
                               headers={"Retry-After": str(retry),
                                        **_challenge("invalid_token")}) from None
     _rate_limit(container, request, principal, ip)
+    container.residency.check(principal.tenant_id)  # 421 for another region's tenant
     return principal
 
 
