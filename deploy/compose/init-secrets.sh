@@ -9,4 +9,7 @@ mkdir -p secrets
 [ -s secrets/hsm_pin ] || head -c 12 /dev/urandom | base64 | tr -d '/+=\n' > secrets/hsm_pin
 [ -s secrets/database_url ] || printf 'postgresql+psycopg://idproof:%s@postgres:5432/idproof' \
   "$(cat secrets/postgres_password)" > secrets/database_url
+# The key store lives apart from the data tables (its own schema; a separate server is better).
+[ -s secrets/key_database_url ] || printf '%s?schema=idproof_keys' "$(cat secrets/database_url)" \
+  > secrets/key_database_url
 echo "secrets in $(pwd)/secrets"
