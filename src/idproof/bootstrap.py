@@ -5,17 +5,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
-import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
 from idproof.audit.events import AuditEvent
@@ -36,6 +30,7 @@ from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, S
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
 from idproof.crypto.setup import open_data_protection
+from idproof.datadir import derive, init_data_dir, load_server_secret
 from idproof.db.engine import Database
 from idproof.db.migrate import upgrade
 from idproof.hosted.service import HostedService
@@ -49,6 +44,7 @@ from idproof.operators.sso import build_sso
 from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.consent import ConsentService
 from idproof.privacy.purge import RetentionService
+from idproof.privacy.residency import ResidencyGuard, check_deployment
 from idproof.privacy.subjects import SubjectService
 from idproof.screening.monitoring import ScreeningMonitor
 from idproof.screening.service import ScreeningService
@@ -72,54 +68,6 @@ from idproof.verification.links import LinkSigner
 from idproof.verification.service import SessionService
 from idproof.webhooks.service import DELIVER_WEBHOOK, WebhookService
 from idproof.workflows.service import WorkflowService
-
-SECRET_FILE = "secret.key"  # noqa: S105 - a file name
-
-
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, stat.S_IRWXU)  # 0700: nobody else may even list the data dir
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def load_server_secret(settings: Settings) -> bytes:
-    """The server secret from settings, or the data dir's key file (generated on first run)."""
-    if settings.secret_key is not None:
-        raw = settings.secret_key.get_secret_value().strip()
-    else:
-        path = settings.data_dir / SECRET_FILE
-        if not path.exists():
-            _private_dir(settings.data_dir)
-            _write_private(path, base64.b64encode(os.urandom(32)) + b"\n")
-        raw = path.read_text().strip()
-    try:
-        secret = base64.b64decode(raw, validate=True)
-    except binascii.Error:
-        raise SystemExit("the server secret must be base64 (32 random bytes)") from None
-    if len(secret) < 32:
-        raise SystemExit("the server secret must hold at least 32 bytes")
-    return secret
-
-
-def derive(secret: bytes, purpose: str) -> bytes:
-    """A 32-byte key for one purpose; keys for different purposes are independent."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=f"idproof/{purpose}/v1".encode()).derive(secret)
-
-
-def init_data_dir(settings: Settings) -> None:
-    """Create the data dir (0700) and make every file in it owner-only."""
-    _private_dir(settings.data_dir)
-    for child in settings.data_dir.iterdir():
-        if child.is_file():
-            os.chmod(child, 0o600)
 
 
 @dataclass
@@ -151,6 +99,7 @@ class Container:
     screening: ScreeningService
     screening_monitor: ScreeningMonitor
     signals: SignalService
+    residency: ResidencyGuard
     subjects: SubjectService
     retention: RetentionService
     consents: ConsentService
@@ -175,6 +124,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     and face engines (tests of the session lifecycle that must not depend on them); `tasks`
     replaces the queue the services put jobs on (tests that run the jobs themselves)."""
     clock = clock or SystemClock()
+    check_deployment(settings)  # never write a tenant's data outside its declared region
     secret = load_server_secret(settings)
     # hide_parameters: a failing statement must not print personal data into a log.
     db = Database(settings.sqlalchemy_url(), hide_parameters=True)
@@ -192,7 +142,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     # and in one-shot commands and tests, each commit integrates its own events inline.
     audit_sequencer = Sequencer(audit, db, interval=settings.audit.sequencer_interval_seconds,
                                 batch=settings.audit.sequencer_batch)
-    tenants = TenantService(db, audit, clock)
+    tenants = TenantService(db, audit, clock, home_region=settings.residency.region)
     storage = (settings.redis_url.get_secret_value() if settings.redis_url else "memory://")
     guard, route_limits = _protection(settings, storage)
     auth = _auth(settings, db, audit, secret, clock, guard)
@@ -244,10 +194,22 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         workflows=workflows, subjects=subjects, retention=retention,
         consents=ConsentService(db, audit, sessions, captures, subjects, clock),
         screening=screening, screening_monitor=screening_monitor, signals=signals,
+        residency=ResidencyGuard(settings.residency, _region_of(db)),
         route_limits=route_limits,
         alerts=_wire_alerts(settings, db, audit, webhooks, guard))
     _wire(container, events)
     return container
+
+
+def _region_of(db: Database) -> Callable[[str], str | None]:
+    from idproof.auth.models import Tenant
+
+    def region(tenant_id: str) -> str | None:
+        with db.read() as s:
+            row = s.get(Tenant, tenant_id)
+            return row.region if row is not None else None
+
+    return region
 
 
 def _wire(c: Container, events: EventBus) -> None:

@@ -308,6 +308,25 @@ class OidcSettings(BaseModel):
     def enabled(self) -> bool:
         return bool(self.issuer and self.client_id)
 
+class RegionStores(BaseModel):
+    """One data region's own stores: its database, key store, blob store and KMS keyring."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: SecretStr
+    key_database_url: SecretStr | None = None  # default: the key store in database_url
+    blobs: str = ""  # a folder (local backend) or s3://bucket[/prefix]; "" = in the database
+    kms: str = ""  # the keyring path or the PKCS#11 token label of this region's KEK
+    public_url: str | None = None  # where this region's API answers (for refused requests)
+
+
+class ResidencySettings(BaseModel):
+    """Data residency: the region this deployment serves and every region's stores. Unset
+    `region` means one region, no checks (docs/operator/privacy.md#data-residency)."""
+
+    region: str | None = None
+    regions: dict[str, RegionStores] = Field(default_factory=dict)
+
 
 class OperatorSettings(BaseModel):
     """Console operators: enrolment links, session lifetimes, step-up, sign-in brute force."""
@@ -356,6 +375,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
+    residency: ResidencySettings = Field(default_factory=ResidencySettings)
     # IDPROOF_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhook URLs may point to private, loopback
     # and other inward addresses and use plain http. Local development and tests only.
     webhook_allow_private_networks: bool = False

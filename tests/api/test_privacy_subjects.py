@@ -215,3 +215,43 @@ def test_erase_while_the_document_job_runs_stops_cleanly(api, auth, colour_conta
     run(colour_container, jobs)  # finds the session, key and image gone: no error
     with colour_container.db.read() as s:
         assert s.scalar(select(SessionDocument.id)) is None
+
+
+def test_export_holds_the_screening_hits(api, auth, colour_container, jobs, clock) -> None:
+    """A session's screening step and the screening events about it (matched list entries
+    and scores, a reviewer's decision) are in the export; another subject's are not."""
+    from idproof.audit.events import AuditEvent
+    from idproof.verification.models import SessionStep
+
+    c = colour_container
+    sid = verified_session(api, auth, c, jobs, "user-screened")
+    other = verified_session(api, auth, c, jobs, "user-clear")
+    tenant_id = c.tenants.get("demo").id
+    with c.db.session() as s:
+        for session_id, hit in ((sid, True), (other, False)):
+            s.add(SessionStep(session_id=session_id, step="screening",
+                              state="review" if hit else "passed",
+                              reasons=["screening_hit"] if hit else [], facts={"hit": hit},
+                              attempts=1, updated_at=clock.now()))
+    for session_id, entries in ((sid, ["ofac:12345", "un:QDi.1"]), (other, ["eu:9"])):
+        c.audit.record(AuditEvent(
+            action="screening.screened", tenant_id=tenant_id, target_type="session",
+            target_id=session_id, details={"hits": len(entries), "best_score": 0.93,
+                                           "threshold": 0.85, "entries": entries,
+                                           "name": "must not be exported"}))
+    c.audit.record(AuditEvent(action="screening.hit_confirmed", actor_type="operator",
+                              actor_id="op_1", tenant_id=tenant_id, target_type="session",
+                              target_id=sid, details={"decision": "false_positive"}))
+    r = api.post("/v1/subjects/user-screened/export", headers=auth,
+                 json={"purpose": "art. 15", "passphrase": "correct horse battery"})
+    assert r.status_code == 200, r.text
+    members = verify_zip(pyrage.passphrase.decrypt(r.content, "correct horse battery"))
+    hits = json.loads(members["subject.json"])["screening_hits"]
+    assert {h["session_id"] for h in hits} == {sid}
+    step, screened, confirmed = hits
+    assert (step["source"], step["state"], step["hit"]) == ("workflow_step", "review", True)
+    assert screened["entries"] == ["ofac:12345", "un:QDi.1"]
+    assert screened["best_score"] == 0.93 and "name" not in screened
+    assert (confirmed["action"], confirmed["decision"]) == ("screening.hit_confirmed",
+                                                           "false_positive")
+    assert "ofac:12345" in members["summary.html"].decode()

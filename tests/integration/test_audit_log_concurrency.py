@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from idproof.audit.models import AuditEventRow, AuditLogKey
-from idproof.bootstrap import Container, derive, load_server_secret
+from idproof.bootstrap import Container
+from idproof.datadir import derive, load_server_secret
 from tests.audit_log_support import append_from_process, size
 
 PROCESSES, EVENTS = 4, 50

@@ -23,18 +23,27 @@ MAX_IMAGE_RETENTION_SECONDS = 90 * 86_400
 
 
 class TenantService:
-    def __init__(self, db: Database, audit: AuditService, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, audit: AuditService, clock: Clock | None = None, *,
+                 home_region: str | None = None) -> None:
         self._db = db
         self._audit = audit
         self._clock = clock or SystemClock()
+        # Residency (IDPROOF_RESIDENCY__REGION): the one region this deployment may hold.
+        # The region this deployment holds (residency); None: any, "eu" by default.
+        self.home_region = home_region
 
-    def create(self, name: str, region: str = "eu", *, actor: str = "cli") -> Tenant:
+    def create(self, name: str, region: str | None = None, *, actor: str = "cli") -> Tenant:
+        region = region or self.home_region or "eu"
         if not _NAME.match(name):
             raise ValidationFailed("tenant name: 2-63 of a-z 0-9 _ -, starting alphanumeric",
                                    code="invalid_tenant_name")
         if region not in REGIONS:
             raise ValidationFailed(f"region must be one of {', '.join(REGIONS)}",
                                    code="invalid_region")
+        if self.home_region is not None and region != self.home_region:
+            raise Conflict(f"this deployment holds region {self.home_region}'s data only; "
+                           f"create the tenant in region {region}'s deployment",
+                           code="residency_mismatch")
         tenant = Tenant(id=new_id("ten"), name=name, region=region, created_at=self._clock.now())
         try:
             with self._db.session() as s:
@@ -48,7 +57,7 @@ class TenantService:
             raise Conflict("a tenant with that name exists", code="tenant_exists") from None
         return tenant
 
-    def ensure(self, name: str, region: str = "eu") -> Tenant:
+    def ensure(self, name: str, region: str | None = None) -> Tenant:
         existing = self.find(name)
         return existing if existing is not None else self.create(name, region, actor="init")
 

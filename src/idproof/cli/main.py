@@ -158,8 +158,8 @@ def db_upgrade() -> None:
 
 
 @tenants_app.command("create")
-def tenants_create(name: str, region: Annotated[str, typer.Option(help="Data region")] = "eu"
-                   ) -> None:
+def tenants_create(name: str, region: Annotated[str | None, typer.Option(
+        help="Data region (default: this deployment's, else eu)")] = None) -> None:
     """Create a tenant."""
     try:
         t = _container().tenants.create(name, region)

@@ -221,3 +221,33 @@ def withdraw_consent(tenant: TenantOpt, reference: ReferenceOpt,
         _fail(exc)
         return
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+@privacy_app.command("residency-report")
+def residency_report_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Per region and tenant: which stores hold which data, with counts; exit 1 if any
+    tenant's data is outside its region (reads IDPROOF_RESIDENCY__REGIONS)."""
+    from idproof.privacy.residency_report import as_dict, residency_report
+
+    cfg = load_settings().residency
+    if not cfg.regions:
+        err.print("[red]error:[/red] no regions declared (IDPROOF_RESIDENCY__REGIONS)")
+        raise typer.Exit(2)
+    result = as_dict(residency_report(cfg))
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        for reg in result["regions"]:
+            stores = ", ".join(f"{k} {v}" for k, v in reg["stores"].items())
+            out.print(f"region {reg['region']}: {stores}")
+            for name, t in sorted(reg["tenants"].items()):
+                data = ", ".join(f"{k} {v}" for k, v in sorted(t["data"].items()))
+                out.print(f"  tenant {name} (region {t['region']}): {data or 'no data'}")
+            for problem in reg["problems"]:
+                out.print(f"  [red]PROBLEM[/red] {problem}")
+        out.print("every tenant's data is in its region" if result["ok"]
+                  else "[red]data found outside its region[/red]")
+    if not result["ok"]:
+        raise typer.Exit(1)

@@ -24,6 +24,7 @@ from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
 from idproof.privacy.models import ConsentGrant, LegalHold
 from idproof.privacy.package import Encryption, build_zip, check_encryption, encrypt
+from idproof.privacy.screening_section import screening_hits
 from idproof.vault.models import VaultToken
 from idproof.verification.biometrics.models import SelfieTemplate
 from idproof.verification.blobs import BlobNotFound, BlobStore
@@ -84,7 +85,7 @@ class SubjectService:
         self._captures = captures
         self._clock = clock or SystemClock()
         self._emit: Emit = lambda _s, _t, _e, _d: None
-        self._sections: dict[str, Section] = {"screening_hits": lambda _s, _t, _ids: []}
+        self._sections: dict[str, Section] = {"screening_hits": screening_hits}
 
     def set_emit(self, emit: Emit) -> None:
         self._emit = emit

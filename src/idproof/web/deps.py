@@ -68,6 +68,7 @@ async def current_principal(
         await run_in_threadpool(_refuse, container, request, ip, exc)
         raise AssertionError("unreachable: _refuse raises") from None
     _rate_limit(container, request, principal, ip)
+    container.residency.check(principal.tenant_id)  # 421 for another region's tenant
     return principal
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0022'
-down_revision = '0015'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
