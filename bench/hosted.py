@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from idproof.bootstrap import Container, prepare
 from idproof.config import Settings
-from idproof.verification.document.generator import DocumentGenerator
+from idproof.testing import DocumentGenerator
 from idproof.verification.models import SessionStep
 from idproof.verification.schemas import CreateSession
 from idproof.verification.service import Actor

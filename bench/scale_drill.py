@@ -83,7 +83,7 @@ class Receiver:
 
 def documents(count: int) -> list[bytes]:
     """Distinct synthetic passports as JPEG (distinct numbers: no duplicate-document flag)."""
-    from idproof.verification.document.generator import DocumentGenerator
+    from idproof.testing import DocumentGenerator
 
     gen = DocumentGenerator(seed=20)
     out = []

@@ -28,6 +28,7 @@ from tests.e2e.test_console_a11y import _enrol
 from tests.e2e.test_console_browser import ARGS, CHROMIUM, _free_port
 from tests.helpers import ApiClient, bearer, get_token
 from tests.review_support import duplicate_in_review
+from tests.task_log import TaskLog
 from tests.webhook_receiver import Receiver, start_receiver, stop_receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -44,12 +45,13 @@ class ColourServer:
                             webhook_allow_private_networks=True)
         (tmp / "data").mkdir(parents=True, exist_ok=True)
         upgrade(settings.sqlalchemy_url())
+        self.tasks = TaskLog("process_capture")  # document jobs run by the test
         self.container: Container = build_container(settings, document_reader=ColourReader(),
-                                                    face_analyzer=ColourFaces())
+                                                    face_analyzer=ColourFaces(), tasks=self.tasks)
+        self.tasks.forward = self.container.jobs
         self.container.keys.ensure_key()
         self.container.tenants.ensure("demo")
-        self.jobs: list[tuple[str, str]] = []
-        self.container.captures.set_enqueue(lambda sid, cid: self.jobs.append((sid, cid)))
+        self.jobs = self.tasks.of("process_capture")
         config = uvicorn.Config(create_app(self.container), host="127.0.0.1", port=self.port,
                                 log_config=None, log_level="warning")
         self.server = uvicorn.Server(config)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageFilter
 
-from idproof.verification.document.generator import DocumentGenerator
+from idproof.testing import DocumentGenerator
 from tests.e2e.test_hosted_a11y import _link, _serious, _set
 from tests.e2e.test_hosted_flow import CHROMIUM, Server
 from tests.e2e.y4m import write_y4m

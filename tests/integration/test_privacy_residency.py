@@ -25,6 +25,7 @@ from idproof.web.app import create_app
 from tests.colour_engines import ColourFaces, ColourReader, capture
 from tests.conftest import TEST_SECRET, _pg_admin_url, _pg_exec
 from tests.helpers import ApiClient, bearer, get_token
+from tests.task_log import TaskLog
 
 pytestmark = pytest.mark.postgres
 
@@ -65,15 +66,20 @@ def _settings(tmp: Path, urls: dict[str, str], region: str, db_region: str | Non
 def _container(tmp: Path, urls: dict[str, str], region: str) -> Container:
     settings = _settings(tmp, urls, region)
     (tmp / region).mkdir(mode=0o700, exist_ok=True)
+    tasks = TaskLog("process_capture")
     c = build_container(settings, FrozenClock(), document_reader=ColourReader(),
-                        face_analyzer=ColourFaces())
+                        face_analyzer=ColourFaces(), tasks=tasks)
+    tasks.forward = c.jobs
+    HELD[id(c)] = tasks
     c.keys.ensure_key()
     return c
 
 
+HELD: dict[int, TaskLog] = {}  # each container's held document jobs
+
+
 def _verified(api: TestClient, c: Container, auth: dict[str, str], reference: str) -> str:
-    jobs: list[tuple[str, str]] = []
-    c.captures.set_enqueue(lambda sid, cid: jobs.append((sid, cid)))
+    jobs = HELD[id(c)].of("process_capture")
     sid = api.post("/v1/sessions", json={"reference": reference, "workflow": "document_only"},
                    headers=auth).json()["id"]
     r = api.post(f"/v1/sessions/{sid}/documents", data={"side": "front"},

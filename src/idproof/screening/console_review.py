@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from idproof.console.pages import NAV, op_of, role_may
 from idproof.console.review import visible_tenants
+from idproof.console.web import NAV, op_of, role_may
 from idproof.core.errors import IdproofError
 from idproof.operators.policy import Action, can
 from idproof.operators.router import HEADERS, _csrf, _who, route

@@ -89,9 +89,6 @@ class ScreeningMonitor:
         self._emit = emit
         self._clock = clock or SystemClock()
 
-    def set_emit(self, emit: Emit) -> None:
-        self._emit = emit
-
     def after_import(self, result: ImportResult) -> MonitoringRun:
         """The `ScreeningService.on_imported` listener: screen against the new snapshot."""
         return self.rescreen(result.source, result.snapshot_id)

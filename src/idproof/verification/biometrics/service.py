@@ -1,13 +1,11 @@
-"""Biometric use cases: selfie face match, liveness challenges and answers.
-
-Privacy design (see docs/api/biometrics.md): selfies and liveness frames are processed
-synchronously inside the request, in memory, and dropped when it returns. They are never
-written to the database, the blob store, a temporary file, a log or a job payload. What is
-kept: step state, reason codes, boolean facts, and until the decision the selfie's embedding
-sealed under the person's data key (so a selfie sent before the document can be matched at
-submit, and liveness frames compared with the selfie). The document portrait comes from the
-document front already sealed in the blob store, decrypted in memory for each comparison.
-"""
+"""Biometric use cases: selfie face match, liveness challenges and answers."""
+# Privacy design (see docs/api/biometrics.md): selfies and liveness frames are processed
+# synchronously inside the request, in memory, and dropped when it returns. They are never
+# written to the database, the blob store, a temporary file, a log or a job payload. What is
+# kept: step state, reason codes, boolean facts, and until the decision the selfie's embedding
+# sealed under the person's data key (so a selfie sent before the document can be matched at
+# submit, and liveness frames compared with the selfie). The document portrait comes from the
+# document front already sealed in the blob store, decrypted in memory for each comparison.
 
 from __future__ import annotations
 
