@@ -194,7 +194,7 @@ def test_helm_chart_renders_valid_objects() -> None:
     env = docs["ConfigMap/idp-env"]["data"]
     for name in env:
         setting_path(name)
-    assert env["IDPROOF_RESIDENCY__REGION"] == values["region"]
+    assert "IDPROOF_RESIDENCY__REGION" not in env  # one region unless configured
     api = Deployment.model_validate(docs["Deployment/idp-api"])
     worker = Deployment.model_validate(docs["Deployment/idp-worker"])
     job = Job.model_validate(docs["Job/idp-migrate"])
@@ -213,6 +213,12 @@ def test_helm_chart_renders_valid_objects() -> None:
     assert job.spec.template.spec.containers[0].args == ["db", "upgrade"]
     service = docs["Service/idp-api"]["spec"]
     assert service["selector"].items() <= api.spec.template.metadata["labels"].items()
+    regions = '{"eu": {"database_url": "postgresql+psycopg://u@db.eu/idproof"}}'
+    eu = _rendered({**values, "residency": {"region": "eu", "regions": regions}})
+    eu_env = eu["ConfigMap/idp-env"]["data"]
+    assert eu_env["IDPROOF_RESIDENCY__REGION"] == "eu"
+    assert eu_env["IDPROOF_RESIDENCY__REGIONS"] == regions  # quoted JSON survives YAML
+    assert eu_env["IDPROOF_LOGGING__JSON_LOGS"] == "true"
     with_ingress = _rendered({**values, "ingress": {**values["ingress"], "enabled": True}})
     rule = with_ingress["Ingress/idp-api"]["spec"]["rules"][0]
     assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "idp-api"

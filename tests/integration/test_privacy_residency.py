@@ -160,26 +160,31 @@ def test_two_regions_keep_each_tenants_data_home(region_dbs, tmp_path) -> None:
         assert "***" in regions["eu"]["stores"]["database"]  # no password in the report
         assert eu_sids[0] not in json.dumps(report)  # counts, not ids
 
-        # -- a tenant of region us found in the EU database: refused and reported --------
-        eu.tenants.home_region = None  # as an older deployment without residency did
-        stray = eu.tenants.create("stray", "us")
-        eu.tenants.home_region = "eu"
-        with TestClient(create_app(eu), raise_server_exceptions=False) as eu_api:
-            auth = _client(eu_api, eu, "stray")
-            r = eu_api.post("/v1/sessions", json={"reference": "s-1",
-                                                  "workflow": "document_only"}, headers=auth)
-        assert r.status_code == 421, r.text
-        body = r.json()
-        assert body["code"] == "residency_mismatch" and body["region"] == "us"
-        assert "https://us.idproof.test" in body["detail"]
-        assert "verification_sessions" not in _tenant_rows(region_dbs["eu"], stray.id)
-        bad = as_dict(residency_report(_stores(tmp_path, region_dbs)))
-        assert not bad["ok"]
-        assert any("tenant stray (region us) has data in region eu" in p
-                   for p in bad["regions"][0]["problems"])
+        _stray_tenant_refused_and_reported(eu, region_dbs, tmp_path)
     finally:
         eu.close()
         us.close()
+
+
+def _stray_tenant_refused_and_reported(eu: Container, region_dbs: dict[str, str],
+                                       tmp_path: Path) -> None:
+    """A tenant of region us found in the EU database: refused and reported."""
+    eu.tenants.home_region = None  # as an older deployment without residency did
+    stray = eu.tenants.create("stray", "us")
+    eu.tenants.home_region = "eu"
+    with TestClient(create_app(eu), raise_server_exceptions=False) as eu_api:
+        auth = _client(eu_api, eu, "stray")
+        r = eu_api.post("/v1/sessions", json={"reference": "s-1",
+                                              "workflow": "document_only"}, headers=auth)
+    assert r.status_code == 421, r.text
+    body = r.json()
+    assert body["code"] == "residency_mismatch" and body["region"] == "us"
+    assert "https://us.idproof.test" in body["detail"]
+    assert "verification_sessions" not in _tenant_rows(region_dbs["eu"], stray.id)
+    bad = as_dict(residency_report(_stores(tmp_path, region_dbs)))
+    assert not bad["ok"]
+    assert any("tenant stray (region us) has data in region eu" in p
+               for p in bad["regions"][0]["problems"])
 
 
 def test_report_cli_and_refusal_to_start_outside_the_region(region_dbs, tmp_path,

@@ -132,10 +132,3 @@ class ResidencyGuard:
         raise ResidencyMismatch(
             f"this tenant's data lives in region {region}; call that region's API{where}",
             code="residency_mismatch", extra={"region": region})
-
-    def check_new_tenant(self, region: str) -> None:
-        """A tenant is created only in the deployment of its own region."""
-        if self._cfg.region is not None and region != self._cfg.region:
-            raise ResidencyMismatch(
-                f"this deployment serves region {self._cfg.region}; create a tenant of "
-                f"region {region} there", code="residency_mismatch")
