@@ -52,7 +52,7 @@ def tls_receiver(tmp_path: Path) -> Iterator[tuple[Receiver, Path]]:
 def _service(container, cert: Path) -> WebhookService:
     client_ctx = ssl.create_default_context(cafile=str(cert))
     # A DNS we control: both names answer loopback (allowed here, as in local development).
-    return WebhookService(container.db, container.audit, b"s" * 32,
+    return WebhookService(container.db, container.audit, b"s" * 32, tasks=container.jobs,
                           allow_private_networks=True, timeout_seconds=2,
                           clock=container.clock, tls_context=client_ctx,
                           resolver=lambda host, port: ["127.0.0.1"])
