@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from idproof.crypto.envelope import AadContext
+
+class AadFields(Protocol):
+    """Where a sealed value belongs (an `envelope.AadContext`), named in the error."""
+
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def table(self) -> str: ...
+    @property
+    def column(self) -> str: ...
+    @property
+    def row_id(self) -> str: ...
 
 
 class CryptoError(Exception):
@@ -20,7 +30,7 @@ class DecryptionError(CryptoError):
     """A sealed value could not be authenticated and decrypted; no output is produced."""
 
     def __init__(self, reason: str, *, key_id: str | None = None,
-                 context: AadContext | None = None) -> None:
+                 context: AadFields | None = None) -> None:
         self.reason = reason
         self.key_id = key_id
         self.context = context

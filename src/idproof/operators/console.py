@@ -20,11 +20,11 @@ from idproof.operators.models import (
 from idproof.operators.service_base import (
     Enrolled,
     LoginResult,
-    Who,
     context,
 )
 from idproof.operators.sessions import Live
 from idproof.operators.signin import SignInSteps
+from idproof.operators.who import Who
 
 __all__ = ["ConsoleService", "Enrolled", "LoginResult", "Who", "context"]
 

@@ -18,8 +18,9 @@ from idproof.operators.models import (
 )
 from idproof.operators.passkeys import CEREMONY_ERRORS
 from idproof.operators.passwords import password_problems
-from idproof.operators.service_base import ISSUER, ConsoleBase, Enrolled, Who
+from idproof.operators.service_base import ISSUER, ConsoleBase, Enrolled
 from idproof.operators.sessions import Live
+from idproof.operators.who import Who
 
 
 class EnrolmentSteps(ConsoleBase):

@@ -29,20 +29,13 @@ from idproof.operators.policy import OperatorContext, Role
 from idproof.operators.sealing import SecretSealer
 from idproof.operators.sessions import ConsoleSessions, Live
 from idproof.operators.throttle import SignInThrottle
+from idproof.operators.who import Who
 
 if TYPE_CHECKING:
     from idproof.operators.sso import SsoSignIn
 
 log = structlog.get_logger("idproof.operators")
 ISSUER = "idproof"
-
-
-@dataclass(frozen=True, slots=True)
-class Who:
-    """Request context for audit events."""
-
-    ip: str | None
-    request_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

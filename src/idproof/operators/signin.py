@@ -18,8 +18,9 @@ from idproof.operators.models import (
     OperatorRecoveryCode,
 )
 from idproof.operators.passkeys import CEREMONY_ERRORS, credential_ids
-from idproof.operators.service_base import ConsoleBase, LoginResult, Who, log
+from idproof.operators.service_base import ConsoleBase, LoginResult, log
 from idproof.operators.sessions import Live
+from idproof.operators.who import Who
 
 
 class SignInSteps(ConsoleBase):

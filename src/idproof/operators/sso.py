@@ -26,8 +26,8 @@ from idproof.operators.models import Operator, OperatorPasskey
 from idproof.operators.oidc import OidcError, OidcProvider, Pending
 from idproof.operators.policy import Role
 from idproof.operators.sealing import SecretSealer
-from idproof.operators.service_base import Who
 from idproof.operators.sessions import ConsoleSessions
+from idproof.operators.who import Who
 
 _SEAL_CONTEXT = "oidc-login"
 
