@@ -1,5 +1,6 @@
 """Console sign-in guards in headless Chromium: lockout after 10 failures, idle and absolute
-session expiry, and passkey assertions from another origin or from a cloned authenticator."""
+session expiry, passkey assertions from another origin or from a cloned authenticator, and a
+passkey step-up."""
 
 from __future__ import annotations
 
@@ -226,3 +227,20 @@ def test_assertion_made_for_another_origin_is_refused(server: ClockedServer,
     finally:
         other.shutdown()
         context.close()
+
+
+def test_passkey_step_up_returns_to_the_page(server: ClockedServer, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    _authenticator(context, page)
+    _passkey_operator(server, context, page)
+    _passkey_sign_in(page, server)
+    page.wait_for_url("**/console/", timeout=15000)
+    server.clock.advance(400)  # the second factor is older than 5 minutes
+    page.goto(server.url + "/console/step-up?next=/console/account")
+    page.get_by_role("button", name="Use a passkey").click()
+    page.wait_for_url(lambda url: url == server.url + "/console/account", timeout=15000)
+    steps = [e.details for e in server.container.audit.list(limit=1000)
+             if e.action == "operator.step_up"]
+    assert steps and steps[-1]["factor"] == "passkey"
+    context.close()

@@ -87,9 +87,10 @@ def sso(settings: Settings, clock: FrozenClock, idp: str
     yield from _app(_sso_settings(settings, idp), clock)
 
 
-def to_callback(api: TestClient, login: str, amr: str = "pwd") -> str:
+def to_callback(api: TestClient, login: str, amr: str = "pwd",
+                start_at: str = "/console/login/oidc") -> str:
     """Start at the console, sign in at the provider; the callback URL it sends back."""
-    start = api.get("/console/login/oidc", follow_redirects=False)
+    start = api.get(start_at, follow_redirects=False)
     assert start.status_code == 303, start.text
     url = start.headers["location"]
     query = parse_qs(urlsplit(url).query)
@@ -231,3 +232,29 @@ def test_not_configured_is_a_clear_404(api: TestClient) -> None:
     r = api.get("/console/login/oidc", follow_redirects=False)
     assert r.status_code == 404 and "not set up" in r.text
     assert "/console/login/oidc" not in api.get("/console/login").text
+
+
+def test_step_up_at_the_provider(sso: tuple[TestClient, Container], clock: FrozenClock) -> None:
+    api, container = sso
+    api.get(to_callback(api, "alice", amr="mfa"))
+    clock.advance(400)  # the provider's MFA is older than 5 minutes now
+    page = api.get("/console/step-up", params={"next": "/console/account"})
+    start_at = "/console/step-up/oidc?next=%2Fconsole%2Faccount"
+    assert start_at.replace("&", "&amp;") in page.text
+    query = parse_qs(urlsplit(api.get(start_at, follow_redirects=False)
+                              .headers["location"]).query)
+    assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+    before = api.cookies.get("idproof_console")
+    for login, amr, code in (("bob", "mfa", "oidc_wrong_account"),
+                             ("alice", "pwd", "oidc_mfa_required")):
+        r = api.get(to_callback(api, login, amr=amr, start_at=start_at))
+        assert r.status_code == 403 and code in r.text
+        assert api.cookies.get("idproof_console") == before
+        failed = [d for a, d in events(container) if a == "operator.mfa_failed"]
+        assert failed[-1]["reason"] == code and failed[-1]["purpose"] == "step_up"
+    r = api.get(to_callback(api, "alice", amr="mfa", start_at=start_at))
+    assert r.status_code == 200 and 'url=/console/account"' in r.text
+    assert api.cookies.get("idproof_console") not in {None, before}  # rotated
+    assert api.get("/console/account").status_code == 200
+    steps = [d for a, d in events(container) if a == "operator.step_up"]
+    assert len(steps) == 1 and steps[0]["factor"] == "sso"

@@ -11,15 +11,11 @@ from idproof.operators.policy import Action
 from idproof.operators.sessions import Live
 from idproof.operators.web import (
     HEADERS,
-    _check_post,
     _clear_cookie,
     _csrf,
-    _live,
     _qr,
-    _session_cookie,
     _start,
     _svc,
-    _to_login,
     _who,
     render,
     route,
@@ -131,27 +127,3 @@ def logout(request: Request,
     response = RedirectResponse("/console/login", status_code=303, headers=HEADERS)
     _clear_cookie(request, response, "idproof_console")
     return response
-
-
-async def _step_up_live(request: Request) -> Live:
-    live = await _live(request)
-    if live is None or live.stage != "full":
-        raise _to_login()
-    await _check_post(request, "s", _session_cookie(request), live.operator_id)
-    return live
-
-
-@route("GET", "/console/step-up", Action.CONSOLE_VIEW)
-def step_up_page(request: Request, live: Annotated[Live, Depends(_step_up_live)]) -> Response:
-    return render("mfa.html", csrf=_csrf(request), action="/console/step-up", step_up=True)
-
-
-@route("POST", "/console/step-up", Action.CONSOLE_VIEW)
-def step_up(request: Request, live: Annotated[Live, Depends(_step_up_live)],
-            code: Annotated[str, Form(max_length=64)] = "") -> Response:
-    cookie = _svc(request).verify_code(live, code, _who(request), purpose="step_up")
-    if cookie is None:
-        return render("mfa.html", status=401, csrf=_csrf(request), action="/console/step-up",
-                      step_up=True, error="That code is not right, or was used already.")
-    return _start(request, RedirectResponse("/console/", status_code=303, headers=HEADERS),
-                  cookie)

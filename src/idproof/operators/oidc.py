@@ -42,10 +42,15 @@ class Pending:
     nonce: str
     verifier: str
     expires: float
+    # A step-up names the console session it confirms and the page to go back to.
+    session_id: str | None = None
+    next: str = "/console/"
 
     @staticmethod
-    def new(now: float, ttl: float = 600) -> Pending:
-        return Pending(random_token(24), random_token(24), random_token(48), now + ttl)
+    def new(now: float, ttl: float = 600, *, session_id: str | None = None,
+            next: str = "/console/") -> Pending:
+        return Pending(random_token(24), random_token(24), random_token(48), now + ttl,
+                       session_id, next)
 
 
 def check_claims(claims: Mapping[str, Any], *, issuer: str, client_id: str, nonce: str,
@@ -145,7 +150,9 @@ class OidcProvider:
             "response_type": "code", "client_id": self.client_id,
             "redirect_uri": self.redirect_uri, "scope": self.scopes, "state": pending.state,
             "nonce": pending.nonce, "code_challenge": pkce_challenge(pending.verifier),
-            "code_challenge_method": "S256"})
+            "code_challenge_method": "S256",
+            # A step-up: the provider must authenticate the person again, now.
+            **({"prompt": "login", "max_age": "0"} if pending.session_id else {})})
         return f"{self.metadata()['authorization_endpoint']}?{query}"
 
     def exchange(self, code: str, verifier: str) -> str:

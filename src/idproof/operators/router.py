@@ -185,4 +185,9 @@ async def login_passkey(request: Request,
 
 
 # Registers the remaining console pages on `router` (after the names above exist).
-from idproof.operators import account_pages, enroll_pages, sso_pages  # noqa: E402, F401
+from idproof.operators import (  # noqa: E402, F401
+    account_pages,
+    enroll_pages,
+    sso_pages,
+    step_up_pages,
+)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -82,12 +83,19 @@ class ConsoleSessions:
         operator is disabled)."""
         if not cookie or len(cookie) > 128:
             return None
+        return self._live(OperatorSession.cookie_hash == cookie_hash(cookie))
+
+    def by_id(self, session_id: str) -> Live | None:
+        """The same checks for a session named by id (a step-up coming back from the identity
+        provider, where the SameSite=Strict cookie is not sent)."""
+        return self._live(OperatorSession.id == session_id[:40])
+
+    def _live(self, where: Any) -> Live | None:
         now = self._clock.now()
         with self._db.session() as s:
             row = s.execute(select(OperatorSession, Operator)
                             .join(Operator, Operator.id == OperatorSession.operator_id)
-                            .where(OperatorSession.cookie_hash == cookie_hash(cookie))
-                            ).first()
+                            .where(where)).first()
             if row is None:
                 return None
             sess, op = row

@@ -26,7 +26,7 @@ from idproof.operators.models import Operator, OperatorPasskey
 from idproof.operators.oidc import OidcError, OidcProvider, Pending
 from idproof.operators.policy import Role
 from idproof.operators.sealing import SecretSealer
-from idproof.operators.sessions import ConsoleSessions
+from idproof.operators.sessions import ConsoleSessions, Live
 from idproof.operators.who import Who
 
 _SEAL_CONTEXT = "oidc-login"
@@ -55,6 +55,7 @@ def subject_hash(issuer: str, sub: str) -> str:
 class SsoResult:
     cookie: str
     stage: str  # full, mfa (local second factor next) or enrolling (no factor yet)
+    next: str | None = None  # a step-up's page to go back to
 
 
 class SsoSignIn:
@@ -70,9 +71,13 @@ class SsoSignIn:
         self._clock = clock
         self.label = settings.label
 
-    def start(self) -> tuple[str, str]:
-        """(the provider's authorization URL, the sealed value for the browser's cookie)."""
-        pending = Pending.new(self._clock.timestamp())
+    def start(self, step_up: Live | None = None, next_page: str = "/console/"
+              ) -> tuple[str, str]:
+        """(the provider's authorization URL, the sealed value for the browser's cookie);
+        with `step_up`, a fresh authentication that confirms that console session."""
+        pending = Pending.new(self._clock.timestamp(),
+                              session_id=step_up.session_id if step_up else None,
+                              next=next_page)
         url = self.provider.authorization_url(pending)
         sealed = self._sealer.seal(_SEAL_CONTEXT, json.dumps(asdict(pending)))
         return url, base64.urlsafe_b64encode(sealed).decode()
@@ -93,6 +98,7 @@ class SsoSignIn:
 
     def finish(self, sealed: str | None, params: Mapping[str, str], who: Who) -> SsoResult:
         """The callback: state, code exchange, id_token, account and session; audited."""
+        pending: Pending | None = None
         try:
             if params.get("iss") and params["iss"].rstrip("/") != self.provider.issuer:
                 raise OidcError("oidc_wrong_issuer")  # RFC 9207: a provider mix-up
@@ -104,11 +110,15 @@ class SsoSignIn:
                 raise OidcError("oidc_code_rejected")
             raw = self.provider.exchange(code, pending.verifier)
             claims = self.provider.validate(raw, pending.nonce, self._clock.timestamp())
+            if pending.session_id is not None:
+                return self._step_up(claims, pending.session_id, pending.next, who)
             return self._sign_in(claims, who)
         except OidcError as exc:
+            step_up = pending is not None and pending.session_id is not None
             self._audit.record(operator_event(
-                "operator.signin_failed", actor_id=None, outcome="failure", ip=who.ip,
-                request_id=who.request_id, factor="sso", reason=exc.code))
+                "operator.mfa_failed" if step_up else "operator.signin_failed", actor_id=None,
+                outcome="failure", ip=who.ip, request_id=who.request_id, factor="sso",
+                reason=exc.code, purpose="step_up" if step_up else None))
             raise
 
     def _sign_in(self, claims: Mapping[str, Any], who: Who) -> SsoResult:
@@ -137,6 +147,35 @@ class SsoSignIn:
                 actor_id=op.id, target_id=op.id, ip=who.ip, request_id=who.request_id,
                 factor="sso", mfa="provider" if mfa else "local"))
         return SsoResult(cookie, stage)
+
+    def _step_up(self, claims: Mapping[str, Any], session_id: str, next_page: str,
+                 who: Who) -> SsoResult:
+        """The provider authenticated the same person again, just now, with MFA: the
+        session is rotated with a fresh second-factor time."""
+        live = self._sessions.by_id(session_id)
+        if live is None or live.stage != "full":
+            raise OidcError("oidc_session_gone", 401)
+        auth_time = claims.get("auth_time")
+        now = self._clock.now()
+        # max_age=0 asked for a new authentication; one older than the step-up's window is
+        # an old provider session replayed.
+        if not isinstance(auth_time, int | float) or auth_time < (
+                now.timestamp() - 600 - self.provider.leeway):
+            raise OidcError("oidc_not_reauthenticated", 401)
+        if not mfa_asserted(claims, self._settings.mfa_amr):
+            raise OidcError("oidc_mfa_required", 403)
+        subject = subject_hash(self.provider.issuer, str(claims["sub"]))
+        with self._db.session() as s:
+            op = s.get(Operator, live.operator_id)
+            if op is None or op.sso_subject is None or not hmac.compare_digest(
+                    op.sso_subject, subject):
+                raise OidcError("oidc_wrong_account", 403)
+            cookie = self._sessions.rotate(s, live, "full", ip=who.ip, mfa_at=now,
+                                           keep_expiry=True)
+            self._audit.record_in(s, operator_event(
+                "operator.step_up", actor_id=op.id, target_id=op.id, ip=who.ip,
+                request_id=who.request_id, factor="sso"))
+        return SsoResult(cookie, "full", next_page)
 
     def _account(self, s: Session, claims: Mapping[str, Any], rule: OidcRoleRule) -> Operator:
         """The operator for these claims: by subject, else linked by verified email, else new;

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from idproof.operators.oidc import OidcError
+from idproof.operators.step_up import safe_next
 from idproof.operators.web import (
     HEADERS,
     PUBLIC,
@@ -30,6 +31,8 @@ _TEXT = {
     "oidc_operator_disabled": "This account is disabled.",
     "oidc_email_unverified": "The identity provider did not confirm your email address.",
     "oidc_provider_unavailable": "The identity provider cannot be reached. Try again later.",
+    "oidc_wrong_account": "You signed in at the identity provider as someone else.",
+    "oidc_mfa_required": "The identity provider did not use a second factor.",
 }
 
 
@@ -77,7 +80,8 @@ async def sso_callback(request: Request) -> Response:
         # A page, not a redirect: the SameSite=Strict session cookie is sent only on a
         # navigation that starts on this site, and this request started at the provider.
         response = _start(request, render(
-            "sso_done.html", next=_NEXT[result.stage], heading="Signed in with single sign-on",
+            "sso_done.html", next=safe_next(result.next) if result.next else _NEXT[result.stage],
+            heading="Signed in with single sign-on",
             link_text="Continue"), result.cookie)
     response.delete_cookie(_name(request, _COOKIE), path="/", secure=_https(request),
                            httponly=True, samesite="lax")
