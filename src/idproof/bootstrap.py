@@ -222,7 +222,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                               retention=timedelta(days=wh.retention_days))
     # Before the outbox's hook: `session.decided` then carries the signals' reasons.
     signals = build_signals(db, audit, protection, sessions, derive(secret, "signals-hash"),
-                            clock)
+                            clock, settings.signals)
     sessions.on_event(lambda s, row, event_type: webhooks.emit(
         s, row.tenant_id, event_type, sessions.event_data(row, event_type)))
     jobs = Jobs(make_huey(settings), process_capture=captures.process,

@@ -21,6 +21,7 @@ from idproof.web.deps import get_container, require_scopes
 router = APIRouter(prefix="/v1/sessions", tags=["signals"])
 Verify = Annotated[Principal, Depends(require_scopes("identity.verify"))]
 ReadStatus = Annotated[Principal, Depends(require_scopes("identity.read_status"))]
+Review = Annotated[Principal, Depends(require_scopes("identity.review"))]
 
 
 class SignalsIn(BaseModel):
@@ -77,3 +78,24 @@ async def get_signals(request: Request, session_id: str, principal: ReadStatus) 
     svc = get_container(request).signals
     report = await run_in_threadpool(svc.result, principal.tenant_id, session_id[:64])
     return _out(report)
+
+
+class BlocklistedOut(BaseModel):
+    face_id: str = Field(description="The blocklisted face (its embedding stays sealed)")
+
+
+@router.post("/{session_id}/face-blocklist", response_model=BlocklistedOut, status_code=201,
+             summary="Blocklist the face of a session: later look-alikes are face_blocklisted")
+async def blocklist_face(request: Request, session_id: str, principal: Review
+                         ) -> BlocklistedOut:
+    c = get_container(request)
+
+    def run() -> str:
+        with c.db.read() as s:
+            row = get_owned(s, VerificationSession, session_id[:64], principal.tenant_id,
+                            code="session_not_found")
+        return c.signals.faces.blocklist_session(principal.tenant_id, row.id,
+                                                 actor_type="client",
+                                                 actor_id=principal.client_id)
+
+    return BlocklistedOut(face_id=await run_in_threadpool(run))
