@@ -204,3 +204,40 @@ def test_velocity_limits_come_from_settings(settings, clock) -> None:  # type: i
         assert c.signals.assess(tenant, "ses_late", Assessment(ip="192.0.2.9")).reasons == []
     finally:
         c.close()
+
+
+def with_document(c: Container, sid: str, index: str, country: str) -> None:
+    """The row the document job leaves: the blind index and the sealed countries."""
+    from idproof.crypto.fields import bind_protection
+    from idproof.verification.models import SessionDocument
+
+    with c.db.session() as s:
+        bind_protection(s, c.protection)
+        row = s.get(VerificationSession, sid)
+        assert row is not None
+        doc = SessionDocument(id=f"doc_{sid[4:]}", session_id=sid, tenant_id=row.tenant_id,
+                              subject_key_id=c.protection.subject_key(row.tenant_id,
+                                                                      row.subject_key_id),
+                              document_type="passport", document_number_token="tok_x",
+                              document_index=index, created_at=c.clock.now())
+        doc.issuing_country, doc.nationality = country, country
+        doc.surname, doc.given_names = "Tester", "Tess"
+        s.add(doc)
+
+
+def test_country_mismatch_and_one_device_many_documents(api, auth, container) -> None:  # type: ignore[no-untyped-def]
+    datasets(container)
+    first = session(api, auth)
+    with_document(container, first, "a" * 32, "FRA")
+    out = signals(api, auth, first, ip="192.0.2.10", device=DEVICE).json()  # a French IP
+    assert out["reasons"] == [] and out["signals"]["ip_country"] == "FR"
+    second = session(api, auth)
+    with_document(container, second, "b" * 32, "DEU")  # another person, the same device
+    out = signals(api, auth, second, ip="192.0.2.11", device=DEVICE).json()
+    assert out["reasons"] == ["ip_country_mismatch", "device_reused"]
+    assert out["signals"]["device_identities"] == 1
+    # The same document again on a new session is velocity on the document, not reuse.
+    third = session(api, auth)
+    with_document(container, third, "b" * 32, "DEU")
+    out = signals(api, auth, third).json()
+    assert out["signals"]["velocity"] == {"document": 1} and out["reasons"] == []
