@@ -1,15 +1,16 @@
-"""Signals benchmark: 1:N face duplicate detection on real photos (held out, threshold never
-tuned on them), 1:N search latency at 100,000 and 1,000,000 faces against a naive scan, IP
-lookups against 1,000,000 ranges, and one session's assessment through the service.
+"""Signals benchmark: 1:N faces (accuracy on real photos, latency at 100k/1M), IP, assess."""
 
-Honesty note on the face figures: the first default (cosine similarity >= 0.85 on the raw
-embeddings) matched every query with some other identity on these photos; the metric was then
-changed to the 1:1 face match's own (Euclidean distance, threshold 0.5, stricter than its 0.6)
-and not adjusted further. These photos have thus been seen once; they are few (9 identities).
-
-Run: .venv/bin/python bench/signals.py [--sizes 100000,1000000] [--skip-faces]
-The photos come from PyPI packages (tests/biometrics_data.py fetches them into the cache).
-"""
+# 1:N face duplicates on real photos, 1:N search latency at 100,000 and 1,000,000 faces
+# against a naive scan, IP lookups against 1,000,000 ranges, and one session's assessment
+# through the service.
+#
+# Honesty note on the face figures: the first default (cosine similarity >= 0.85 on the raw
+# embeddings) matched every query with some other identity on these photos; the metric was then
+# changed to the 1:1 face match's own (Euclidean distance, threshold 0.5, stricter than its 0.6)
+# and not adjusted further. These photos have thus been seen once; they are few (9 identities).
+#
+# Run: .venv/bin/python bench/signals.py [--sizes 100000,1000000] [--skip-faces]
+# The photos come from PyPI packages (tests/biometrics_data.py fetches them into the cache).
 
 from __future__ import annotations
 

@@ -178,7 +178,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
                            biometrics=biometrics)
     subjects = SubjectService(db, audit, protection, blobs, captures, clock)
-    signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock)
+    signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
+                            settings.signals)
     screening = ScreeningService(db, audit, clock)
     screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
     container = Container(

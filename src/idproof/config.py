@@ -223,6 +223,18 @@ class OperatorSettings(BaseModel):
     oidc: OidcSettings = Field(default_factory=OidcSettings)
 
 
+class SignalsSettings(BaseModel):
+    """Fraud-signal velocity: more other sessions than max_per_* in window_hours is a signal."""
+
+    window_hours: float = Field(24.0, gt=0, le=24 * 90)
+    max_per_ip: int = Field(10, ge=0)
+    max_per_device: int = Field(3, ge=0)
+    max_per_document: int = Field(3, ge=0)
+    max_per_face: int = Field(3, ge=0)
+    device_identities: int = Field(1, ge=0)  # other documents on one device: device_reused
+    face_distance: float = Field(0.5, gt=0, le=1.2)  # 1:N face match (Euclidean, dlib)
+
+
 class Settings(BaseSettings):
     """All configuration; built once at start-up and passed down."""
 
@@ -254,6 +266,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
+    signals: SignalsSettings = Field(default_factory=SignalsSettings)
     # IDPROOF_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhook URLs may point to private, loopback
     # and other inward addresses and use plain http. Local development and tests only.
     webhook_allow_private_networks: bool = False

@@ -184,3 +184,18 @@ def test_console_hits_are_scoped_to_the_operators_tenants(container: Container, 
     assert r.status_code == 404
     analyst = operator_browser(container, clock, "a@example.com", "analyst", ["demo"])
     assert analyst.get("/console/screening").status_code == 403
+
+
+def test_monitoring_pages_through_many_subjects(container: Container, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import idproof.screening.monitoring as monitoring
+
+    monkeypatch.setattr(monitoring, "PAGE", 2)
+    demo = container.tenants.find("demo").id
+    container.screening.configure(demo, monitoring=True, actor="test")
+    matching = {approved_subject(container, "demo", "Igor", "Kasparovski") for _ in range(3)}
+    for _ in range(2):
+        approved_subject(container, "demo", "Margaret", "Thistlewood")
+    ofac(container)
+    with container.db.read() as s:
+        found = {h.session_id for h in s.scalars(select(ScreeningHit))}
+    assert found == matching

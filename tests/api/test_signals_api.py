@@ -120,7 +120,8 @@ def decide(container: Container, sid: str, status: str) -> None:
         container.sessions.emit(s, row, "session.decided")
 
 
-def test_faces_one_to_n_duplicate_blocklist_and_erasure(api, auth, container) -> None:  # type: ignore[no-untyped-def]
+def test_faces_one_to_n_duplicate_blocklist_and_erasure(api, auth, container,
+                                                         make_client) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(3)
     person, stranger, banned = (rng.normal(size=128) for _ in range(3))
     first = session(api, auth)
@@ -140,8 +141,18 @@ def test_faces_one_to_n_duplicate_blocklist_and_erasure(api, auth, container) ->
     decide(container, again, "approved")
     d = api.get(f"/v1/sessions/{again}/decision", headers=auth).json()
     assert "face_duplicate" in d["reasons"] and d["status"] == "approved"
-    tenant_id = container.tenants.find("demo").id
-    container.signals.faces.enrol(tenant_id, None, banned, "blocklist")
+    # A fraudster's session: its face is blocklisted through the API (identity.review).
+    fraud = session(api, auth)
+    selfie(container, fraud, banned)
+    signals(api, auth, fraud)
+    assert api.post(f"/v1/sessions/{fraud}/face-blocklist", headers=auth).status_code == 403
+    reviewer = bearer(get_token(api, make_client(scopes="identity.review")))
+    r = api.post(f"/v1/sessions/{fraud}/face-blocklist", headers=reviewer)
+    assert r.status_code == 201 and r.json()["face_id"].startswith("face_")
+    assert container.audit.list(action="signals.face_enrolled")[-1].details["list"] == \
+        "blocklist"
+    r = api.post(f"/v1/sessions/{session(api, auth)}/face-blocklist", headers=reviewer)
+    assert r.status_code == 404 and r.json()["code"] == "face_not_found"
     third = session(api, auth)
     selfie(container, third, banned)
     assert signals(api, auth, third).json()["reasons"] == ["face_blocklisted"]
@@ -174,3 +185,59 @@ def test_bad_input_is_refused_and_changes_nothing(api, auth, make_client, contai
     other = bearer(get_token(api, make_client("other", scopes=SCOPES)))
     assert signals(api, other, sid, ip="8.8.8.8").status_code == 404
     assert api.post(f"/v1/sessions/{sid}/signals", json={}).status_code == 401
+
+
+def test_velocity_limits_come_from_settings(settings, clock) -> None:  # type: ignore[no-untyped-def]
+    from idproof.bootstrap import build_container
+    from idproof.config import SignalsSettings
+    from idproof.signals.service import Assessment
+
+    strict = settings.model_copy(update={"signals": SignalsSettings(window_hours=1,
+                                                                    max_per_ip=1)})
+    c = build_container(strict, clock)
+    try:
+        tenant = c.tenants.ensure("demo").id
+        out = [c.signals.assess(tenant, f"ses_{i}", Assessment(ip="192.0.2.9")).reasons
+               for i in range(3)]
+        assert out == [[], [], ["velocity_exceeded"]]
+        clock.advance(3601)
+        assert c.signals.assess(tenant, "ses_late", Assessment(ip="192.0.2.9")).reasons == []
+    finally:
+        c.close()
+
+
+def with_document(c: Container, sid: str, index: str, country: str) -> None:
+    """The row the document job leaves: the blind index and the sealed countries."""
+    from idproof.crypto.fields import bind_protection
+    from idproof.verification.models import SessionDocument
+
+    with c.db.session() as s:
+        bind_protection(s, c.protection)
+        row = s.get(VerificationSession, sid)
+        assert row is not None
+        doc = SessionDocument(id=f"doc_{sid[4:]}", session_id=sid, tenant_id=row.tenant_id,
+                              subject_key_id=c.protection.subject_key(row.tenant_id,
+                                                                      row.subject_key_id),
+                              document_type="passport", document_number_token="tok_x",
+                              document_index=index, created_at=c.clock.now())
+        doc.issuing_country, doc.nationality = country, country
+        doc.surname, doc.given_names = "Tester", "Tess"
+        s.add(doc)
+
+
+def test_country_mismatch_and_one_device_many_documents(api, auth, container) -> None:  # type: ignore[no-untyped-def]
+    datasets(container)
+    first = session(api, auth)
+    with_document(container, first, "a" * 32, "FRA")
+    out = signals(api, auth, first, ip="192.0.2.10", device=DEVICE).json()  # a French IP
+    assert out["reasons"] == [] and out["signals"]["ip_country"] == "FR"
+    second = session(api, auth)
+    with_document(container, second, "b" * 32, "DEU")  # another person, the same device
+    out = signals(api, auth, second, ip="192.0.2.11", device=DEVICE).json()
+    assert out["reasons"] == ["ip_country_mismatch", "device_reused"]
+    assert out["signals"]["device_identities"] == 1
+    # The same document again on a new session is velocity on the document, not reuse.
+    third = session(api, auth)
+    with_document(container, third, "b" * 32, "DEU")
+    out = signals(api, auth, third).json()
+    assert out["signals"]["velocity"] == {"document": 1} and out["reasons"] == []

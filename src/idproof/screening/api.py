@@ -51,6 +51,19 @@ class SearchOut(BaseModel):
     hits: list[HitOut]
 
 
+class ScreeningMatchData(BaseModel):
+    """The `screening.match` webhook's data: ids, list and score, never a name."""
+
+    hit_id: str = Field(description="The review case (`hit_…`)")
+    session_id: str
+    source: str = Field(description="ofac, un, eu, uk or opensanctions")
+    entry_id: str = Field(description="The list's own id of the entry")
+    score: float = Field(ge=0, le=1)
+    snapshot_id: str = Field(description="The list snapshot that raised it")
+    origin: str = Field(description="`monitoring` (after a list import) or `step`")
+    status: str = Field(description="`open` until a reviewer confirms or dismisses it")
+
+
 @router.post("/search", summary="Screen a name against the active sanctions and PEP lists",
              response_model=SearchOut)
 async def search(request: Request, body: SearchIn, principal: Search) -> SearchOut:

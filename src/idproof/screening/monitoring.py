@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,6 +30,7 @@ log = structlog.get_logger("idproof.screening.monitoring")
 # transaction (bootstrap passes WebhookService.emit).
 Emit = Callable[[Session, str, str, dict[str, Any]], object]
 MATCH_EVENT = "screening.match"
+PAGE = 500  # subjects decrypted and screened per read
 
 
 @dataclass(frozen=True)
@@ -100,24 +101,32 @@ class ScreeningMonitor:
                              .order_by(ScreeningSettings.tenant_id))
             return [(t, th) for t, th in rows]
 
-    def _subjects(self, tenant_id: str) -> list[tuple[str, SubjectFacts]]:
-        out: list[tuple[str, SubjectFacts]] = []
-        with self._db.read() as s:
-            bind_protection(s, self._protection)
-            q = (select(SessionDocument).join(
-                VerificationSession, VerificationSession.id == SessionDocument.session_id)
-                .where(VerificationSession.tenant_id == tenant_id,
-                       VerificationSession.status == "approved")
-                .order_by(SessionDocument.session_id))
-            for doc in s.scalars(q):
-                try:
-                    facts = facts_of(doc)
-                except CryptoError:  # a shredded key: the subject was erased meanwhile
-                    log.info("screening.monitoring_subject_skipped", session=doc.session_id)
-                    continue
-                if facts is not None:
-                    out.append((doc.session_id, facts))
-        return out
+    def _subjects(self, tenant_id: str) -> Iterator[tuple[str, SubjectFacts]]:
+        """The tenant's approved subjects, a page at a time (decrypted names stay few)."""
+        after = ""
+        while True:
+            page: list[tuple[str, SubjectFacts]] = []
+            with self._db.read() as s:
+                bind_protection(s, self._protection)
+                q = (select(SessionDocument).join(
+                    VerificationSession, VerificationSession.id == SessionDocument.session_id)
+                    .where(VerificationSession.tenant_id == tenant_id,
+                           VerificationSession.status == "approved",
+                           SessionDocument.session_id > after)
+                    .order_by(SessionDocument.session_id).limit(PAGE))
+                docs = list(s.scalars(q))
+                for doc in docs:
+                    try:
+                        facts = facts_of(doc)
+                    except CryptoError:  # a shredded key: the subject was erased meanwhile
+                        log.info("screening.monitoring_subject_skipped", session=doc.session_id)
+                        continue
+                    if facts is not None:
+                        page.append((doc.session_id, facts))
+            yield from page
+            if len(docs) < PAGE:
+                return
+            after = docs[-1].session_id
 
     def rescreen(self, source: str, snapshot_id: str) -> MonitoringRun:
         index = self._screening.index_of(source, snapshot_id)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -18,9 +20,11 @@ from idproof.signals.sessions import session_facts
 from idproof.verification.models import VerificationSession
 from idproof.web.deps import get_container, require_scopes
 
-router = APIRouter(prefix="/v1/sessions", tags=["signals"])
+router = APIRouter(tags=["signals"])
+_DEVICE_JS = (Path(__file__).parent / "static" / "device.js").read_bytes()
 Verify = Annotated[Principal, Depends(require_scopes("identity.verify"))]
 ReadStatus = Annotated[Principal, Depends(require_scopes("identity.read_status"))]
+Review = Annotated[Principal, Depends(require_scopes("identity.review"))]
 
 
 class SignalsIn(BaseModel):
@@ -62,7 +66,7 @@ def _assess(request: Request, tenant_id: str, session_id: str, body: SignalsIn) 
     return c.signals.assess(tenant_id, row.id, facts)
 
 
-@router.post("/{session_id}/signals", response_model=SignalsOut,
+@router.post("/v1/sessions/{session_id}/signals", response_model=SignalsOut,
              summary="Record the end user's IP and device for a session; its signals")
 async def post_signals(request: Request, session_id: str, body: SignalsIn,
                        principal: Verify) -> SignalsOut:
@@ -71,9 +75,39 @@ async def post_signals(request: Request, session_id: str, body: SignalsIn,
     return _out(report)
 
 
-@router.get("/{session_id}/signals", response_model=SignalsOut,
+@router.get("/v1/sessions/{session_id}/signals", response_model=SignalsOut,
             summary="A session's fraud signals and reason codes")
 async def get_signals(request: Request, session_id: str, principal: ReadStatus) -> SignalsOut:
     svc = get_container(request).signals
     report = await run_in_threadpool(svc.result, principal.tenant_id, session_id[:64])
     return _out(report)
+
+
+class BlocklistedOut(BaseModel):
+    face_id: str = Field(description="The blocklisted face (its embedding stays sealed)")
+
+
+@router.post("/v1/sessions/{session_id}/face-blocklist", response_model=BlocklistedOut,
+             status_code=201,
+             summary="Blocklist the face of a session: later look-alikes are face_blocklisted")
+async def blocklist_face(request: Request, session_id: str, principal: Review
+                         ) -> BlocklistedOut:
+    c = get_container(request)
+
+    def run() -> str:
+        with c.db.read() as s:
+            row = get_owned(s, VerificationSession, session_id[:64], principal.tenant_id,
+                            code="session_not_found")
+        return c.signals.faces.blocklist_session(principal.tenant_id, row.id,
+                                                 actor_type="client",
+                                                 actor_id=principal.client_id)
+
+    return BlocklistedOut(face_id=await run_in_threadpool(run))
+
+
+@router.get("/sdk/device.js", include_in_schema=False)
+def device_js() -> Response:
+    """The collector of the device attributes (static, same for everyone)."""
+    return Response(_DEVICE_JS, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=3600",
+                             "X-Content-Type-Options": "nosniff"})

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.errors import ValidationFailed
+from idproof.core.errors import NotFound, ValidationFailed
 from idproof.core.ids import new_id
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
@@ -67,6 +67,21 @@ class FaceStore:
                 target_id=session_id or face_id, details={"list": list_name, "face": face_id}))
         self.forget(tenant_id)
         return face_id
+
+    def blocklist_session(self, tenant_id: str, session_id: str, *, actor_type: str,
+                          actor_id: str | None) -> str:
+        """Blocklist the face kept for a session (a fraudster's): a copy joins the index as
+        `blocklist`, so later selfies matching it raise `face_blocklisted`."""
+        with self._db.read() as s:
+            row = s.scalar(select(SignalFace).where(
+                SignalFace.tenant_id == tenant_id, SignalFace.session_id == session_id,
+                SignalFace.list != "blocklist").limit(1))
+            if row is None:
+                raise NotFound("no face is kept for this session", code="face_not_found")
+            raw = self._protection.decrypt(tenant_id, "signal_faces", "sealed_embedding",
+                                           row.id, None, row.sealed_embedding)
+        return self.enrol(tenant_id, None, np.frombuffer(raw, dtype="<f4"), "blocklist",
+                          actor_type=actor_type, actor_id=actor_id)
 
     def forget(self, tenant_id: str) -> None:
         """Drop the tenant's index from memory (rebuilt on the next search)."""

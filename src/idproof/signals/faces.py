@@ -1,5 +1,4 @@
-"""The 1:N face index (pure): embeddings in one float32 matrix, searched exactly by one
-matrix-vector product (Euclidean distance, the metric of the 1:1 face match)."""
+"""The 1:N face index (pure): exact Euclidean search over one float32 matrix."""
 
 from __future__ import annotations
 

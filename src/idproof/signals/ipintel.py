@@ -1,12 +1,11 @@
-"""IP intelligence (pure): parse the importable dataset files, and look addresses up in them.
+"""IP intelligence (pure): parse the importable dataset files, look addresses up in them."""
 
-Formats (documented in docs/api/signals.md), all UTF-8 text, `#` starting a comment line:
-- geoip: CSV with a header `network,country,asn,org` (country ISO alpha-2, asn and org
-  optional); `network` a CIDR (`203.0.113.0/24`, `2001:db8::/32`) or `first-last`.
-- tor: Tor's `exit-addresses` file (`ExitAddress 1.2.3.4 2024-...` lines) or one address
-  per line.
-- datacenter, vpn: one CIDR (or `first-last`) per line, optionally `,provider name`.
-"""
+# Formats (documented in docs/api/signals.md), all UTF-8 text, `#` starting a comment line:
+# - geoip: CSV with a header `network,country,asn,org` (country ISO alpha-2, asn and org
+#   optional); `network` a CIDR (`203.0.113.0/24`, `2001:db8::/32`) or `first-last`.
+# - tor: Tor's `exit-addresses` file (`ExitAddress 1.2.3.4 2024-...` lines) or one address
+#   per line.
+# - datacenter, vpn: one CIDR (or `first-last`) per line, optionally `,provider name`.
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Signals and the session lifecycle: facts read from a session, reasons added at decision,
-faces promoted into the 1:N index on approval, everything removed on erasure."""
+"""Signals in the session lifecycle: facts read, reasons on the decision, faces in and out."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from markupsafe import escape
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from idproof.auth.scopes import KNOWN_SCOPES
+from idproof.screening.api import ScreeningMatchData
 from idproof.verification.schemas import DecisionView
 from idproof.web.deps import current_principal
 from idproof.webhooks.schemas import EVENT_TYPES, TEST_EVENT
@@ -162,6 +163,8 @@ WEBHOOK_EVENTS: dict[str, tuple[str, type[BaseModel]]] = {
                          "(never the reviewer's note)", SessionReviewedData),
     "subject.erased": ("Every session of a subject was erased (`DELETE /v1/subjects/{reference}` "
                        "or `idproof privacy erase`)", SubjectErasedData),
+    "screening.match": ("Ongoing monitoring or a screening step found a new list hit for "
+                        "a session (no names)", ScreeningMatchData),
     TEST_EVENT: ("You asked for it with `POST /v1/webhooks/{id}/test`", TestEventData),
 }
 
