@@ -62,6 +62,8 @@ from idproof.verification.links import LinkSigner
 from idproof.verification.service import SessionService
 from idproof.webhooks.service import WebhookService
 from idproof.workflows.service import WorkflowService
+from idproof.workflows.steps.service import ContactSteps
+from idproof.workflows.steps.wiring import build_contact_steps
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name
 
@@ -144,6 +146,7 @@ class Container:
     consents: ConsentService
     route_limits: RouteLimits
     alerts: AlertService
+    contact_steps: ContactSteps
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -256,7 +259,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
     alerts = _wire_alerts(settings, db, audit, webhooks, guard)
-    return Container(route_limits=route_limits, alerts=alerts,
+    contact_steps = build_contact_steps(settings, db, audit, protection, sessions,
+                                        derive(secret, "workflow-otp"), clock)
+    return Container(route_limits=route_limits, alerts=alerts, contact_steps=contact_steps,
                      settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,

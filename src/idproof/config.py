@@ -136,6 +136,18 @@ class SmtpSettings(BaseModel):
     starttls: bool = False
 
 
+class SmsSettings(BaseModel):
+    """The SMS gateway of the workflow phone step (IDPROOF_SMS__PROVIDER, __URL, ...):
+    `http` posts {to, from, text} with a bearer token; `log` (development) writes codes to
+    the operator log only with __LOG_ENABLED=true; `none` refuses to send."""
+
+    provider: Literal["none", "http", "log"] = "none"
+    url: str | None = None
+    token: SecretStr | None = None
+    sender: str = Field("idproof", max_length=20)
+    log_enabled: bool = False
+
+
 class SecuritySettings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(1_048_576, ge=1024)
@@ -308,6 +320,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     # IDPROOF_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhook URLs may point to private, loopback
