@@ -62,6 +62,7 @@ from idproof.verification.links import LinkSigner
 from idproof.verification.service import SessionService
 from idproof.webhooks.service import WebhookService
 from idproof.workflows.service import WorkflowService
+from idproof.workflows.steps.screening_step import ScreeningStep
 from idproof.workflows.steps.service import ContactSteps
 from idproof.workflows.steps.wiring import build_contact_steps
 
@@ -147,6 +148,7 @@ class Container:
     route_limits: RouteLimits
     alerts: AlertService
     contact_steps: ContactSteps
+    screening_step: ScreeningStep
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -259,9 +261,12 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
     alerts = _wire_alerts(settings, db, audit, webhooks, guard)
+    screening = ScreeningService(db, audit, clock)
     contact_steps = build_contact_steps(settings, db, audit, protection, sessions,
                                         derive(secret, "workflow-otp"), clock)
     return Container(route_limits=route_limits, alerts=alerts, contact_steps=contact_steps,
+                     screening_step=ScreeningStep(db, audit, protection, sessions,
+                                                  screening, clock),
                      settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
@@ -271,7 +276,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                      webhooks=webhooks, biometrics=biometrics, operators=operators,
                      console=console, workflows=workflows, subjects=subjects, retention=retention,
                      consents=consents,
-                     screening=ScreeningService(db, audit, clock))
+                     screening=screening)
 
 
 def _wire_alerts(settings: Settings, db: Database, audit: AuditService,

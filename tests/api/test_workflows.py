@@ -82,14 +82,11 @@ def test_versions_publish_and_sessions(api, make_client, container) -> None:
 def test_publish_refuses_with_the_place(api, make_client) -> None:
     h = headers(api, make_client)
     bad = definition()
-    bad["flow"]["nodes"]["live"]["type"] = "screening"  # saved as a draft, not publishable
-    assert api.post("/v1/workflows", json={"id": "later", "definition": bad},
-                    headers=h).status_code == 201
-    r = api.post("/v1/workflows/later/versions/1/publish", headers=h)
-    assert r.status_code == 422 and r.json()["code"] == "workflow_invalid"
-    assert r.json()["issues"] == [{"code": "step_unavailable", "node": "live",
-                                   "message": "the screening step cannot be run by this "
-                                              "server yet"}]
+    bad["flow"]["nodes"]["face"]["type"] = "liveness"  # a step twice: refused at once
+    r = api.post("/v1/workflows", json={"id": "later", "definition": bad}, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["issues"][0]["code"] == "duplicate_step"
+    assert r.json()["issues"][0]["node"] == "live"
     broken = definition()
     broken["flow"]["decision"][0]["when"] = "document.age < '18'"
     r = api.post("/v1/workflows", json={"id": "broken", "definition": broken}, headers=h)

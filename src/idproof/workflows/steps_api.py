@@ -80,3 +80,8 @@ def confirm_phone(request: Request, session_id: str, body: CodeIn, p: Verify
 @router.post("/questionnaire", summary="Answer the workflow's questionnaire")
 def answer(request: Request, session_id: str, body: AnswersIn, p: Verify) -> dict[str, Any]:
     return _svc(request).answer(_actor(request, p), session_id, body.answers)
+
+
+@router.post("/screening", summary="Screen the document holder against the imported lists")
+def screen(request: Request, session_id: str, p: Verify) -> dict[str, Any]:
+    return get_container(request).screening_step.run(_actor(request, p), session_id)
