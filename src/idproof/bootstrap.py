@@ -68,6 +68,9 @@ from idproof.verification.links import LinkSigner
 from idproof.verification.service import SessionService
 from idproof.webhooks.service import DELIVER_WEBHOOK, WebhookService
 from idproof.workflows.service import WorkflowService
+from idproof.workflows.steps.screening_step import ScreeningStep
+from idproof.workflows.steps.service import ContactSteps
+from idproof.workflows.steps.wiring import build_contact_steps
 
 
 @dataclass
@@ -100,6 +103,8 @@ class Container:
     screening_monitor: ScreeningMonitor
     signals: SignalService
     residency: ResidencyGuard
+    contact_steps: ContactSteps
+    screening_step: ScreeningStep
     subjects: SubjectService
     retention: RetentionService
     consents: ConsentService
@@ -196,6 +201,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         consents=ConsentService(db, audit, sessions, captures, subjects, clock),
         screening=screening, screening_monitor=screening_monitor, signals=signals,
         residency=ResidencyGuard(settings.residency, _region_of(db)),
+        contact_steps=build_contact_steps(settings, db, audit, protection, sessions,
+                                          derive(secret, "workflow-otp"), clock),
+        screening_step=ScreeningStep(db, audit, protection, sessions, screening, clock),
         route_limits=route_limits,
         alerts=_wire_alerts(settings, db, audit, webhooks, guard))
     _wire(container, events)

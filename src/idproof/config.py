@@ -32,6 +32,18 @@ __all__ = [
 ENV_PREFIX = "IDPROOF_"
 
 
+class SmsSettings(BaseModel):
+    """The SMS gateway of the workflow phone step (IDPROOF_SMS__PROVIDER, __URL, ...):
+    `http` posts {to, from, text} with a bearer token; `log` (development) writes codes to
+    the operator log only with __LOG_ENABLED=true; `none` refuses to send."""
+
+    provider: Literal["none", "http", "log"] = "none"
+    url: str | None = None
+    token: SecretStr | None = None
+    sender: str = Field("idproof", max_length=20)
+    log_enabled: bool = False
+
+
 class MetricsSettings(BaseModel):
     """GET /metrics: served only to a scraper presenting this bearer token."""
 
@@ -263,6 +275,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)

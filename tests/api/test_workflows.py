@@ -82,14 +82,11 @@ def test_versions_publish_and_sessions(api, make_client, container) -> None:
 def test_publish_refuses_with_the_place(api, make_client) -> None:
     h = headers(api, make_client)
     bad = definition()
-    bad["flow"]["nodes"]["live"]["type"] = "email"  # saved as a draft, not publishable
-    assert api.post("/v1/workflows", json={"id": "later", "definition": bad},
-                    headers=h).status_code == 201
-    r = api.post("/v1/workflows/later/versions/1/publish", headers=h)
-    assert r.status_code == 422 and r.json()["code"] == "workflow_invalid"
-    assert r.json()["issues"] == [{"code": "step_unavailable", "node": "live",
-                                   "message": "the email step cannot be run by this "
-                                              "server yet"}]
+    bad["flow"]["nodes"]["face"]["type"] = "liveness"  # a step twice: refused at once
+    r = api.post("/v1/workflows", json={"id": "later", "definition": bad}, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["issues"][0]["code"] == "duplicate_step"
+    assert r.json()["issues"][0]["node"] == "live"
     broken = definition()
     broken["flow"]["decision"][0]["when"] = "document.age < '18'"
     r = api.post("/v1/workflows", json={"id": "broken", "definition": broken}, headers=h)
@@ -127,3 +124,23 @@ def test_templates_copy_schema_and_simulate(api, make_client) -> None:
         "selfie": {"facts": {"face_score": 0.2}}}})
     assert (r.json()["decision"], r.json()["reasons"]) == ("decline", ["underage"])
     assert copy.deepcopy(r.json())["path"] == ["doc", "face", "end"]
+
+
+def test_diff_between_versions(api, make_client) -> None:
+    h = headers(api, make_client)
+    assert api.post("/v1/workflows", json={"id": "eu", "definition": definition()},
+                    headers=h).status_code == 201
+    v2 = definition()
+    v2["minimum_age"] = 21
+    v2["flow"]["decision"][2]["reasons"] = ["face_near_threshold"]
+    assert api.post("/v1/workflows/eu/versions", json=v2, headers=h).status_code == 201
+    r = api.get("/v1/workflows/eu/diff", params={"from": 1, "to": 2}, headers=h)
+    assert r.status_code == 200, r.text
+    assert [(c["kind"], c["where"], c["before"], c["after"]) for c in r.json()["changes"]] == [
+        ("changed", "minimum_age", 18, 21),
+        ("changed", "flow.decision.borderline.reasons", ["face_borderline"],
+         ["face_near_threshold"])]
+    r = api.get("/v1/workflows/eu/diff", params={"from": 1, "to": 9}, headers=h)
+    assert r.status_code == 404 and r.json()["code"] == "workflow_version_not_found"
+    r = api.get("/v1/workflows/eu/diff", params={"from": 0, "to": 2}, headers=h)
+    assert r.status_code == 422

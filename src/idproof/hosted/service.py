@@ -147,7 +147,9 @@ class HostedService:
         view = self._sessions.get(browser.tenant_id, browser.session_id)
         steps = [StepInfo(st.step, st.state, tuple(st.reasons), st.attempts)
                  for st in view.steps]
-        page = next_page("expired" if expired else view.status, steps, workflow.steps,
+        # The camera steps have pages; e-mail, phone and questionnaire run over the API.
+        captured = [s for s in workflow.steps if s in CAPTURE_PAGES]
+        page = next_page("expired" if expired else view.status, steps, captured,
                          consented=consented)
         reasons: tuple[str, ...] = ()
         if page.name == "done":

@@ -28,6 +28,7 @@ from idproof.web.openapi import install_docs, install_openapi
 from idproof.web.problems import install_problem_handlers, problem
 from idproof.webhooks.api import router as webhooks_router
 from idproof.workflows.api import router as workflows_router
+from idproof.workflows.steps_api import router as workflow_steps_router
 
 DESCRIPTION = """\
 idproof verifies that your users are real people holding real identity documents.
@@ -106,6 +107,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(branding_router)
     app.include_router(webhooks_router)
     app.include_router(workflows_router)
+    app.include_router(workflow_steps_router)
     app.include_router(privacy_router)
     app.include_router(screening_router)
     app.include_router(signals_router)

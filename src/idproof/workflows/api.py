@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from idproof.auth.bearer import Principal
 from idproof.core.errors import ValidationFailed
 from idproof.web.deps import get_container, require_scopes
+from idproof.workflows.diff import diff_definitions
 from idproof.workflows.service import VersionInfo, definition_schema
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
@@ -92,6 +93,18 @@ def get_version(request: Request, workflow_id: str, version: int, principal: Man
                 ) -> dict[str, Any]:
     return _out(get_container(request).workflows.get_version(principal.tenant_id,
                                                              workflow_id, version))
+
+
+@router.get("/{workflow_id}/diff", summary="What changed between two versions")
+def diff(request: Request, workflow_id: str, principal: Manage,
+         a: Annotated[int, Query(alias="from", ge=1)],
+         b: Annotated[int, Query(alias="to", ge=1)]) -> dict[str, Any]:
+    svc = get_container(request).workflows
+    before = svc.get_version(principal.tenant_id, workflow_id, a)
+    after = svc.get_version(principal.tenant_id, workflow_id, b)
+    return {"workflow": workflow_id, "from": a, "to": b,
+            "changes": [asdict(c) for c in diff_definitions(before.definition,
+                                                            after.definition)]}
 
 
 @router.post("/{workflow_id}/versions/{version}/publish",

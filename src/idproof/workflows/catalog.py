@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from idproof.workflows.flow import RUNNABLE_STEPS, Flow, linear_flow
 
-Step = Literal["document", "selfie", "liveness"]
+Step = Literal["document", "selfie", "liveness", "email", "phone", "questionnaire",
+               "screening"]
 DocumentType = Literal["passport", "id_card", "driving_licence", "residence_permit", "visa"]
 
 

@@ -16,6 +16,7 @@ from idproof.workflows.flow_check import (
     compile_flow,
     validate_flow,
 )
+from idproof.workflows.steps.questionnaire import MAX_QUESTIONS, Question
 from idproof.workflows.variables import (
     CODE_PATTERN,
     COMMON_FIELDS,
@@ -60,6 +61,8 @@ class FlowNode(BaseModel):
     next: tuple[Transition, ...] = Field(default=(), max_length=20)
     # A review node: the reason codes it adds when the rules would have approved.
     reasons: tuple[ReasonCode, ...] = Field(default=(), max_length=10)
+    # A questionnaire node: its questions, asked in order (see steps/questionnaire.py).
+    questions: tuple[Question, ...] = Field(default=(), max_length=MAX_QUESTIONS)
 
 
 class Rule(BaseModel):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from idproof.workflows.cel import CelError, Compiled, compile_expr
+from idproof.workflows.steps.questionnaire import question_issues
 from idproof.workflows.variables import (
     CODE_PATTERN,
     NODE_ID_PATTERN,
@@ -18,7 +19,7 @@ from idproof.workflows.variables import (
 )
 
 if TYPE_CHECKING:
-    from idproof.workflows.flow import Flow, Rule, Transition
+    from idproof.workflows.flow import Flow, FlowNode, Rule, Transition
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def _structure(flow: Flow, publish: bool) -> tuple[list[Issue], dict[str, str]]:
                 issues.append(Issue("step_unavailable", f"the {node.type} step cannot be "
                                     "run by this server yet", node=nid))
             issues += _step_transitions(nid, node.next)
+            issues += _settings(nid, node)
         elif node.next:
             issues.append(Issue("terminal_with_transitions", f"a {node.type} node ends the "
                                                              "flow", node=nid))
@@ -182,6 +184,17 @@ def _step_transitions(nid: str, nxt: Sequence[Transition]) -> list[Issue]:
                      "condition", node=nid, transition=i)
                for i, t in enumerate(nxt[:-1]) if t.when is None]
     return issues
+
+
+def _settings(nid: str, node: FlowNode) -> list[Issue]:
+    """A step's own settings: a questionnaire has a sound list of questions, and only a
+    questionnaire has questions."""
+    if node.type == "questionnaire":
+        return [Issue("invalid_questions", msg, node=nid)
+                for msg in question_issues(node.questions)]
+    if node.questions:
+        return [Issue("invalid_questions", f"a {node.type} step asks no questions", node=nid)]
+    return []
 
 
 def _dominators(flow: Flow, order: Sequence[str]) -> dict[str, frozenset[str]]:

@@ -12,8 +12,10 @@ Action = Literal["decline", "review", "approve"]
 STEP_TYPES: tuple[str, ...] = ("document", "selfie", "liveness", "email", "phone",
                                "questionnaire", "screening")
 TERMINAL_TYPES = frozenset({"review", "end"})
-# The steps this server can capture today; the others validate but cannot be published yet.
-RUNNABLE_STEPS = frozenset({"document", "selfie", "liveness"})
+# The steps this server can run (e-mail, phone, questionnaire and screening through
+# /v1/sessions/{id}/steps/...); a step type added later validates in drafts before it runs.
+RUNNABLE_STEPS = frozenset({"document", "selfie", "liveness", "email", "phone",
+                            "questionnaire", "screening"})
 MAX_NODES = 100
 MAX_RULES = 100
 ReasonCode = str

@@ -125,7 +125,6 @@ def test_validator_names_the_place() -> None:
      [("unknown_node", "live")]),
     (lambda s: s.update(start="nowhere"), [("unknown_node", "nowhere")]),
     (lambda s: s["nodes"]["live"].update(type="document"), [("duplicate_step", "live")]),
-    (lambda s: s["nodes"]["live"].update(type="email"), [("step_unavailable", "live")]),
     (lambda s: s["decision"].append(dict(s["decision"][0])), [("duplicate_rule", "underage")]),
     (lambda s: s["decision"][0].update(reasons=["Bad Code"]),
      [("invalid_reason_code", "underage")]),

@@ -1,0 +1,111 @@
+"""The `screening` workflow step: the document holder screened by the screening service,
+the graph's rules reading `screening.hit`."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from idproof.bootstrap import Container
+from idproof.web.app import create_app
+from tests.colour_engines import capture
+from tests.helpers import ApiClient, bearer, get_token
+
+# The colour engines read every green document as ALEX TESTER, born 1990-01-01, French.
+LISTED = {"id": "NK-test-1", "schema": "Person", "caption": "Alex Tester",
+          "properties": {"name": ["Alex Tester"], "birthDate": ["1990-01-01"],
+                         "nationality": ["fr"], "topics": ["sanction"]},
+          "referents": [], "datasets": ["fictional"], "target": True}
+OTHER = {**LISTED, "id": "NK-test-2", "caption": "Maria Someone",
+         "properties": {**LISTED["properties"], "name": ["Maria Someone"],
+                        "birthDate": ["1950-05-05"]}}
+
+
+@pytest.fixture
+def jobs(colour_container: Container) -> list[tuple[str, str]]:
+    queue: list[tuple[str, str]] = []
+    colour_container.captures.set_enqueue(lambda sid, cid: queue.append((sid, cid)))
+    return queue
+
+
+@pytest.fixture
+def api(colour_container: Container, jobs: list[tuple[str, str]]) -> Iterator[TestClient]:
+    with TestClient(create_app(colour_container), client=("127.0.0.1", 50000),
+                    raise_server_exceptions=True) as tc:
+        yield tc
+
+
+def _workflow() -> dict[str, Any]:
+    return {"title": "Screened", "minimum_age": 18, "max_attempts": 3,
+            "document": {"types": ["passport"], "countries": None, "back_required_for": []},
+            "flow": {"start": "doc", "nodes": {
+                "doc": {"type": "document", "next": [{"to": "scr"}]},
+                "scr": {"type": "screening", "next": [{"to": "end"}]},
+                "end": {"type": "end"}},
+                "decision": [
+                    {"id": "bad_document", "action": "decline", "when": "!document.passed"},
+                    {"id": "listed", "action": "review", "when": "screening.hit",
+                     "reasons": ["sanctions_review"]},
+                    {"id": "ok", "action": "approve", "when": "true"}]}}
+
+
+def _session(api: TestClient, container: Container, jobs: list[tuple[str, str]],
+             entries: list[dict[str, Any]]) -> tuple[dict[str, str], str]:
+    lines = "\n".join(json.dumps(e) for e in entries).encode()
+    container.screening.import_file("opensanctions", io.BytesIO(lines), actor="test")
+    c = get_token(api, _client(container))
+    h = bearer(c)
+    assert api.post("/v1/workflows", json={"id": "screened", "definition": _workflow()},
+                    headers=h).status_code == 201
+    assert api.post("/v1/workflows/screened/versions/1/publish", headers=h).status_code == 200
+    r = api.post("/v1/sessions", json={"reference": "u1", "workflow": "screened"}, headers=h)
+    assert [s["step"] for s in r.json()["steps"]] == ["document", "screening"]
+    sid = r.json()["id"]
+    r = api.post(f"/v1/sessions/{sid}/steps/screening", headers=h)  # nothing read yet
+    assert r.status_code == 409 and r.json()["code"] == "document_missing"
+    r = api.post(f"/v1/sessions/{sid}/documents", data={"side": "front"},
+                 files={"file": ("d.jpg", capture("good", 1), "image/jpeg")}, headers=h)
+    assert r.status_code == 202, r.text
+    while jobs:
+        container.captures.process(*jobs.pop(0))
+    return h, sid
+
+
+def _client(container: Container) -> Any:
+    issued = container.clients.create(
+        "demo", "identity.verify identity.read_status workflows.manage")
+    return ApiClient(issued.client.id, issued.secret, "demo")
+
+
+def test_a_listed_holder_fails_the_step_and_the_rules_send_to_review(
+        api: TestClient, colour_container: Container, jobs: list[tuple[str, str]]) -> None:
+    h, sid = _session(api, colour_container, jobs, [LISTED, OTHER])
+    r = api.post(f"/v1/sessions/{sid}/steps/screening", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "failed"
+    assert r.json()["reasons"][0] in ("screening_potential_match", "screening_confirmed_match")
+    assert "Tester" not in r.text and "TESTER" not in r.text
+    r = api.post(f"/v1/sessions/{sid}/steps/screening", headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "step_finished"
+    assert api.post(f"/v1/sessions/{sid}/submit", headers=h).status_code == 200
+    d = api.get(f"/v1/sessions/{sid}/decision", headers=h).json()
+    assert d["status"] == "in_review" and "sanctions_review" in d["reasons"], d
+    (ev,) = colour_container.audit.list(action="session.screening_processed")
+    text = json.dumps(ev.details if hasattr(ev, "details") else ev, default=str)
+    assert "opensanctions:NK-test-1" in text and "ALEX" not in text.upper()
+
+
+def test_a_clear_holder_passes_and_is_approved(
+        api: TestClient, colour_container: Container, jobs: list[tuple[str, str]]) -> None:
+    h, sid = _session(api, colour_container, jobs, [OTHER])
+    r = api.post(f"/v1/sessions/{sid}/steps/screening", headers=h)
+    assert r.status_code == 200 and r.json() == {"step": "screening", "state": "passed",
+                                                  "reasons": []}
+    assert api.post(f"/v1/sessions/{sid}/submit", headers=h).status_code == 200
+    d = api.get(f"/v1/sessions/{sid}/decision", headers=h).json()
+    assert d["status"] == "approved", d
