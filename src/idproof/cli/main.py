@@ -8,7 +8,7 @@ import re
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -96,7 +96,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
         # is then killed and restarted in a loop. 60 s still catches a hung worker.
         import inspect
 
-        extra = ({"timeout_worker_healthcheck": 60} if "timeout_worker_healthcheck"
+        extra: dict[str, Any] = ({"timeout_worker_healthcheck": 60} if "timeout_worker_healthcheck"
                  in inspect.signature(uvicorn.run).parameters else {})
         uvicorn.run("idproof.web.app:create_app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_config=log_config, proxy_headers=False,
