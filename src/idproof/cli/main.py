@@ -8,7 +8,7 @@ import re
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -108,9 +108,16 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
         container.close()
         if jobs:
             err.print("With several workers, run the job consumer apart: idproof worker")
+        # uvicorn >= 0.35 restarts a worker that does not answer its health check in 5 s, which
+        # a busy machine's start-up (imports, keys, the audit sequencer) can miss: every worker
+        # is then killed and restarted in a loop. 60 s still catches a hung worker.
+        import inspect
+
+        extra: dict[str, Any] = ({"timeout_worker_healthcheck": 60} if "timeout_worker_healthcheck"
+                 in inspect.signature(uvicorn.run).parameters else {})
         uvicorn.run("idproof.web.app:create_app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_config=log_config, proxy_headers=False,
-                    server_header=False, **tls)
+                    server_header=False, **tls, **extra)
         return
     if jobs:
         container.jobs.start_consumer()
