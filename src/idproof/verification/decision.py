@@ -12,7 +12,14 @@ from typing import Any
 
 from idproof.verification.lifecycle import Status
 from idproof.workflows.catalog import Workflow
-from idproof.workflows.flow import STEP_TYPES, Outcome, decide_flow, pending_steps, walk
+from idproof.workflows.flow import (
+    STEP_TYPES,
+    Outcome,
+    compiled,
+    decide_flow,
+    pending_steps,
+    walk,
+)
 
 
 class StepState(StrEnum):
@@ -49,7 +56,7 @@ def incomplete_steps(workflow: Workflow, results: Mapping[str, StepResult]) -> l
     A step still `processing` does not: its job owes a result, and the sweep makes sure it
     comes (re-queued when lost, failed with `processing_timeout` past the job timeout)."""
     if workflow.flow is not None:  # only the steps on the path the outcomes so far take
-        return pending_steps(workflow.flow.compiled(), outcomes(results))
+        return pending_steps(compiled(workflow.flow), outcomes(results))
     return [s for s in workflow.steps if s not in results
             or results[s].state in (StepState.PENDING, StepState.RETRY)]
 
@@ -67,7 +74,7 @@ def ready(workflow: Workflow, results: Mapping[str, StepResult]) -> bool:
     if workflow.flow is None:
         return all(r.complete for r in results.values()) and len(results) >= len(
             workflow.steps)
-    path, waiting, _ = walk(workflow.flow.compiled(), outcomes(results))
+    path, waiting, _ = walk(compiled(workflow.flow), outcomes(results))
     kinds = [workflow.flow.nodes[n].type for n in path]
     return waiting is None and all(k in results and results[k].complete for k in kinds
                                    if k in STEP_TYPES)
@@ -78,7 +85,7 @@ def decide(workflow: Workflow, results: Mapping[str, StepResult]) -> Decision:
     unknown, approved only when every step passed with no reason at all. A graph workflow
     is decided by its CEL rules (`workflows.flow.decide_flow`)."""
     if workflow.flow is not None:
-        fd = decide_flow(workflow.flow.compiled(), outcomes(results))
+        fd = decide_flow(compiled(workflow.flow), outcomes(results))
         return _checks(workflow, results, _STATUS[fd.outcome or "review"], fd.reasons)
     reasons: list[str] = []
     for step in workflow.steps:

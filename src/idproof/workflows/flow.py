@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
-
-from idproof.workflows.cel import MAX_LENGTH, CelEvalError, context
+from idproof.workflows.cel import CelEvalError, context
 from idproof.workflows.flow_check import (
     CompiledFlow,
     FlowInvalid,
@@ -16,102 +14,35 @@ from idproof.workflows.flow_check import (
     compile_flow,
     validate_flow,
 )
-from idproof.workflows.steps.questionnaire import MAX_QUESTIONS, Question
+from idproof.workflows.flow_model import Flow, FlowNode, Rule, Transition
 from idproof.workflows.variables import (
     CODE_PATTERN,
     COMMON_FIELDS,
     FACE_FACTS,
     FACT_FIELDS,
-    MAX_NODES,
-    MAX_RULES,
     NAMESPACES,
-    NODE_ID_PATTERN,
     RUNNABLE_STEPS,
     SCALARS,
     SIGNAL_DEFAULTS,
     STEP_TYPES,
     TERMINAL_TYPES,
     Action,
-    NodeType,
-    ReasonCode,
     env_at,
 )
 
 __all__ = ["CODE_PATTERN", "NAMESPACES", "RUNNABLE_STEPS", "SCALARS", "STEP_TYPES",
            "TERMINAL_TYPES", "CompiledFlow", "Flow", "FlowDecision", "FlowInvalid", "FlowNode",
-           "Issue", "Outcome", "Rule", "Transition", "activation", "compile_flow", "decide_flow",
+           "Issue", "Outcome", "Rule", "Transition", "activation", "compile_flow", "compiled",
+           "decide_flow",
            "env_at", "linear_flow", "pending_steps", "validate_flow", "walk"]
 
 
-# -- the definition ------------------------------------------------------------------------
-class Transition(BaseModel):
-    """Go to `to` when `when` holds; no `when` is "otherwise" (must come last)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    to: str = Field(pattern=NODE_ID_PATTERN)
-    when: str | None = Field(None, max_length=MAX_LENGTH)
-
-
-class FlowNode(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: NodeType
-    title: str | None = Field(None, max_length=200)
-    next: tuple[Transition, ...] = Field(default=(), max_length=20)
-    # A review node: the reason codes it adds when the rules would have approved.
-    reasons: tuple[ReasonCode, ...] = Field(default=(), max_length=10)
-    # A questionnaire node: its questions, asked in order (see steps/questionnaire.py).
-    questions: tuple[Question, ...] = Field(default=(), max_length=MAX_QUESTIONS)
-
-
-class Rule(BaseModel):
-    """`action` when `when` holds, adding `reasons`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=NODE_ID_PATTERN)
-    action: Action
-    when: str = Field(max_length=MAX_LENGTH)
-    reasons: tuple[ReasonCode, ...] = Field(default=(), max_length=10)
-
-
-class Flow(BaseModel):
-    """The graph: `start`, the nodes by id, and the decision rules in order (the first
-    that holds decides; `otherwise` when none does)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    start: str = Field(pattern=NODE_ID_PATTERN)
-    nodes: dict[str, FlowNode] = Field(min_length=1, max_length=MAX_NODES)
-    decision: tuple[Rule, ...] = Field(default=(), max_length=MAX_RULES)
-    otherwise: Action = "review"
-    _compiled: Any = PrivateAttr(default=None)
-
-    def compiled(self) -> CompiledFlow:
-        """The checked and compiled flow (cached on the instance); raises FlowInvalid."""
-        if self._compiled is None:
-            self._compiled = compile_flow(self)
-        compiled: CompiledFlow = self._compiled
-        return compiled
-
-    def step_order(self) -> tuple[str, ...]:
-        """The step types in a topological order from `start` (depth-first, stable)."""
-        seen: list[str] = []
-        order: list[str] = []
-
-        def visit(nid: str) -> None:
-            if nid in seen or nid not in self.nodes:
-                return
-            seen.append(nid)
-            for t in self.nodes[nid].next:
-                visit(t.to)
-            order.append(nid)
-
-        visit(self.start)
-        kinds = [self.nodes[n].type for n in reversed(order)]
-        return tuple(dict.fromkeys(k for k in kinds if k in STEP_TYPES))
-
+def compiled(flow: Flow) -> CompiledFlow:
+    """The checked and compiled flow (cached on the instance); raises FlowInvalid."""
+    if flow._compiled is None:
+        flow._compiled = compile_flow(flow)
+    result: CompiledFlow = flow._compiled
+    return result
 
 
 # -- evaluation ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from idproof.workflows.variables import (
 )
 
 if TYPE_CHECKING:
-    from idproof.workflows.flow import Flow, FlowNode, Rule, Transition
+    from idproof.workflows.flow_model import Flow, FlowNode, Rule, Transition
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, NotFound, ValidationFailed
 from idproof.db.engine import Database
 from idproof.workflows.catalog import Workflow, builtin_workflows
-from idproof.workflows.flow import FlowInvalid, Outcome, compile_flow, decide_flow
+from idproof.workflows.flow import FlowInvalid, Outcome, compile_flow, compiled, decide_flow
 from idproof.workflows.models import TenantWorkflow, WorkflowVersion
 
 DRAFT, PUBLISHED, ARCHIVED = "draft", "published", "archived"
@@ -251,7 +251,7 @@ class WorkflowService:
             raise NotFound("no such workflow version", code="workflow_version_not_found")
         wf = parse_definition(definition, workflow_id, version)
         assert wf.flow is not None
-        wf.flow.compiled()
+        compiled(wf.flow)
         self._cache[key] = wf
         while len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -268,7 +268,7 @@ class WorkflowService:
         assert wf.flow is not None
         outcomes = {k: Outcome(str(v.get("state", "passed")), tuple(v.get("reasons", ())),
                                dict(v.get("facts", {}))) for k, v in steps.items()}
-        d = decide_flow(wf.flow.compiled(), outcomes, signals)
+        d = decide_flow(compiled(wf.flow), outcomes, signals)
         return {"workflow": workflow_id, "version": info.version, "path": list(d.path),
                 "decision": d.outcome, "reasons": list(d.reasons), "fired": list(d.fired),
                 "waiting_for": d.waiting, "errors": list(d.errors)}

@@ -18,7 +18,7 @@ from idproof.verification.decision import (
 )
 from idproof.verification.document_checks import ExtractedDocument, check_document
 from idproof.workflows.catalog import Workflow, get_workflow
-from idproof.workflows.flow import Flow, decide_flow
+from idproof.workflows.flow import Flow, compiled, decide_flow
 from tests.unit.workflows.test_workflow_graph import two_branch
 
 TODAY = date(2026, 11, 25)
@@ -63,7 +63,7 @@ def test_selfie_step_records_the_face_distance() -> None:
 def test_recorded_values_choose_the_branch_and_the_decision() -> None:
     wf = _workflow()
     assert wf.flow is not None
-    cf = wf.flow.compiled()
+    cf = compiled(wf.flow)
     eu = {"document": check_document(_doc("DEU", date(1990, 1, 2)), wf, TODAY),
           "selfie": _selfie_at(0.2)}
     d = decide_flow(cf, outcomes(eu))
