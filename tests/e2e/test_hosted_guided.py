@@ -192,3 +192,25 @@ def test_the_phone_takes_over_and_the_desktop_follows(server: Server, tmp_path: 
             browser.close()
     events = [e.action for e in server.container.audit.list(action="hosted.handoff_taken")]
     assert events == ["hosted.handoff_taken"]
+
+
+def test_a_document_to_retake_is_asked_for_while_the_person_is_on_the_selfie(
+        server: Server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            sid = _to_document_page(server, page, "document_selfie")
+            _set(server, sid, document=("processing", []))
+            page.goto(f"{server.url}/verify/s")
+            page.wait_for_selector("#selfie-form")
+            # The worker's answer: unreadable, retake. The selfie page goes back by itself.
+            _set(server, sid, document=("retry", ["document_unreadable"]))
+            page.wait_for_selector("#document-form", timeout=20_000)
+            assert "could not be read" in page.inner_text("#retry")
+            assert page.inner_text("#retry-advice")
+        finally:
+            browser.close()
