@@ -59,6 +59,7 @@ def test_after_the_phone_takes_over_the_desktop_only_follows(api, auth, containe
         # The desktop: a following page, its captures refused, nothing changed.
         followed = api.get("/verify/s")
         assert 'data-page="watch"' in followed.text and "Continuing on your phone" in followed.text
+        assert "/verify/s/withdraw" not in followed.text and "handoff-phone" not in followed.text
         assert api.get("/verify/s/status").json()["handed_off"] is True
         refused = api.post("/verify/s/documents", data={
             "csrf_token": csrf_of(desk.text), "document_type": "passport"},
