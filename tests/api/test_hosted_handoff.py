@@ -99,3 +99,13 @@ def test_handoff_needs_csrf_and_an_open_session(api, auth) -> None:  # noqa: F81
     api.post("/verify/s/cancel", data={"csrf_token": csrf_of(r.text), "confirm": "yes"})
     assert api.post("/verify/s/handoff",
                     data={"csrf_token": csrf_of(r.text)}).status_code == 409
+
+
+def test_the_handoff_secret_never_reaches_the_logs(api, auth, caplog) -> None:  # noqa: F811
+    from idproof.web.logging import scrub_text
+
+    _sid, _path, r = opened(api, auth, workflow="document_only")
+    link, _ = _handoff(api, r.text)
+    secret = link.rsplit(".", 1)[1]
+    assert secret not in scrub_text(f"GET {link} 200")
+    assert link.rsplit(".", 1)[0] in scrub_text(f"GET {link} 200")  # the id stays
