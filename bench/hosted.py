@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from idproof.bootstrap import Container, prepare
-from idproof.config import Settings
+from idproof.config import RateLimitSettings, SecuritySettings, Settings
 from idproof.testing import DocumentGenerator
 from idproof.verification.models import SessionStep
 from idproof.verification.schemas import CreateSession
@@ -51,8 +51,11 @@ def _gz(data: bytes) -> int:
 
 class Bench:
     def __init__(self, data_dir: Path) -> None:
+        # Route rate limits off: one benchmarking client on one address would meet the
+        # hosted per-IP limit (600/minute) within the run.
         settings = Settings(data_dir=data_dir, public_url="http://testserver",
-                            secret_key=base64.b64encode(b"b" * 32).decode())
+                            secret_key=base64.b64encode(b"b" * 32).decode(),
+                            security=SecuritySettings(rate_limits=RateLimitSettings(enabled=False)))
         self.container: Container = prepare(settings)
         self.app = create_app(self.container)
         issued = self.container.clients.create("demo", "identity.verify")
@@ -93,6 +96,7 @@ def _page(client: TestClient, runs: int) -> tuple[str, list[float]]:
         t0 = time.perf_counter()
         r = client.get("/verify/s")
         times.append(time.perf_counter() - t0)
+        assert r.status_code == 200, (r.status_code, r.text[:200])
         html = r.text
     return html, times
 

@@ -59,6 +59,7 @@ def test_after_the_phone_takes_over_the_desktop_only_follows(api, auth, containe
         # The desktop: a following page, its captures refused, nothing changed.
         followed = api.get("/verify/s")
         assert 'data-page="watch"' in followed.text and "Continuing on your phone" in followed.text
+        assert "/verify/s/withdraw" not in followed.text and "handoff-phone" not in followed.text
         assert api.get("/verify/s/status").json()["handed_off"] is True
         refused = api.post("/verify/s/documents", data={
             "csrf_token": csrf_of(desk.text), "document_type": "passport"},
@@ -98,3 +99,13 @@ def test_handoff_needs_csrf_and_an_open_session(api, auth) -> None:  # noqa: F81
     api.post("/verify/s/cancel", data={"csrf_token": csrf_of(r.text), "confirm": "yes"})
     assert api.post("/verify/s/handoff",
                     data={"csrf_token": csrf_of(r.text)}).status_code == 409
+
+
+def test_the_handoff_secret_never_reaches_the_logs(api, auth) -> None:  # noqa: F811
+    from idproof.web.logging import scrub_text
+
+    _sid, _path, r = opened(api, auth, workflow="document_only")
+    link, _ = _handoff(api, r.text)
+    secret = link.rsplit(".", 1)[1]
+    assert secret not in scrub_text(f"GET {link} 200")
+    assert link.rsplit(".", 1)[0] in scrub_text(f"GET {link} 200")  # the id stays

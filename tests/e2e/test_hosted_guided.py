@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from idproof.testing import DocumentGenerator
 from tests.e2e.test_hosted_a11y import _link, _serious, _set
@@ -38,6 +38,13 @@ def _document_scene(blur: float = 0.0) -> Image.Image:
     scene = Image.new("RGB", (640, 480), (35, 38, 42))
     scene.paste(page, ((640 - page.width) // 2, (480 - page.height) // 2))
     return scene.filter(ImageFilter.GaussianBlur(blur)) if blur else scene
+
+
+def _glare_scene() -> Image.Image:
+    """The document in dimmer light with a clipped white reflection on it."""
+    scene = ImageEnhance.Brightness(_document_scene()).enhance(0.6)
+    ImageDraw.Draw(scene).ellipse((250, 170, 390, 290), fill=(255, 255, 255))
+    return scene
 
 
 def _launch(pw: Any, clip: Path | None = None) -> Any:
@@ -192,3 +199,44 @@ def test_the_phone_takes_over_and_the_desktop_follows(server: Server, tmp_path: 
             browser.close()
     events = [e.action for e in server.container.audit.list(action="hosted.handoff_taken")]
     assert events == ["hosted.handoff_taken"]
+
+
+def test_a_document_to_retake_is_asked_for_while_the_person_is_on_the_selfie(
+        server: Server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            sid = _to_document_page(server, page, "document_selfie")
+            _set(server, sid, document=("processing", []))
+            page.goto(f"{server.url}/verify/s")
+            page.wait_for_selector("#selfie-form")
+            # The worker's answer: unreadable, retake. The selfie page goes back by itself.
+            _set(server, sid, document=("retry", ["document_unreadable"]))
+            page.wait_for_selector("#document-form", timeout=20_000)
+            assert "could not be read" in page.inner_text("#retry")
+            assert page.inner_text("#retry-advice")
+        finally:
+            browser.close()
+
+
+def test_a_reflection_on_the_document_is_pointed_out(server: Server, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    clip = write_y4m(tmp_path / "glare.y4m", [_glare_scene()], frames_each=30)
+    with sync_playwright() as pw:
+        browser = _launch(pw, clip)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            _to_document_page(server, page)
+            page.click("fieldset.capture .camera-start >> nth=0")
+            page.wait_for_selector(".camera .guide-text:has-text('reflections')")
+            page.wait_for_timeout(2_000)
+            assert page.locator(".preview").count() == 0  # not taken by itself
+            assert page.evaluate("window.idproofQuality")["problems"] == ["glare"]
+        finally:
+            browser.close()

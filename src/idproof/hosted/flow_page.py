@@ -7,7 +7,9 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
+from idproof.hosted.branding import BrandView
 from idproof.hosted.countries import country_options
 from idproof.hosted.flow import CAPTURE_PAGES, Page, final_outcome, shown_reasons
 from idproof.hosted.i18n import CONSENT_VERSION, Translator
@@ -47,7 +49,14 @@ def _retry(t: Translator, state: FlowState) -> tuple[str | None, str | None]:
     return notice, (t.advice(page.retry_reason) if page.retry_reason else None)
 
 
-def flow_page(request: Request, svc: HostedService, browser: Browser, cookie: str,
+def _tenant_bits(svc: HostedService, tenant_id: str, locale: str, consent: bool
+                 ) -> tuple[BrandView | None, tuple[str, str] | None]:
+    """The tenant's branding, and on the consent page its consent text (database reads)."""
+    return (svc.branding.get(tenant_id),
+            svc.privacy.consent_text(tenant_id, locale) if consent else None)
+
+
+async def flow_page(request: Request, svc: HostedService, browser: Browser, cookie: str,
               state: FlowState, *, error: str | None = None, status: int = 200,
               watching: bool = False) -> HTMLResponse:
     """`watching`: another device took over; until the end this browser only follows."""
@@ -64,9 +73,8 @@ def flow_page(request: Request, svc: HostedService, browser: Browser, cookie: st
     if page.name == "ended":
         extra = {"heading": "ended.heading", "text": "ended.text"}
     retry, retry_advice = _retry(t, state)
-    brand = svc.branding.get(browser.tenant_id)
-    tenant_text = (svc.privacy.consent_text(browser.tenant_id, t.locale)
-                   if page.name == "consent" else None)
+    brand, tenant_text = await run_in_threadpool(_tenant_bits, svc, browser.tenant_id,
+                                                 t.locale, page.name == "consent")
     return render(
         request, template, status=status, locale=state.locale, origins=state.origins,
         page=page, session_id=state.view.id, session_status=state.view.status,

@@ -63,6 +63,6 @@ async def take_handoff(request: Request, token: str) -> Response:
     state = await run_in_threadpool(svc.advance, browser, actor)
     # Rendered here, not redirected: the SameSite=Strict cookie set on a navigation from
     # another site (the camera app) would not be sent on the redirect.
-    response = flow_page(request, svc, browser, taken.cookie, state)
+    response = await flow_page(request, svc, browser, taken.cookie, state)
     set_cookie(request, response, taken.cookie, browser)
     return response

@@ -59,7 +59,7 @@ async def flow(request: Request) -> Response:
     actor = svc.actor(browser, client_ip(request), request_id(request))
     state = await run_in_threadpool(svc.advance, browser, actor)
     watching = await run_in_threadpool(svc.handoffs.watching, browser.id)
-    return flow_page(request, svc, browser, cookie, state, watching=watching)
+    return await flow_page(request, svc, browser, cookie, state, watching=watching)
 
 
 async def _step_error(request: Request, svc: HostedService, browser: Browser, cookie: str,
@@ -69,7 +69,7 @@ async def _step_error(request: Request, svc: HostedService, browser: Browser, co
     if key is None:
         key = upload_reason(exc)
     text = t("upload.rejected", reason=t(key)) if key.startswith("upload.") else t(key)
-    return flow_page(request, svc, browser, cookie, state, error=text,
+    return await flow_page(request, svc, browser, cookie, state, error=text,
                  status=exc.status if exc.status >= 400 else 400)
 
 
@@ -85,7 +85,7 @@ async def consent(request: Request,
     if agree != "yes":
         state = await run_in_threadpool(svc.state, browser)
         t = translator(request, state.locale)
-        return flow_page(request, svc, browser, cookie, state, error=t("consent.required"),
+        return await flow_page(request, svc, browser, cookie, state, error=t("consent.required"),
                      status=422)
     state = await run_in_threadpool(svc.state, browser)
     locale = translator(request, state.locale).locale
@@ -215,7 +215,7 @@ async def open_link(request: Request, link: str) -> Response:
         return nosession(request)
     actor = svc.actor(browser, client_ip(request), request_id(request))
     state = await run_in_threadpool(svc.advance, browser, actor)
-    response = flow_page(request, svc, browser, cookie, state)
+    response = await flow_page(request, svc, browser, cookie, state)
     if opened.cookie is not None:
         set_cookie(request, response, opened.cookie, browser)
     return response

@@ -216,15 +216,18 @@
     setTimeout(follow, 1000);
   }
 
-  // While the document is still being read, a later step's page watches for an early stop:
-  // a document the workflow declines ends the flow at once, not after the selfie and video.
+  // While the document is still being read, a later step's page watches for its result: a
+  // document the workflow declines ends the flow at once, one to retake is asked for now.
   if ((page === "selfie" || page === "liveness") && body.getAttribute("data-processing")) {
     var watch = function () {
       fetch("/verify/s/status", { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (s) {
-          if (s && (s.page === "done" || s.page === "waiting")) { location.assign("/verify/s"); }
-          else if (s && s.processing) { setTimeout(watch, 4000); }
+          // The document's result is in: an early stop, or a retake of the document (its
+          // reason shown on that step at once). Not while the camera is in use.
+          var busy = document.querySelector(".camera, .preview, #liveness.active");
+          if (s && s.page !== page && !busy) { location.assign("/verify/s"); }
+          else if (s && (s.processing || s.page !== page)) { setTimeout(watch, 4000); }
         })
         .catch(function () { setTimeout(watch, 8000); });
     };
