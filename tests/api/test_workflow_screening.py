@@ -15,6 +15,7 @@ from idproof.bootstrap import Container
 from idproof.web.app import create_app
 from tests.colour_engines import capture
 from tests.helpers import ApiClient, bearer, get_token
+from tests.task_log import TaskLog
 
 # The colour engines read every green document as ALEX TESTER, born 1990-01-01, French.
 LISTED = {"id": "NK-test-1", "schema": "Person", "caption": "Alex Tester",
@@ -26,11 +27,12 @@ OTHER = {**LISTED, "id": "NK-test-2", "caption": "Maria Someone",
                         "birthDate": ["1950-05-05"]}}
 
 
+pytestmark = pytest.mark.hold_tasks("process_capture")
+
+
 @pytest.fixture
-def jobs(colour_container: Container) -> list[tuple[str, str]]:
-    queue: list[tuple[str, str]] = []
-    colour_container.captures.set_enqueue(lambda sid, cid: queue.append((sid, cid)))
-    return queue
+def jobs(task_queue: TaskLog) -> list[tuple[str, ...]]:
+    return task_queue.of("process_capture")
 
 
 @pytest.fixture
