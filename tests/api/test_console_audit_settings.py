@@ -153,3 +153,12 @@ def test_audit_verify_catches_tampering(container, clock) -> None:
                      {"h": forged, "k": index})
     r = auditor.get(f"/console/audit/verify?index={index}")
     assert "Not verified" in r.text and "inclusion proof fails" in r.text
+
+
+def test_audit_export_asks_for_the_second_factor_again(container, clock) -> None:
+    auditor = operator(container, clock, "auditor")
+    clock.advance(301)  # the second factor is now older than the step-up window
+    r = auditor.get("/console/audit/export.jsonl", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/step-up")
+    assert not container.audit.list(action="audit.exported")
+    assert auditor.get("/console/audit").status_code == 200  # reading needs no step-up
