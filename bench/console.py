@@ -1,14 +1,12 @@
-"""Console list pages with 100,000 sessions: p50/p95 of the review queue and session lists.
-
-    python bench/console.py [--sessions 100000] [--runs 40] [--postgres ADMIN_URL]
-
-Seeds one tenant with N sessions (2 % in review, the rest spread over the other statuses and
-60 days, decisions with reason codes) by bulk INSERT, signs an owner in through the real
-forms (password + TOTP), then times each page in-process through the ASGI app (Starlette's
-TestClient: routing, dependencies, the SQL, the Jinja rendering; no network). SQLite always;
-PostgreSQL too with --postgres (an admin URL: a scratch database is created and dropped) or
-when IDPROOF_TEST_DATABASE_URL is set. Goal: p95 < 100 ms per page.
-"""
+"""Console list pages with 100,000 sessions: p50/p95 of the review queue and session lists."""
+# python bench/console.py [--sessions 100000] [--runs 40] [--postgres ADMIN_URL]
+#
+# Seeds one tenant with N sessions (2 % in review, the rest spread over the other statuses and
+# 60 days, decisions with reason codes) by bulk INSERT, signs an owner in through the real
+# forms (password + TOTP), then times each page in-process through the ASGI app (Starlette's
+# TestClient: routing, dependencies, the SQL, the Jinja rendering; no network). SQLite always;
+# PostgreSQL too with --postgres (an admin URL: a scratch database is created and dropped) or
+# when IDPROOF_TEST_DATABASE_URL is set. Goal: p95 < 100 ms per page.
 
 from __future__ import annotations
 
