@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from idproof.bootstrap import Container
 from idproof.web.app import create_app
+from tests.audit_log_support import drop_triggers
 from tests.console_helpers import csrf, enroll_totp
 
 
@@ -123,3 +124,41 @@ def test_settings_validated_versioned_and_audited(container, clock) -> None:
     assert admin.get("/console/settings?tenant=other").status_code == 404
     r = admin.post("/console/settings?tenant=other", data={**fresh, "csrf_token": csrf(page.text)})
     assert r.status_code == 404
+
+
+def test_audit_verify_catches_tampering(container, clock) -> None:
+    from sqlalchemy import select, text
+
+    from idproof.audit.leaf import event_leaf_hash, leaf_fields
+    from idproof.audit.models import AuditEventRow
+
+    issued = container.clients.create("demo", "identity.verify", actor="opr_alice")
+    container.audit_log.checkpoint()
+    auditor = operator(container, clock, "auditor")
+    index = next(e["index"] for e in container.audit_log.export()
+                 if e["target_id"] == issued.client.id)
+    assert "&#10003; Verified" in auditor.get(f"/console/audit/verify?index={index}").text
+    drop_triggers(container.db.engine)  # an attacker with raw database access
+    with container.db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET outcome = 'failure' WHERE idx = :k"),
+                     {"k": index})
+    r = auditor.get(f"/console/audit/verify?index={index}")
+    assert "Not verified" in r.text and "do not match its stored leaf hash" in r.text
+    # the edit with its leaf hash recomputed: the proof no longer reaches the signed root
+    with container.db.read() as s:
+        row = s.scalar(select(AuditEventRow).where(AuditEventRow.idx == index))
+        forged = event_leaf_hash(leaf_fields(row))
+    with container.db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET leaf_hash = :h WHERE idx = :k"),
+                     {"h": forged, "k": index})
+    r = auditor.get(f"/console/audit/verify?index={index}")
+    assert "Not verified" in r.text and "inclusion proof fails" in r.text
+
+
+def test_audit_export_asks_for_the_second_factor_again(container, clock) -> None:
+    auditor = operator(container, clock, "auditor")
+    clock.advance(301)  # the second factor is now older than the step-up window
+    r = auditor.get("/console/audit/export.jsonl", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/step-up")
+    assert not container.audit.list(action="audit.exported")
+    assert auditor.get("/console/audit").status_code == 200  # reading needs no step-up

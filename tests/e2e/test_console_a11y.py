@@ -82,7 +82,8 @@ def test_every_console_page_is_accessible(server: Server) -> None:
                 page.wait_for_selector("h1")
                 found[name] = _serious(axe, page)
 
-            for name, path in [("review", "/console/review"), ("case", f"/console/review/{sid}"),
+            for name, path in [("home", "/console/"), ("account", "/console/account"),
+                               ("review", "/console/review"), ("case", f"/console/review/{sid}"),
                                ("sessions", "/console/sessions"),
                                ("dashboard", "/console/dashboard"),
                                ("clients", "/console/clients"),
@@ -125,7 +126,7 @@ def test_every_console_page_is_accessible(server: Server) -> None:
         finally:
             browser.close()
     assert {k: v for k, v in found.items() if v} == {}, found
-    assert len(found) == 13
+    assert len(found) == 15
 
 
 def test_a_role_without_a_page_gets_403_and_no_data(server: Server) -> None:

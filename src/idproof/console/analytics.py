@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import and_, func, or_, select, true, union
 from sqlalchemy.orm import Session
 
 from idproof.console.review import decode_cursor, encode_cursor, reason_filter
@@ -28,6 +28,31 @@ def _p(values: Sequence[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _reason_counts(s: Session, where: Any) -> Counter[str]:
+    """Reason codes of the decided sessions, counted by the database (the JSON array is
+    expanded there: fetching 100,000 decisions to count them in Python took seconds)."""
+    if s.get_bind().dialect.name == "postgresql":
+        items = func.json_array_elements_text(
+            VerificationSession.decision["reasons"]).table_valued("value")
+    else:
+        items = func.json_each(VerificationSession.decision, "$.reasons").table_valued("value")
+    rows = s.execute(select(items.c.value, func.count()).select_from(VerificationSession)
+                     .join(items, true()).where(where).group_by(items.c.value))
+    return Counter({str(code): int(n) for code, n in rows})
+
+
+def _durations(s: Session, where: Any) -> list[float]:
+    """Seconds from creation to decision, computed by the database."""
+    seconds: Any
+    if s.get_bind().dialect.name == "postgresql":
+        seconds = func.extract("epoch", VerificationSession.decided_at
+                               - VerificationSession.created_at)
+    else:
+        seconds = (func.julianday(VerificationSession.decided_at)
+                   - func.julianday(VerificationSession.created_at)) * 86400.0
+    return [float(x) for x in s.scalars(select(seconds).where(where))]
 
 
 def summary(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetime,
@@ -49,14 +74,9 @@ def summary(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetim
     funnel: dict[str, dict[str, int]] = {}
     for step, state, n in funnel_rows:
         funnel.setdefault(step, {})[state] = n
-    reasons: Counter[str] = Counter()
-    durations: list[float] = []
-    for decision, created, decided in s.execute(
-            select(VerificationSession.decision, VerificationSession.created_at,
-                   VerificationSession.decided_at)
-            .where(where, VerificationSession.decided_at.is_not(None))):
-        reasons.update((decision or {}).get("reasons", []))
-        durations.append((decided - created).total_seconds())
+    decided_where = and_(where, VerificationSession.decided_at.is_not(None))
+    reasons = _reason_counts(s, decided_where)
+    durations = _durations(s, decided_where)
     sla = {r.tenant_id: r.sla_hours for r in s.scalars(
         select(ReviewSettings).where(ReviewSettings.tenant_id.in_(list(tenant_ids))))}
     backlog = breaches = 0

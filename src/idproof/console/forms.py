@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -102,3 +103,9 @@ def failure_text(exc: Exception, texts: dict[str, str]) -> str:
     fields = extra.get("fields")
     names = ", ".join(str(f) for f in fields) if isinstance(fields, list) else ""
     return "The form is not valid" + (f" (check: {names})." if names else ".")
+
+
+def version_of(values: dict[str, Any]) -> str:
+    """A fingerprint of the settings a form was drawn from (optimistic concurrency)."""
+    text = ";".join(f"{k}={values[k]}" for k in sorted(values))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Annotated, Any
 
@@ -10,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from idproof.auth.models import Tenant
-from idproof.console.forms import SettingsForm, failure_text, parse_form
+from idproof.console.forms import SettingsForm, failure_text, parse_form, version_of
 from idproof.console.web import chosen_tenant, page, role_may
 from idproof.core.errors import IdproofError
 from idproof.operators.policy import Action
@@ -27,12 +26,6 @@ def current(request: Request, tenant: Tenant) -> dict[str, Any]:
     review = c.sessions.review_settings(tenant.id)
     return {**c.retention.policy(tenant.id).as_dict(), "sla_hours": review.sla_hours,
             "four_eyes": bool(review.four_eyes)}
-
-
-def version_of(values: dict[str, Any]) -> str:
-    """A fingerprint of the settings a form was drawn from (optimistic concurrency)."""
-    text = ";".join(f"{k}={values[k]}" for k in sorted(values))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _page(request: Request, live: Live, tenant: str, *, status: int = 200,
