@@ -9,6 +9,7 @@ import base64
 import binascii
 import os
 import stat
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -51,6 +52,7 @@ from idproof.security.brute_force import BruteForceGuard
 from idproof.security.detectors import Threshold, WindowCounter
 from idproof.security.rate_limit import RateLimiter
 from idproof.security.route_limits import Refusal, RouteLimiter, RouteLimits
+from idproof.security.threat_detectors import PII_ACTIONS, DetectorConfig, Detectors
 from idproof.vault.service import VaultService
 from idproof.verification.biometrics.analysis import FaceAnalyzer
 from idproof.verification.biometrics.engines import DlibFaceEngine
@@ -146,6 +148,7 @@ class Container:
     route_limits: RouteLimits
     alerts: AlertService
     mtls: ClientTlsService
+    detectors: Detectors
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -259,8 +262,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         SecretSealer(derive(secret, "operator-totp-seal")),
         derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
         csrf_key=derive(secret, "console-csrf"))
-    alerts = _wire_alerts(settings, db, audit, webhooks, guard)
-    return Container(route_limits=route_limits, alerts=alerts, mtls=mtls,
+    alerts, detectors = _wire_alerts(settings, db, audit, webhooks, guard, clock)
+    return Container(route_limits=route_limits, alerts=alerts, mtls=mtls, detectors=detectors,
                      settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
                      clients=clients, keys=keys, revocations=revocations, guard=guard,
                      oauth=oauth, bearer=bearer, protection=protection, vault=vault,
@@ -274,7 +277,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
 
 
 def _wire_alerts(settings: Settings, db: Database, audit: AuditService,
-                 webhooks: WebhookService, guard: BruteForceGuard) -> AlertService:
+                 webhooks: WebhookService, guard: BruteForceGuard,
+                 clock: Clock) -> tuple[AlertService, Detectors]:
     """Alerts (audit + webhook in one transaction, e-mail, counter) and the detector of
     failed client authentications per IP, which blocks the address and alerts."""
     from idproof.auth.models import Tenant
@@ -317,7 +321,39 @@ def _wire_alerts(settings: Settings, db: Database, audit: AuditService,
                 "blocked_seconds": cfg.brute_force.block_seconds}))
 
     guard.on_failure(failed_auth)
-    return alerts
+    return alerts, _wire_detectors(settings, db, audit, alerts, guard, counter, clock)
+
+
+def _wire_detectors(settings: Settings, db: Database, audit: AuditService,
+                    alerts: AlertService, guard: BruteForceGuard, counter: WindowCounter,
+                    clock: Clock) -> Detectors:
+    """The detectors over the audit stream (sessions per client, webhook failures per
+    endpoint, operator sign-in failures per IP, PII reads above the reader's baseline)."""
+    from sqlalchemy import select
+
+    from idproof.audit.models import AuditEventRow
+
+    det = settings.security.detectors
+
+    def history(actor_type: str, actor_id: str, days: int) -> list[int]:
+        today = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        since = today - timedelta(days=days)
+        with db.read() as s:
+            times = s.scalars(select(AuditEventRow.occurred_at).where(
+                AuditEventRow.actor_type == actor_type, AuditEventRow.actor_id == actor_id,
+                AuditEventRow.action.in_(PII_ACTIONS), AuditEventRow.occurred_at >= since,
+                AuditEventRow.occurred_at < today))
+            per_day = Counter(t.date() for t in times)
+        return [per_day.get((since + timedelta(days=i)).date(), 0) for i in range(days)]
+
+    detectors = Detectors(counter, DetectorConfig(
+        det.auth_failures_per_ip, det.auth_failures_window_seconds,
+        det.webhook_failures_per_endpoint, det.malformed_uploads_per_ip,
+        det.sessions_per_client_per_minute, det.pii_baseline_days, det.pii_baseline_factor,
+        det.pii_baseline_minimum), alerts.raise_alert, guard.block, history,
+        lambda: clock.now().date())
+    audit.on_recorded(detectors.observe)
+    return detectors
 
 
 def _audit_rate_limited(audit: AuditService, r: Refusal) -> None:

@@ -85,7 +85,13 @@ class AuditService:
         self._db = db
         self._clock = clock or SystemClock()
         self._listeners: list[Callable[[int], None]] = []
+        self._recorded_listeners: list[Callable[[builtins.list[dict[str, Any]]], None]] = []
         self.inline = inline
+
+    def on_recorded(self, listener: Callable[[builtins.list[dict[str, Any]]], None]) -> None:
+        """Call `listener(rows)` with the column values of events once they are committed
+        (the security detectors watch the stream); errors are logged, never raised."""
+        self._recorded_listeners.append(listener)
 
     def on_appended(self, listener: Callable[[int], None]) -> None:
         """Call `listener(tree_size)` after each integration that added events (errors
@@ -130,7 +136,7 @@ class AuditService:
         row = self.values(event)
         with self._db.write() as conn:
             conn.execute(insert(_QUEUE), [row])
-        self._recorded()
+        self._recorded([row])
         return str(row["event_id"])
 
     def record_many(self, events: Iterable[AuditEvent]) -> list[str]:
@@ -139,7 +145,7 @@ class AuditService:
         if rows:
             with self._db.write() as conn:
                 conn.execute(insert(_QUEUE), rows)
-            self._recorded()
+            self._recorded(rows)
         return [str(r["event_id"]) for r in rows]
 
     def list(self, *, tenant_id: str | None = None, action: str | None = None,
@@ -180,15 +186,23 @@ class AuditService:
         pending = session.info.pop(_PENDING, None)
         if pending:
             # Core, on the session's connection (same transaction): one INSERT for them all.
-            session.connection().execute(insert(_QUEUE), [row for _, row in pending])
-            session.info[_RECORDED] = True
+            rows = [row for _, row in pending]
+            session.connection().execute(insert(_QUEUE), rows)
+            session.info[_RECORDED] = rows
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_RECORDED, None):
-            self._recorded()
+        rows = session.info.pop(_RECORDED, None)
+        if rows:
+            self._recorded(rows)
 
-    def _recorded(self) -> None:
-        """Events were committed to the queue: integrate them now in inline mode."""
+    def _recorded(self, rows: builtins.list[dict[str, Any]]) -> None:
+        """Events were committed to the queue: tell the listeners, and integrate them now in
+        inline mode."""
+        for listener in self._recorded_listeners:
+            try:
+                listener(rows)
+            except Exception as exc:  # a detector must never fail the request that recorded
+                log.error("audit_listener_failed", error_type=type(exc).__name__)
         if not self.inline:
             return
         try:
