@@ -7,7 +7,8 @@ from fastapi.responses import Response
 
 # Importing the pages registers them on the console router, each with its policy; it lives
 # here, above both packages, so that operators never imports the console built on it.
-import idproof.console.pages  # noqa: F401
+import idproof.console.pages
+import idproof.console.security_alerts  # noqa: F401
 from idproof.console.api import router as analytics_router
 from idproof.operators.router import ConsoleExit, router
 
