@@ -12,6 +12,7 @@ from idproof.bootstrap import build_container
 from idproof.config import Settings
 from idproof.web.app import create_app
 from tests.conftest import TEST_SECRET
+from tests.console_helpers import csrf
 from tests.helpers import ApiClient, bearer, get_token
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -121,3 +122,16 @@ def test_pii_reads_above_the_readers_baseline(setup, clock) -> None:  # type: ig
     assert alert.details["actor_id"] == client.id and alert.details["reads"] == 7
     read(5, actor="cli_new")  # no history: the minimum (5) alone decides
     assert len(_alerts(c, "pii_reads_above_baseline")) == 2
+
+
+def test_operator_signin_failures_through_the_console(setup) -> None:  # type: ignore[no-untyped-def]
+    c, api, _, _ = setup
+    for i in range(3):  # wrong passwords, an unknown address: three failures from one IP
+        page = api.get("/console/login")
+        api.post("/console/login", data={"email": f"nobody{i}@example.com",
+                                         "password": "wrong password 1234",
+                                         "csrf_token": csrf(page.text)})
+    (alert,) = _alerts(c, "operator_signin_failures_per_ip")
+    assert alert.ip == IP and c.guard.retry_after(IP) is not None
+    assert "nobody" not in str(alert.details)  # no e-mail address in the alert
+

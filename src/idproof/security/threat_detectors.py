@@ -66,7 +66,8 @@ class Detectors:
                 self._sessions(row)
             elif action == "webhook.delivery_failed":
                 self._webhook_failed(row)
-            elif action == "operator.signin_failed":
+            elif action in ("operator.signin_failed", "operator.signin_refused"):
+                # Attempts refused by the sign-in throttle still count, as for clients.
                 self._operator_failed(row)
             elif action in PII_ACTIONS:
                 self._pii_read(row)
