@@ -12,7 +12,6 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from idproof.audit.events import AuditEvent
 from idproof.audit.log import AuditLog, default_origin
 from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
@@ -24,6 +23,7 @@ from idproof.auth.revocation import RevocationList
 from idproof.auth.secret_hashing import SecretHasher
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.auth.tenants import TenantService
+from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, SessionEvent
@@ -48,11 +48,11 @@ from idproof.privacy.residency import ResidencyGuard, check_deployment
 from idproof.privacy.subjects import SubjectService
 from idproof.screening.monitoring import ScreeningMonitor
 from idproof.screening.service import ScreeningService
-from idproof.security.alerts import Alert, AlertService, Smtp
+from idproof.security.alerts import AlertService
 from idproof.security.brute_force import BruteForceGuard
-from idproof.security.detectors import Threshold, WindowCounter
 from idproof.security.rate_limit import RateLimiter
-from idproof.security.route_limits import Refusal, RouteLimiter, RouteLimits
+from idproof.security.route_limits import RouteLimiter, RouteLimits
+from idproof.security.threat_detectors import Detectors
 from idproof.signals.service import SignalService
 from idproof.signals.sessions import session_changed as signals_session_changed
 from idproof.signals.setup import build_signals
@@ -111,6 +111,7 @@ class Container:
     route_limits: RouteLimits
     alerts: AlertService
     mtls: ClientTlsService
+    detectors: Detectors
 
     def close(self) -> None:
         if self.audit_sequencer.running:
@@ -187,6 +188,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                             settings.signals)
     screening = ScreeningService(db, audit, clock)
     screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
+    alerts, detectors = wire_alerts(settings, db, audit, webhooks, guard, clock)
     container = Container(
         settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
         clients=auth.clients, keys=auth.keys, revocations=auth.revocations, guard=guard,
@@ -205,7 +207,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                                           derive(secret, "workflow-otp"), clock),
         screening_step=ScreeningStep(db, audit, protection, sessions, screening, clock),
         route_limits=route_limits,
-        alerts=_wire_alerts(settings, db, audit, webhooks, guard))
+        alerts=alerts, detectors=detectors)
     _wire(container, events)
     return container
 
@@ -240,7 +242,8 @@ def _wire(c: Container, events: EventBus) -> None:
     c.jobs.every("webhook_sweep", c.webhooks.sweep, queue="webhooks")
     # Hooks still to become events (tests/test_architecture.py lists them as debt).
     c.audit.on_appended(c.audit_log.after_append)
-    c.route_limits.on_refused(partial(_audit_rate_limited, c.audit))
+    c.route_limits.on_refused(partial(audit_rate_limited, c.audit))
+    c.audit.on_recorded(c.detectors.observe)  # the detectors watch the committed events
     c.subjects.set_emit(c.webhooks.emit)
     c.screening.on_imported(c.screening_monitor.after_import)  # re-screen monitored subjects
     c.hosted.on_consent(lambda s, row, actor, version, locale: c.consents.record(
@@ -318,61 +321,6 @@ def _console(settings: Settings, db: Database, audit: AuditService, secret: byte
         csrf_key=derive(secret, "console-csrf"),
         sso=build_sso(db, audit, sessions, derive(secret, "console-sso-seal"), ops.oidc,
                       settings.public_url, clock))
-
-
-def _wire_alerts(settings: Settings, db: Database, audit: AuditService,
-                 webhooks: WebhookService, guard: BruteForceGuard) -> AlertService:
-    """Alerts (audit + webhook in one transaction, e-mail, counter) and the detector of
-    failed client authentications per IP, which blocks the address and alerts."""
-    from idproof.auth.models import Tenant
-
-    cfg = settings.security
-
-    def record(alert: Alert) -> str | None:
-        details = {"kind": alert.kind, **alert.details}
-        with db.session() as s:
-            audit.record_in(s, AuditEvent(action="security.alert", outcome="success",
-                                          tenant_id=alert.tenant_id, ip=alert.ip,
-                                          details=details))
-            if alert.tenant_id is None or not cfg.alerts.webhook:
-                return None
-            return webhooks.emit(s, alert.tenant_id, "security.alert",
-                                 {"kind": alert.kind, "ip": alert.ip, **alert.details})
-
-    def recipients(tenant_id: str | None) -> tuple[str | None, list[str]]:
-        name = None
-        if tenant_id is not None:
-            with db.read() as s:
-                row = s.get(Tenant, tenant_id)
-                name = row.name if row is not None else None
-        return name, list(cfg.alerts.email_to.get(name or "platform", []))
-
-    smtp = settings.smtp
-    alerts = AlertService(record, recipients=recipients, smtp=None if smtp.host is None else Smtp(
-        smtp.host, smtp.port, smtp.sender, smtp.username,
-        smtp.password.get_secret_value() if smtp.password else None, smtp.starttls))
-    counter = WindowCounter(guard.storage)
-    det = cfg.detectors
-    per_ip = Threshold("auth-fail-ip", det.auth_failures_per_ip,
-                       det.auth_failures_window_seconds)
-
-    def failed_auth(ip: str, tenant_id: str | None) -> None:
-        if counter.count(per_ip, ip):
-            guard.block(ip)
-            alerts.raise_alert(Alert("auth_failures_per_ip", tenant_id, ip, {
-                "threshold": per_ip.amount, "window_seconds": per_ip.seconds,
-                "blocked_seconds": cfg.brute_force.block_seconds}))
-
-    guard.on_failure(failed_auth)
-    return alerts
-
-
-def _audit_rate_limited(audit: AuditService, r: Refusal) -> None:
-    """The first refusal of a window per limit and caller: one event, not one per request."""
-    audit.record(AuditEvent(action="security.rate_limited", outcome="failure",
-                            actor_type="client" if r.client_id else "system",
-                            actor_id=r.client_id, tenant_id=r.tenant_id, ip=r.ip,
-                            request_id=r.request_id, details={"policy": r.policy}))
 
 
 def start_background_services(container: Container) -> None:

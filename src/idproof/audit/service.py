@@ -13,6 +13,7 @@ import builtins
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 import structlog
@@ -85,7 +86,13 @@ class AuditService:
         self._db = db
         self._clock = clock or SystemClock()
         self._listeners: list[Callable[[int], None]] = []
+        self._recorded_listeners: list[Callable[[builtins.list[dict[str, Any]]], None]] = []
         self.inline = inline
+
+    def on_recorded(self, listener: Callable[[builtins.list[dict[str, Any]]], None]) -> None:
+        """Call `listener(rows)` with the column values of events once they are committed
+        (the security detectors watch the stream); errors are logged, never raised."""
+        self._recorded_listeners.append(listener)
 
     def on_appended(self, listener: Callable[[int], None]) -> None:
         """Call `listener(tree_size)` after each integration that added events (errors
@@ -129,7 +136,7 @@ class AuditService:
         INSERT in a transaction of its own, without an ORM session."""
         row = self.values(event)
         self._db.insert_grouped(_QUEUE, [row])  # committed on return; commits shared
-        self._recorded()
+        self._recorded([row])
         return str(row["event_id"])
 
     def record_many(self, events: Iterable[AuditEvent]) -> list[str]:
@@ -137,7 +144,7 @@ class AuditService:
         rows = [self.values(e) for e in events]
         if rows:
             self._db.insert_grouped(_QUEUE, rows)
-            self._recorded()
+            self._recorded(rows)
         return [str(r["event_id"]) for r in rows]
 
     def list(self, *, tenant_id: str | None = None, action: str | None = None,
@@ -177,11 +184,18 @@ class AuditService:
         pending = session.info.pop(_PENDING, None)
         if pending:
             # Core, on the session's connection (same transaction): one INSERT for them all.
-            session.connection().execute(insert(_QUEUE), [row for _, row in pending])
-            after_commit(session, self._recorded)
+            rows = [row for _, row in pending]
+            session.connection().execute(insert(_QUEUE), rows)
+            after_commit(session, partial(self._recorded, rows))
 
-    def _recorded(self) -> None:
-        """Events were committed to the queue: integrate them now in inline mode."""
+    def _recorded(self, rows: builtins.list[dict[str, Any]]) -> None:
+        """Events were committed to the queue: tell the listeners, and integrate them now in
+        inline mode."""
+        for listener in self._recorded_listeners:
+            try:
+                listener(rows)
+            except Exception as exc:  # a detector must never fail the request that recorded
+                log.error("audit_listener_failed", error_type=type(exc).__name__)
         if not self.inline:
             return
         try:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from idproof.auth.mtls import BadCertificate, ClientCertificate
+from idproof.auth.mtls import BadCertificate, ClientCertificate, normalise_dn
 from idproof.core.errors import IdproofError, ValidationFailed
 
 err = Console(stderr=True)
@@ -21,6 +21,16 @@ def tls_identity(tls_subject: str | None, self_signed: Path | None) -> dict[str,
         raise ValidationFailed("give --tls-subject or --tls-self-signed, not both",
                                code="invalid_tls_registration")
     if tls_subject is not None:
+        # Checked before the client exists, so a bad subject creates nothing.
+        if not tls_subject.startswith("san:"):
+            try:
+                tls_subject = normalise_dn(tls_subject)
+            except ValueError:
+                raise ValidationFailed("the TLS subject is not an RFC 4514 DN",
+                                       code="invalid_tls_subject") from None
+        elif not 1 <= len(tls_subject) - 4 <= 253:
+            raise ValidationFailed("the SAN value is empty or too long",
+                                   code="invalid_tls_subject")
         return {"tls_subject": tls_subject}
     if self_signed is None:
         return None

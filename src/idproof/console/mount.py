@@ -12,6 +12,7 @@ import idproof.console.audit_pages
 import idproof.console.clients_pages
 import idproof.console.insights
 import idproof.console.pages
+import idproof.console.security_alerts
 import idproof.console.settings_pages
 import idproof.console.webhooks_pages  # noqa: F401
 from idproof.console.api import router as analytics_router

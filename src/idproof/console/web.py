@@ -28,7 +28,9 @@ NAV = [("/console/review", "Review", Action.REVIEW_DECIDE),
        ("/console/clients", "API clients", Action.CLIENTS_MANAGE),
        ("/console/webhooks", "Webhooks", Action.WEBHOOKS_MANAGE),
        ("/console/audit", "Audit log", Action.AUDIT_READ),
-       ("/console/settings", "Settings", Action.TENANT_SETTINGS)]
+       ("/console/settings", "Settings", Action.TENANT_SETTINGS),
+       ("/console/screening", "Screening hits", Action.REVIEW_DECIDE),
+       ("/console/alerts", "Security alerts", Action.TENANT_SETTINGS)]
 
 
 def console_of(request: Request) -> ReviewConsole:

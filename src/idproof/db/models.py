@@ -3,6 +3,7 @@
 from idproof.audit import models as _audit  # noqa: F401
 from idproof.auth import models as _auth  # noqa: F401
 from idproof.auth import mtls_models as _auth_mtls  # noqa: F401
+from idproof.console import alert_models as _console_alerts  # noqa: F401
 from idproof.console import models as _console  # noqa: F401
 from idproof.db.base import Base
 from idproof.hosted import models as _hosted  # noqa: F401

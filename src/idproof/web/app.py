@@ -26,6 +26,7 @@ from idproof.verification.biometrics.api import router as biometrics_router
 from idproof.web.middleware import BodyTooLarge, EdgeMiddleware, body_too_large_handler
 from idproof.web.openapi import install_docs, install_openapi
 from idproof.web.problems import install_problem_handlers, problem
+from idproof.web.threat_hooks import install_threat_hooks
 from idproof.webhooks.api import router as webhooks_router
 from idproof.workflows.api import router as workflows_router
 from idproof.workflows.steps_api import router as workflow_steps_router
@@ -51,6 +52,7 @@ def create_app(container: Container) -> FastAPI:
     install_openapi(app)
     install_docs(app)
     install_problem_handlers(app)
+    install_threat_hooks(app, container)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
 
     registry = CollectorRegistry()
@@ -94,7 +96,9 @@ def create_app(container: Container) -> FastAPI:
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             return problem(401, "metrics_auth_required", "send the metrics bearer token",
                            headers={"WWW-Authenticate": 'Bearer realm="idproof-metrics"'})
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # The security alert counter lives with the alerts (labels: kind only).
+        body = generate_latest(registry) + generate_latest(container.alerts.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(oauth_router)
     app.include_router(discovery_router)

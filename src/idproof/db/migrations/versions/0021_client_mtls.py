@@ -1,4 +1,4 @@
-"""client_tls: mTLS client registrations (RFC 8705 tls_client_auth, self_signed_tls_client_auth)
+"""client_tls: mTLS client registrations (RFC 8705); security_alert_acks: console acknowledgements
 
 Revision ID: 0021
 Revises: 0015
@@ -26,7 +26,15 @@ def upgrade() -> None:
                             name=op.f('fk_client_tls_client_id_clients')),
     sa.PrimaryKeyConstraint('client_id', name=op.f('pk_client_tls'))
     )
+    op.create_table('security_alert_acks',
+    sa.Column('event_id', sa.String(length=40), nullable=False),
+    sa.Column('operator_id', sa.String(length=40), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('acknowledged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_security_alert_acks'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('security_alert_acks')
     op.drop_table('client_tls')
