@@ -52,8 +52,7 @@ def open_alerts(request: Request, op: OperatorContext) -> list[dict[str, Any]]:
 def alerts_page(request: Request,
                 live: Annotated[Live, Depends(role_may(ACTION))]) -> Response:
     alerts = open_alerts(request, op_of(request, live))
-    return page(request, live, "security_alerts.html", alerts=alerts,
-                request_path="/console/alerts")
+    return page(request, live, "security_alerts.html", alerts=alerts)
 
 
 @route("POST", "/console/alerts/{event_id}/ack", ACTION)

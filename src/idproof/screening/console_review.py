@@ -43,7 +43,6 @@ def _page(request: Request, live: Live, template: str, *, status: int = 200,
           **ctx: Any) -> HTMLResponse:
     op = op_of(request, live)
     nav = [(href, label) for href, label, action in NAV if can(op, action)]
-    nav.append(("/console/screening", "Screening"))
     html = _env.get_template(template).render(
         csrf=_csrf(request), role=live.role, operator_id=live.operator_id, nav=nav,
         request_path=request.url.path, **ctx)
