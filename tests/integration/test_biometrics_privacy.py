@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -35,13 +36,17 @@ def needles(data: bytes) -> list[bytes]:
 
 def files_under(root: Path, since: float) -> list[Path]:
     found = []
-    for p in root.rglob("*"):
-        try:
-            if p.is_file() and not p.is_symlink() and p.stat().st_mtime >= since - 1 \
-                    and p.stat().st_size < 200 * 1024 * 1024:
-                found.append(p)
-        except OSError:  # another process's file vanished meanwhile
-            continue
+    # os.walk, not rglob: a directory another test removes while we list it (a browser
+    # profile in the temp dir) is skipped instead of ending the scan with an error.
+    for dirpath, _dirs, names in os.walk(root, onerror=lambda _exc: None):
+        for name in names:
+            p = Path(dirpath) / name
+            try:
+                if p.is_file() and not p.is_symlink() and p.stat().st_mtime >= since - 1 \
+                        and p.stat().st_size < 200 * 1024 * 1024:
+                    found.append(p)
+            except OSError:  # another process's file vanished meanwhile
+                continue
     return found
 
 
