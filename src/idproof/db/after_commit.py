@@ -28,11 +28,17 @@ def after_commit(session: Session, fn: Callable[[], object]) -> None:
 
 
 def _run(session: Session) -> None:
+    if session.in_nested_transaction():
+        # Releasing a savepoint fires after_commit too; the outer transaction is still open,
+        # so its work waits for the real commit.
+        return
     for fn in session.info.pop(_PENDING, None) or []:
         try:
             fn()
         except Exception as exc:
-            log.warning("after_commit_failed", task=getattr(fn, "__qualname__", "?"),
+            # The task's code name and the error's type only: messages may quote data.
+            task = getattr(getattr(fn, "func", fn), "__qualname__", "?")  # partial() too
+            log.warning("after_commit_failed", task=task,
                         error_type=type(exc).__name__)
 
 
