@@ -261,3 +261,66 @@ def test_the_hook_detector_sees_a_hook() -> None:
     )
     fns = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)]
     assert [f.name for f in fns if _is_hook(f)] == ["set_thing", "on_done"]
+
+
+# -- migrations ----------------------------------------------------------------------------------
+
+MIGRATIONS = SRC / "db" / "migrations" / "versions"
+
+
+def live_imports(source: str) -> set[str]:
+    """Modules of the idproof package a migration imports (it must carry its own copy)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "idproof"}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "idproof":
+            found.add(node.module or "")
+    return found
+
+
+def test_migrations_are_frozen() -> None:
+    """An old migration must not change when live code changes: no idproof import in one."""
+    offenders = {path.name: sorted(mods) for path in sorted(MIGRATIONS.glob("*.py"))
+                 if (mods := live_imports(path.read_text()))}
+    assert not offenders, f"migrations importing live code: {offenders}"
+
+
+def test_the_migration_check_sees_a_live_import() -> None:
+    assert live_imports("import idproof.db.base\nfrom idproof.audit import leaf\n"
+                        "import sqlalchemy as sa\n") == {"idproof.db.base", "idproof.audit"}
+
+
+# -- HTTP plumbing -------------------------------------------------------------------------------
+
+WEB_PLUMBING = ("idproof.web.deps", "idproof.web.forms")
+
+
+def misplaced_plumbing(rel: str, source: str) -> bool:
+    """A feature module using `web.deps`/`web.forms` that is not an HTTP adapter: it defines
+    a service class, or does not deal in FastAPI requests at all."""
+    if rel.startswith(("web/", "cli/")) or rel in {"bootstrap.py", "bootstrap_alerts.py"}:
+        return False
+    tree = ast.parse(source)
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    if not imported & set(WEB_PLUMBING):
+        return False
+    services = [n.name for n in tree.body
+                if isinstance(n, ast.ClassDef) and n.name.endswith("Service")]
+    http = any((m or "").split(".")[0] in {"fastapi", "starlette"} for m in imported)
+    return bool(services) or not http
+
+
+def test_only_http_adapters_use_the_web_plumbing() -> None:
+    """The layers contract lets features import `web.deps`: only their routers may."""
+    found = {rel for rel, path in _modules() if misplaced_plumbing(rel, path.read_text())}
+    assert not found, f"not an HTTP adapter, yet imports web.deps/web.forms: {sorted(found)}"
+
+
+def test_the_plumbing_check_sees_a_service() -> None:
+    source = ("from fastapi import Request\nfrom idproof.web.deps import get_container\n"
+              "class SessionService:\n    pass\n")
+    assert misplaced_plumbing("verification/service.py", source)
+    assert not misplaced_plumbing("verification/api.py",
+                                  "from fastapi import APIRouter\n"
+                                  "from idproof.web.deps import get_container\n")

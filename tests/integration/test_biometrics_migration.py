@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from idproof.db.migrate import alembic_config
-from idproof.db.models import metadata
+from idproof.schema import metadata
 
 TABLES = {"liveness_challenges", "selfie_templates"}
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from idproof.cli.main import app
 from idproof.db.migrate import alembic_config
-from idproof.db.models import metadata
+from idproof.schema import metadata
 
 runner = CliRunner()
 TABLES = {"operators", "operator_enrollments", "operator_recovery_codes", "operator_passkeys",

@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from idproof.db.migrate import alembic_config
-from idproof.db.models import metadata
+from idproof.schema import metadata
 
 TABLES = {"screening_hits", "signal_datasets", "signal_ranges", "signal_observations",
           "signal_faces", "signal_results"}

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from idproof.db.models import metadata
+from idproof.schema import metadata
 
 TABLES = {"webhook_endpoints", "webhook_events", "webhook_deliveries", "webhook_attempts"}
 

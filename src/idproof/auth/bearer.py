@@ -9,7 +9,6 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 from idproof.auth import tokens
 from idproof.auth.clients import ClientService
@@ -18,19 +17,8 @@ from idproof.auth.revocation import RevocationList
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
+from idproof.core.principal import Principal
 from idproof.security.client_ip import ip_allowed
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller of an API request."""
-
-    client_id: str
-    tenant_id: str
-    tenant_name: str
-    scopes: frozenset[str]
-    token_id: str
-
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 

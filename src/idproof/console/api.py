@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from idproof.auth.bearer import Principal
 from idproof.console.analytics import summary
+from idproof.core.principal import Principal
 from idproof.web.deps import get_container, require_scopes
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from idproof.auth.bearer import Principal
 from idproof.core.errors import NotFound
+from idproof.core.principal import Principal
 from idproof.hosted.branding import BrandingService
 from idproof.hosted.branding_rules import LOGO_MAX_BYTES, BrandingIn, brand_css
 from idproof.web.deps import get_container, require_scopes

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from idproof.auth.bearer import Principal
+from idproof.core.principal import Principal
 from idproof.privacy.package import Encryption
 from idproof.privacy.schemas import ErasureReceipt, ExportRequest
 from idproof.verification.service import Actor

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from idproof.auth.bearer import Principal
+from idproof.core.principal import Principal
 from idproof.db.tenancy import get_owned
 from idproof.signals.device import DeviceAttributes
 from idproof.signals.rules import Report

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from idproof.auth.bearer import Principal
+from idproof.core.principal import Principal
 from idproof.security.uploads import MAX_BYTES as MAX_UPLOAD_BYTES
 from idproof.verification.review import ReviewRequest
 from idproof.verification.schemas import (

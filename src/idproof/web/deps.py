@@ -11,9 +11,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from idproof.audit.events import AuditEvent
-from idproof.auth.bearer import BearerRejected, Principal
+from idproof.auth.bearer import BearerRejected
 from idproof.auth.mtls_request import certificate_for
 from idproof.core.errors import Forbidden, TooManyRequests, Unauthorized
+from idproof.core.principal import Principal
 
 if TYPE_CHECKING:
     from idproof.bootstrap import Container

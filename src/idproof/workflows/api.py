@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from idproof.auth.bearer import Principal
 from idproof.core.errors import ValidationFailed
+from idproof.core.principal import Principal
 from idproof.web.deps import get_container, require_scopes
 from idproof.workflows.diff import diff_definitions
 from idproof.workflows.service import VersionInfo, definition_schema

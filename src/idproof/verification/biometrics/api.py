@@ -10,8 +10,8 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from idproof.auth.bearer import Principal
 from idproof.core.errors import ValidationFailed
+from idproof.core.principal import Principal
 from idproof.security.uploads import MAX_BYTES as MAX_UPLOAD_BYTES
 from idproof.verification.api import actor
 from idproof.verification.biometrics.imaging import FRAME_MAX_BYTES

@@ -19,8 +19,6 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 # --- frozen: what this migration computes, as it was when it was written ----------------------
 # A migration must give the same result whenever it runs, so it carries its own copy of the
 # leaf format and the Merkle append instead of importing the live audit package (which may
@@ -120,7 +118,7 @@ def upgrade() -> None:
     sa.Column('size', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('root', sa.LargeBinary(length=32), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('size', name=op.f('pk_audit_checkpoints'))
     )
     with op.batch_alter_table('audit_checkpoints', schema=None) as batch_op:
@@ -131,7 +129,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('public_key', sa.LargeBinary(length=32), nullable=False),
     sa.Column('sealed_private', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key_id', name=op.f('pk_audit_log_keys'))
     )
 
@@ -175,7 +173,7 @@ _events = sa.table(
     'audit_events',
     sa.column('id', sa.BigInteger()), sa.column('idx', sa.BigInteger()),
     sa.column('leaf_hash', sa.LargeBinary()),
-    sa.column('occurred_at', idproof.db.base.UTCDateTime()),
+    sa.column('occurred_at', sa.DateTime(timezone=True)),
     sa.column('actor_type', sa.String()), sa.column('actor_id', sa.String()),
     sa.column('tenant_id', sa.String()), sa.column('action', sa.String()),
     sa.column('target_type', sa.String()), sa.column('target_id', sa.String()),
@@ -190,10 +188,14 @@ _nodes = sa.table('audit_nodes', sa.column('level', sa.SmallInteger()),
 class _Row:
     id: int
     details: dict[str, Any]
+    occurred_at: datetime | None
 
     def __init__(self, mapping: sa.RowMapping) -> None:
         self.__dict__.update(mapping)
         self.details = normalize_details(self.details or {})
+        # Times were stored in UTC; SQLite hands them back without a zone.
+        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
+            self.occurred_at = self.occurred_at.replace(tzinfo=UTC)
 
 
 def _backfill() -> int:

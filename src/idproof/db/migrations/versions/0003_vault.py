@@ -12,8 +12,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
@@ -27,7 +25,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('blind_index', sa.String(length=32), nullable=True),
     sa.Column('subject_key_id', sa.String(length=64), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     # A sealed envelope (idproof.crypto.fields.SealedBytes); NULL once the subject is erased.
     sa.Column('value', sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_vault_tokens_tenant_id_tenants')),

@@ -9,14 +9,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
 
-UTC = idproof.db.base.UTCDateTime(timezone=True)
+UTC = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 revision = '0009'
 down_revision = '0008'
 branch_labels = None
@@ -29,8 +27,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('totp_secret', sa.LargeBinary(), nullable=True),
     sa.Column('totp_last_step', sa.Integer(), nullable=True),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('user_handle', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operators')),
     sa.UniqueConstraint('email', name=op.f('uq_operators_email')),
@@ -40,9 +38,9 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('operator_id', sa.String(length=40), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['operator_id'], ['operators.id'], name=op.f('fk_operator_enrollments_operator_id_operators'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operator_enrollments')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_operator_enrollments_token_hash'))
@@ -58,8 +56,8 @@ def upgrade() -> None:
     sa.Column('sign_count', sa.Integer(), nullable=False),
     sa.Column('transports', sa.JSON(), nullable=False),
     sa.Column('label', sa.String(length=64), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['operator_id'], ['operators.id'], name=op.f('fk_operator_passkeys_operator_id_operators'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operator_passkeys')),
     sa.UniqueConstraint('credential_id', name=op.f('uq_operator_passkeys_credential_id'))
@@ -71,8 +69,8 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('operator_id', sa.String(length=40), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['operator_id'], ['operators.id'], name=op.f('fk_operator_recovery_codes_operator_id_operators'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operator_recovery_codes'))
     )
@@ -84,11 +82,11 @@ def upgrade() -> None:
     sa.Column('operator_id', sa.String(length=40), nullable=False),
     sa.Column('cookie_hash', sa.String(length=64), nullable=False),
     sa.Column('stage', sa.String(length=16), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('mfa_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('mfa_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('challenge', sa.String(length=128), nullable=True),
     sa.Column('enrollment_id', sa.String(length=40), nullable=True),

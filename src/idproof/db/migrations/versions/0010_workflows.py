@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 revision = '0010'
 down_revision = '0009'
 branch_labels = None
@@ -23,8 +21,8 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=50), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('latest_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_workflows'))
     )
     op.create_table('workflow_versions',
@@ -34,9 +32,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('definition', sa.JSON(), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('archived_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id', 'workflow_id'], ['workflows.tenant_id', 'workflows.id'], name=op.f('fk_workflow_versions_tenant_id_workflows'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'workflow_id', 'version', name=op.f('pk_workflow_versions'))
     )

@@ -13,8 +13,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 revision = '0011'
 down_revision = '0010'
 branch_labels = None
@@ -29,7 +27,7 @@ def upgrade() -> None:
               nullable=False),
     sa.Column('event_id', sa.String(length=40), nullable=False),
     sa.Column('leaf_hash', sa.LargeBinary(length=32), nullable=False),
-    sa.Column('occurred_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor_type', sa.String(length=32), nullable=False),
     sa.Column('actor_id', sa.String(length=64), nullable=True),
     sa.Column('tenant_id', sa.String(length=40), nullable=True),

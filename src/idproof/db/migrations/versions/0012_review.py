@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 revision = '0012'
 down_revision = '0011'
 branch_labels = None
@@ -22,7 +20,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('sla_hours', sa.Integer(), nullable=False),
     sa.Column('four_eyes', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_review_settings'))
     )
     op.create_table('review_assignments',
@@ -30,7 +28,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('operator_id', sa.String(length=40), nullable=False),
     sa.Column('assigned_by', sa.String(length=40), nullable=False),
-    sa.Column('assigned_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['session_id'], ['verification_sessions.id'],
                             name=op.f('fk_review_assignments_session_id_verification_sessions'),
                             ondelete='CASCADE'),
@@ -49,9 +47,9 @@ def upgrade() -> None:
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('actor_type', sa.String(length=16), nullable=False),
     sa.Column('actor_id', sa.String(length=64), nullable=True),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('outcome', sa.String(length=16), nullable=True),
-    sa.Column('resolved_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['session_id'], ['verification_sessions.id'],
                             name=op.f('fk_review_proposals_session_id_verification_sessions'),
                             ondelete='CASCADE'),

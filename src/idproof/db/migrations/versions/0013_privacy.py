@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 revision = '0013'
 down_revision = '0012'
 branch_labels = None
@@ -30,7 +28,7 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=16), nullable=False),
     sa.Column('version', sa.String(length=32), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_consent_texts')),
     sa.UniqueConstraint('tenant_id', 'locale', 'version', name='uq_privacy_consent_texts_version')
     )
@@ -40,9 +38,9 @@ def upgrade() -> None:
     sa.Column('session_id', sa.String(length=40), nullable=False),
     sa.Column('case_ref', sa.String(length=64), nullable=False),
     sa.Column('placed_by', sa.String(length=64), nullable=False),
-    sa.Column('placed_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('placed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('released_by', sa.String(length=64), nullable=True),
-    sa.Column('released_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_legal_holds'))
     )
     with op.batch_alter_table('privacy_legal_holds', schema=None) as batch_op:
@@ -51,8 +49,8 @@ def upgrade() -> None:
 
     op.create_table('privacy_purge_runs',
     sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('started_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('dry_run', sa.Boolean(), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('counts', sa.JSON(), nullable=False),
@@ -67,7 +65,7 @@ def upgrade() -> None:
     sa.Column('extracted_fields_days', sa.Integer(), nullable=False),
     sa.Column('unsuccessful_days', sa.Integer(), nullable=False),
     sa.Column('face_templates_hours', sa.Integer(), nullable=False),
-    sa.Column('updated_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_privacy_retention_policies'))
     )
     op.create_table('privacy_consents',
@@ -76,10 +74,10 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('text_version', sa.String(length=32), nullable=False),
     sa.Column('locale', sa.String(length=16), nullable=False),
-    sa.Column('accepted_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('ip_truncated', sa.Boolean(), nullable=False),
-    sa.Column('withdrawn_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['session_id'], ['verification_sessions.id'], name=op.f('fk_privacy_consents_session_id_verification_sessions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_consents'))
     )

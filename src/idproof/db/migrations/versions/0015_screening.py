@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idproof.db.base
-
 revision = '0015'
 down_revision = '0014'
 branch_labels = None
@@ -29,8 +27,8 @@ def upgrade() -> None:
     sa.Column('removed', sa.Integer(), nullable=False),
     sa.Column('changed', sa.Integer(), nullable=False),
     sa.Column('error_code', sa.String(length=40), nullable=True),
-    sa.Column('created_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('activated_at', idproof.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('activated_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_snapshots'))
     )
     with op.batch_alter_table('screening_snapshots', schema=None) as batch_op:
@@ -48,7 +46,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('threshold', sa.Float(), nullable=False),
     sa.Column('monitoring', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', idproof.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_screening_settings'))
     )
 

@@ -1,4 +1,8 @@
-"""Imports every feature's tables so the metadata Alembic compares against is complete."""
+"""Every feature's tables in one metadata: what migrations are compared against (edge layer).
+
+It names every feature, so it sits at the top with `bootstrap` and `cli`; nothing at run time
+imports it, and no lower layer may (the layers contract in pyproject).
+"""
 
 from idproof.audit import models as _audit  # noqa: F401
 from idproof.auth import models as _auth  # noqa: F401
