@@ -92,7 +92,7 @@ def bench_appends(label: str, url: str, seconds: float) -> None:
     db = Database(url)
     audit = AuditService(db)
     log = AuditLog(db, SEAL, origin=ORIGIN, audit=audit, every_seconds=0)
-    audit.on_appended(log.after_append)  # as wired in production: a checkpoint per 1000
+    audit.appended.subscribe(log.after_append)  # as wired in production: a checkpoint per 1000
     log.ensure_key()
     rng = random.Random(1)
     try:

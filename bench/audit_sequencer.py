@@ -72,7 +72,7 @@ def run(label: str, url: str, writers: int, seconds: float, batch: int) -> None:
     audit = AuditService(db, inline=False)
     log = AuditLog(db, SEAL, origin="bench.example/idproof/audit", audit=audit,
                    every_events=1000, every_seconds=0)
-    audit.on_appended(log.after_append)
+    audit.appended.subscribe(log.after_append)
     log.ensure_key()
     audit.integrate_all()  # the key's own event
     before = log.size()

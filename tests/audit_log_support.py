@@ -77,7 +77,7 @@ def append_from_process(url: str, seal_key: bytes, origin: str, worker: int, eve
     db = Database(url)
     audit = AuditService(db)
     log = AuditLog(db, seal_key, origin=origin, audit=audit, every_events=25, every_seconds=0)
-    audit.on_appended(log.after_append)
+    audit.appended.subscribe(log.after_append)
     start.wait(30)
     try:
         i = 0

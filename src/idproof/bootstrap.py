@@ -139,17 +139,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                 webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX),
                 webhook_threads=settings.jobs.webhook_threads)
     queue: TaskQueue = tasks or jobs
-    audit = AuditService(db, clock)
-    audit_log = AuditLog(db, derive(secret, "audit-log-seal"), clock=clock, audit=audit,
-                         origin=settings.audit.origin or default_origin(settings.public_url),
-                         every_events=settings.audit.checkpoint_every_events,
-                         every_seconds=settings.audit.checkpoint_every_seconds)
-    # Started by `idproof serve` and `idproof worker` (start_background_services); until then,
-    # and in one-shot commands and tests, each commit integrates its own events inline.
-    audit_sequencer = Sequencer(audit, db, interval=settings.audit.sequencer_interval_seconds,
-                                batch=settings.audit.sequencer_batch)
+    audit, audit_log, audit_sequencer = _audit(settings, db, secret, clock)
     tenants = TenantService(db, audit, clock, home_region=settings.residency.region)
-    storage = (settings.redis_url.get_secret_value() if settings.redis_url else "memory://")
+    storage = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
     guard, route_limits = _protection(settings, storage)
     auth = _auth(settings, db, audit, secret, clock, guard)
     protection = open_data_protection(settings, audit, clock)
@@ -162,28 +154,18 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     captures = CaptureService(db, audit, protection, vault, blobs, sessions,
                               document_reader or DocumentReader(), events=events, tasks=queue,
                               retention=tenants.image_retention, clock=clock,
-                              stuck_after=timedelta(seconds=settings.jobs.stuck_after_seconds),
-                              job_timeout=timedelta(seconds=settings.jobs.timeout_seconds))
+                              **_job_deadlines(settings))
     retention = RetentionService(db, audit, captures, clock,
                                  batch=settings.privacy.purge_progress_every)
-    wh = settings.webhooks
-    webhooks = WebhookService(db, audit, derive(secret, "webhook-secret-seal"), tasks=queue,
-                              allow_private_networks=settings.webhook_allow_private_networks,
-                              timeout_seconds=wh.timeout_seconds,
-                              deadline_seconds=wh.deadline_seconds, schedule=wh.schedule,
-                              secret_grace=timedelta(hours=wh.secret_grace_hours),
-                              sweep_batch=wh.sweep_batch, clock=clock,
-                              retention=timedelta(days=wh.retention_days))
-    if face_analyzer is None:
-        # One face engine per process: its models load on first use and stay loaded.
-        face_engine = DlibFaceEngine()
-        face_analyzer = FaceAnalyzer(face_engine, face_engine, FrequencyPAD())
-    biometrics = BiometricsService(db, audit, protection, blobs, sessions, face_analyzer,
-                                   clock)
+    webhooks = _webhooks(settings, db, audit, secret, queue, clock)
+    biometrics = BiometricsService(db, audit, protection, blobs, sessions,
+                                   face_analyzer or _face_analyzer(), clock)
+    subjects = SubjectService(db, audit, protection, blobs, captures, clock,
+                              emit=webhooks.emit)
+    consents = ConsentService(db, audit, sessions, captures, subjects, clock)
     hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
-                           biometrics=biometrics)
-    subjects = SubjectService(db, audit, protection, blobs, captures, clock)
+                           biometrics=biometrics, consents=consents)
     signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
                             settings.signals)
     screening = ScreeningService(db, audit, clock)
@@ -192,24 +174,60 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     container = Container(
         settings=settings, clock=clock, db=db, audit=audit, tenants=tenants,
         clients=auth.clients, keys=auth.keys, revocations=auth.revocations, guard=guard,
-        mtls=auth.mtls,
-        oauth=auth.oauth, bearer=auth.bearer, protection=protection, vault=vault,
-        audit_log=audit_log, audit_sequencer=audit_sequencer, sessions=sessions,
+        mtls=auth.mtls, oauth=auth.oauth, bearer=auth.bearer, protection=protection,
+        vault=vault, audit_log=audit_log, audit_sequencer=audit_sequencer, sessions=sessions,
         captures=captures, hosted=hosted, jobs=jobs, webhooks=webhooks, biometrics=biometrics,
         operators=OperatorAccounts(db, audit, settings.public_url, timedelta(
             hours=settings.operators.enrollment_ttl_hours), clock),
-        console=_console(settings, db, audit, secret, clock, storage),
-        workflows=workflows, subjects=subjects, retention=retention,
-        consents=ConsentService(db, audit, sessions, captures, subjects, clock),
-        screening=screening, screening_monitor=screening_monitor, signals=signals,
+        console=_console(settings, db, audit, secret, clock, storage), workflows=workflows,
+        subjects=subjects, retention=retention, consents=consents, screening=screening,
+        screening_monitor=screening_monitor, signals=signals,
         residency=ResidencyGuard(settings.residency, _region_of(db)),
         contact_steps=build_contact_steps(settings, db, audit, protection, sessions,
                                           derive(secret, "workflow-otp"), clock),
         screening_step=ScreeningStep(db, audit, protection, sessions, screening, clock),
-        route_limits=route_limits,
-        alerts=alerts, detectors=detectors)
+        route_limits=route_limits, alerts=alerts, detectors=detectors)
     _wire(container, events)
     return container
+
+
+def _audit(settings: Settings, db: Database, secret: bytes, clock: Clock
+           ) -> tuple[AuditService, AuditLog, Sequencer]:
+    audit = AuditService(db, clock)
+    audit_log = AuditLog(db, derive(secret, "audit-log-seal"), clock=clock, audit=audit,
+                         origin=settings.audit.origin or default_origin(settings.public_url),
+                         every_events=settings.audit.checkpoint_every_events,
+                         every_seconds=settings.audit.checkpoint_every_seconds)
+    # Started by `idproof serve` and `idproof worker` (start_background_services); until then,
+    # and in one-shot commands and tests, each commit integrates its own events inline.
+    sequencer = Sequencer(audit, db, interval=settings.audit.sequencer_interval_seconds,
+                          batch=settings.audit.sequencer_batch)
+    return audit, audit_log, sequencer
+
+
+def _webhooks(settings: Settings, db: Database, audit: AuditService, secret: bytes,
+              queue: TaskQueue, clock: Clock) -> WebhookService:
+    wh = settings.webhooks
+    return WebhookService(db, audit, derive(secret, "webhook-secret-seal"), tasks=queue,
+                          allow_private_networks=settings.webhook_allow_private_networks,
+                          timeout_seconds=wh.timeout_seconds,
+                          deadline_seconds=wh.deadline_seconds, schedule=wh.schedule,
+                          secret_grace=timedelta(hours=wh.secret_grace_hours),
+                          sweep_batch=wh.sweep_batch, clock=clock,
+                          retention=timedelta(days=wh.retention_days))
+
+
+def _job_deadlines(settings: Settings) -> dict[str, timedelta]:
+    """A document job stuck this long is queued again; past the timeout the session is
+    decided without it."""
+    return {"stuck_after": timedelta(seconds=settings.jobs.stuck_after_seconds),
+            "job_timeout": timedelta(seconds=settings.jobs.timeout_seconds)}
+
+
+def _face_analyzer() -> FaceAnalyzer:
+    # One face engine per process: its models load on first use and stay loaded.
+    face_engine = DlibFaceEngine()
+    return FaceAnalyzer(face_engine, face_engine, FrequencyPAD())
 
 
 def _region_of(db: Database) -> Callable[[str], str | None]:
@@ -240,15 +258,12 @@ def _wire(c: Container, events: EventBus) -> None:
     c.jobs.handle(DELIVER_WEBHOOK, c.webhooks.deliver, queue="webhooks")
     c.jobs.every("sweep", partial(_sweep, c), minutes=c.settings.jobs.sweep_every_minutes)
     c.jobs.every("webhook_sweep", c.webhooks.sweep, queue="webhooks")
-    # Hooks still to become events (tests/test_architecture.py lists them as debt).
-    c.audit.on_appended(c.audit_log.after_append)
-    c.route_limits.on_refused(partial(audit_rate_limited, c.audit))
-    c.audit.on_recorded(c.detectors.observe)  # the detectors watch the committed events
-    c.subjects.set_emit(c.webhooks.emit)
-    c.screening.on_imported(c.screening_monitor.after_import)  # re-screen monitored subjects
-    c.hosted.on_consent(lambda s, row, actor, version, locale: c.consents.record(
-        s, row, version=version, locale=locale, ip=actor.ip))
-    c.hosted.privacy.connect(current=c.consents.current, withdraw=c.consents.withdraw)
+    # Notifications (core.channel), after the fact; a failing listener is logged only.
+    c.audit.appended.subscribe(c.audit_log.after_append)  # checkpoints as the tree grows
+    c.audit.recorded.subscribe(c.detectors.observe)  # the detectors watch committed events
+    c.route_limits.refused.subscribe(partial(audit_rate_limited, c.audit))
+    c.guard.failed.subscribe(c.detectors.client_auth_failed)  # N failures block the IP
+    c.screening.imported.subscribe(c.screening_monitor.after_import)  # re-screen subjects
 
 
 def _session_webhook(sessions: SessionService, webhooks: WebhookService, s: Session,

@@ -12,7 +12,7 @@ from idproof.core.clock import Clock
 from idproof.db.engine import Database
 from idproof.security.alerts import Alert, AlertService, Smtp
 from idproof.security.brute_force import BruteForceGuard
-from idproof.security.detectors import Threshold, WindowCounter
+from idproof.security.detectors import WindowCounter
 from idproof.security.route_limits import Refusal
 from idproof.security.threat_detectors import PII_ACTIONS, DetectorConfig, Detectors
 from idproof.webhooks.service import WebhookService
@@ -51,18 +51,6 @@ def wire_alerts(settings: Settings, db: Database, audit: AuditService,
         smtp.host, smtp.port, smtp.sender, smtp.username,
         smtp.password.get_secret_value() if smtp.password else None, smtp.starttls))
     counter = WindowCounter(guard.storage)
-    det = cfg.detectors
-    per_ip = Threshold("auth-fail-ip", det.auth_failures_per_ip,
-                       det.auth_failures_window_seconds)
-
-    def failed_auth(ip: str, tenant_id: str | None) -> None:
-        if counter.count(per_ip, ip):
-            guard.block(ip)
-            alerts.raise_alert(Alert("auth_failures_per_ip", tenant_id, ip, {
-                "threshold": per_ip.amount, "window_seconds": per_ip.seconds,
-                "blocked_seconds": cfg.brute_force.block_seconds}))
-
-    guard.on_failure(failed_auth)
     return alerts, _wire_detectors(settings, db, audit, alerts, guard, counter, clock)
 
 
@@ -92,7 +80,8 @@ def _wire_detectors(settings: Settings, db: Database, audit: AuditService,
         det.auth_failures_per_ip, det.auth_failures_window_seconds,
         det.webhook_failures_per_endpoint, det.malformed_uploads_per_ip,
         det.sessions_per_client_per_minute, det.pii_baseline_days, det.pii_baseline_factor,
-        det.pii_baseline_minimum), alerts.raise_alert, guard.block, history,
+        det.pii_baseline_minimum, settings.security.brute_force.block_seconds),
+        alerts.raise_alert, guard.block, history,
         lambda: clock.now().date())
     return detectors
 

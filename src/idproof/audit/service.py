@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, cast
@@ -37,6 +37,7 @@ from idproof.audit.leaf import event_leaf_hash, leaf_fields, normalize_details
 from idproof.audit.merkle import CompactRange, Node, nodes_to_store_on_append
 from idproof.audit.models import AuditEventRow, AuditNode, AuditPending, AuditTreeHead
 from idproof.audit.store import HEAD_ID, DbNodeReader, LogStateError, advance_head
+from idproof.core.channel import Channel
 from idproof.core.clock import Clock, SystemClock
 from idproof.db.after_commit import after_commit
 from idproof.db.engine import Database
@@ -82,22 +83,16 @@ class AuditService:
     sequencer integrates every ~50 ms or 1,000 events.
     """
 
-    def __init__(self, db: Database, clock: Clock | None = None, *, inline: bool = True) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None, *, inline: bool = True,
+                 recorded: Channel[builtins.list[dict[str, Any]]] | None = None,
+                 appended: Channel[int] | None = None) -> None:
         self._db = db
         self._clock = clock or SystemClock()
-        self._listeners: list[Callable[[int], None]] = []
-        self._recorded_listeners: list[Callable[[builtins.list[dict[str, Any]]], None]] = []
+        # The column values of events once committed (the security detectors watch them).
+        self.recorded = recorded or Channel[builtins.list[dict[str, Any]]]("audit.recorded")
+        # The tree size after each integration that added events (the log checkpoints).
+        self.appended = appended or Channel[int]("audit.appended")
         self.inline = inline
-
-    def on_recorded(self, listener: Callable[[builtins.list[dict[str, Any]]], None]) -> None:
-        """Call `listener(rows)` with the column values of events once they are committed
-        (the security detectors watch the stream); errors are logged, never raised."""
-        self._recorded_listeners.append(listener)
-
-    def on_appended(self, listener: Callable[[int], None]) -> None:
-        """Call `listener(tree_size)` after each integration that added events (errors
-        logged): the audit log checkpoints from it."""
-        self._listeners.append(listener)
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -191,11 +186,7 @@ class AuditService:
     def _recorded(self, rows: builtins.list[dict[str, Any]]) -> None:
         """Events were committed to the queue: tell the listeners, and integrate them now in
         inline mode."""
-        for listener in self._recorded_listeners:
-            try:
-                listener(rows)
-            except Exception as exc:  # a detector must never fail the request that recorded
-                log.error("audit_listener_failed", error_type=type(exc).__name__)
+        self.recorded.publish(rows)  # a failing detector never fails the request
         if not self.inline:
             return
         try:
@@ -270,11 +261,7 @@ class AuditService:
             return int(s.scalar(select(func.count()).select_from(_QUEUE)) or 0)
 
     def _notify(self, size: int) -> None:
-        for listener in self._listeners:
-            try:
-                listener(size)
-            except Exception as exc:  # the events are committed; a listener cannot undo that
-                log.error("audit_listener_failed", error_type=type(exc).__name__)
+        self.appended.publish(size)  # the events are committed; a listener cannot undo that
 
     @staticmethod
     def _nodes_for(conn: Connection, size: int,

@@ -1,15 +1,15 @@
 """The session link's exchange: used once, for a random cookie whose SHA-256 alone is kept.
 
-`link_used_at` is claimed with a conditional UPDATE, so two devices racing on one link cannot
-both win; a reload from the browser that holds the cookie is let through.
+The link is claimed through `SessionService.claim_link` (a conditional UPDATE), so two devices
+racing on one link cannot both win; a reload from the browser that holds the cookie is let
+through.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import delete, select
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
@@ -21,6 +21,7 @@ from idproof.hosted.models import BrowserSession
 from idproof.verification.lifecycle import FINAL, Status
 from idproof.verification.links import LinkSigner
 from idproof.verification.models import VerificationSession
+from idproof.verification.service import SessionService
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,9 @@ class Opened:
 
 class LinkExchange:
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner,
-                 clients: ClientService, clock: Clock) -> None:
+                 clients: ClientService, sessions: SessionService, clock: Clock) -> None:
         self._db = db
+        self._sessions = sessions
         self._audit = audit
         self._links = links
         self._clients = clients
@@ -61,12 +63,7 @@ class LinkExchange:
             origins = client.allowed_origins if client is not None else ()
             if Status(row.status) in FINAL or row.expires_at <= now:
                 return Opened("ended", origins=origins)
-            claimed = cast(CursorResult[Any], s.execute(
-                update(VerificationSession)
-                .where(VerificationSession.id == row.id,
-                       VerificationSession.link_used_at.is_(None))
-                .values(link_used_at=now))).rowcount
-            if claimed != 1:
+            if not self._sessions.claim_link(s, row):
                 self._audit.record_in(s, AuditEvent(
                     action="hosted.link_reused", outcome="failure", actor_type="end_user",
                     tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=ip,

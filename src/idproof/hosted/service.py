@@ -11,14 +11,12 @@ import base64
 import contextlib
 import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
@@ -34,7 +32,7 @@ from idproof.hosted.handoff import HandoffService
 from idproof.hosted.i18n import CONSENT_VERSION
 from idproof.hosted.link_exchange import LinkExchange, Opened
 from idproof.hosted.models import BrowserSession, ConsentRecord
-from idproof.hosted.privacy_hooks import PrivacyHooks
+from idproof.hosted.privacy_hooks import ConsentKeeper, PrivacyHooks
 from idproof.verification.captures import CaptureService
 from idproof.verification.lifecycle import Status
 from idproof.verification.links import LinkSigner
@@ -70,7 +68,7 @@ class HostedService:
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner,
                  sessions: SessionService, captures: CaptureService, clients: ClientService,
                  csrf_key: bytes, clock: Clock | None = None,
-                 biometrics: Any | None = None) -> None:
+                 biometrics: Any | None = None, consents: ConsentKeeper | None = None) -> None:
         self._db = db
         self._audit = audit
         self._links = links
@@ -78,18 +76,14 @@ class HostedService:
         self._captures = captures
         self._clients = clients
         self._csrf_key = csrf_key
-        self._consent_hooks: list[Callable[[Session, VerificationSession, Actor, str, str],
-                                           None]] = []
         self._clock = clock or SystemClock()
-        # The selfie and liveness checks (BiometricsService); see set_biometrics.
+        # The selfie and liveness checks (BiometricsService); None: not on this server.
         self._biometrics: Any | None = biometrics
-        self._exchange = LinkExchange(db, audit, links, clients, self._clock)
+        self._exchange = LinkExchange(db, audit, links, clients, sessions, self._clock)
         self.handoffs = HandoffService(db, audit, self._clock)
         self.branding = BrandingService(db, audit, self._clock)
-        self.privacy = PrivacyHooks()  # the tenant's consent texts and withdrawal
-
-    def set_biometrics(self, biometrics: Any) -> None:
-        self._biometrics = biometrics
+        # The tenant's consent texts, the records of acceptances, and withdrawal.
+        self.privacy = PrivacyHooks(consents)
 
     # -- link exchange (link_exchange.py) -----------------------------------------------
     def open_link(self, token: str, *, cookie: str | None, ip: str | None,
@@ -170,12 +164,6 @@ class HostedService:
         return Actor(tenant_id=browser.tenant_id, client_id=browser.id, ip=ip,
                      request_id=request_id, actor_type="end_user")
 
-    def on_consent(self, hook: Callable[[Session, VerificationSession, Actor, str, str],
-                                        None]) -> None:
-        """Run `hook(s, row, actor, version, locale)` in the transaction that records a
-        consent (the privacy package keeps the acceptance with its IP)."""
-        self._consent_hooks.append(hook)
-
     def _require_consent(self, browser: Browser) -> None:
         if not self.consented(browser.session_id):
             raise Conflict("consent is required before any capture", code="consent_required")
@@ -203,10 +191,8 @@ class HostedService:
             s.add(ConsentRecord(id=new_id("cns"), session_id=row.id, tenant_id=row.tenant_id,
                                 text_version=version, locale=locale,
                                 accepted_at=self._clock.now()))
-            for hook in self._consent_hooks:
-                hook(s, row, actor, version, locale)
-            if row.status == Status.NOT_STARTED.value:
-                self._sessions.set_status(s, row, Status.IN_PROGRESS)
+            self.privacy.record(s, row, actor, version=version, locale=locale)
+            self._sessions.touch(s, row)
             self._audit.record_in(s, AuditEvent(
                 action="hosted.consent_given", actor_type="end_user", actor_id=actor.client_id,
                 tenant_id=row.tenant_id, target_type="session", target_id=row.id,

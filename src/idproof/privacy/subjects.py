@@ -76,19 +76,17 @@ class Export:
 
 class SubjectService:
     def __init__(self, db: Database, audit: AuditService, protection: DataProtection,
-                 blobs: BlobStore, captures: CaptureService, clock: Clock | None = None
-                 ) -> None:
+                 blobs: BlobStore, captures: CaptureService, clock: Clock | None = None,
+                 *, emit: Emit | None = None) -> None:
         self._db = db
         self._audit = audit
         self._protection = protection
         self._blobs = blobs
         self._captures = captures
         self._clock = clock or SystemClock()
-        self._emit: Emit = lambda _s, _t, _e, _d: None
+        # The webhook outbox (`subject.erased`); none in tools that send no webhooks.
+        self._emit: Emit = emit or (lambda _s, _t, _e, _d: None)
         self._sections: dict[str, Section] = {"screening_hits": screening_hits}
-
-    def set_emit(self, emit: Emit) -> None:
-        self._emit = emit
 
     def add_section(self, name: str, section: Section) -> None:
         """Another feature's records about the subject, exported under `name`."""

@@ -91,7 +91,7 @@ class ScreeningMonitor:
         self._clock = clock or SystemClock()
 
     def after_import(self, result: ImportResult) -> MonitoringRun:
-        """The `ScreeningService.on_imported` listener: screen against the new snapshot."""
+        """Listens to `ScreeningService.imported`: screen against the new snapshot."""
         return self.rescreen(result.source, result.snapshot_id)
 
     def _monitored_tenants(self) -> list[tuple[str, float]]:

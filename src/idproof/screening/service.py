@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
+from idproof.core.channel import Channel
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import IdproofError, NotFound, ValidationFailed
 from idproof.core.ids import new_id
@@ -134,18 +135,17 @@ class ScreeningService:
     activates a new snapshot meanwhile never gives it half of two lists."""
 
     def __init__(self, db: Database, audit: AuditService, clock: Clock | None = None, *,
-                 default_threshold: float = DEFAULT_THRESHOLD) -> None:
+                 default_threshold: float = DEFAULT_THRESHOLD,
+                 imported: Channel[ImportResult] | None = None) -> None:
         self._db = db
         self._audit = audit
         self._clock = clock or SystemClock()
         self.default_threshold = default_threshold
         self._indexes: dict[str, tuple[str, ScreeningIndex]] = {}
         self._lock = threading.Lock()
-        self._after_import: list[Callable[[ImportResult], object]] = []
-
-    def on_imported(self, listener: Callable[[ImportResult], object]) -> None:
-        """Call `listener` after each activated import (ongoing monitoring hooks in here)."""
-        self._after_import.append(listener)
+        # Each activated import (ongoing monitoring listens); a listener's failure is
+        # logged and never undoes the import.
+        self.imported = imported or Channel[ImportResult]("screening.imported")
 
     # -- importing --------------------------------------------------------------------------
 
@@ -195,11 +195,7 @@ class ScreeningService:
         log.info("screening.list_imported", source=source, version=version, entries=count,
                  added=result.added, removed=result.removed, changed=result.changed)
         self._load(source, snapshot_id)
-        for listener in self._after_import:
-            try:
-                listener(result)
-            except Exception:  # a listener's failure must not undo the import
-                log.exception("screening.after_import_failed", source=source)
+        self.imported.publish(result)
         return result
 
     def _write(self, batch: list[dict[str, Any]]) -> None:

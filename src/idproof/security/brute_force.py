@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from idproof.core.channel import Channel
 from idproof.security.rate_limit import sync_storage
 
 _NS = "idproof-bf"
@@ -34,7 +34,8 @@ class BruteForceGuard:
     def __init__(self, storage_uri: str, *, max_failures: int, window_seconds: int,
                  block_seconds: int, client_max_failures: int = 100,
                  client_window_seconds: int = 600, bearer_max_failures: int = 300,
-                 bearer_window_seconds: int = 60) -> None:
+                 bearer_window_seconds: int = 60,
+                 failed: Channel[tuple[str, str | None]] | None = None) -> None:
         self.storage: Storage = sync_storage(storage_uri)
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._item = RateLimitItemPerSecond(max_failures, window_seconds, namespace=_NS)
@@ -44,16 +45,12 @@ class BruteForceGuard:
                                                    namespace=_NS)
         self._bearer_window = bearer_window_seconds
         self._block_seconds = block_seconds
-        # Detectors watching failed client authentications: (ip, tenant id or None).
-        self._failure_hooks: list[Callable[[str, str | None], None]] = []
+        # Failed client authentications, (ip, tenant id or None), for the detectors.
+        self.failed = failed or Channel[tuple[str, str | None]]("auth.failed")
         self._tenants: dict[str, tuple[float, str]] = {}  # memory storage: ip -> tenant
 
-    def on_failure(self, hook: Callable[[str, str | None], None]) -> None:
-        self._failure_hooks.append(hook)
-
     def _notify(self, ip: str, tenant_id: str | None) -> None:
-        for hook in self._failure_hooks:
-            hook(ip, tenant_id)
+        self.failed.publish((ip, tenant_id))
 
     def _redis(self) -> object | None:
         return None if isinstance(self.storage, MemoryStorage) else getattr(

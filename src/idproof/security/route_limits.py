@@ -6,7 +6,7 @@ import hashlib
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -15,6 +15,7 @@ from limits import RateLimitItem, parse
 from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from idproof.core.channel import Channel
 from idproof.security.rate_limit import sync_storage
 
 log = structlog.get_logger("idproof.security")
@@ -225,23 +226,18 @@ def _cookies(header: str | None) -> dict[str, str]:
 class RouteLimits:
     """The route-group limits as the edge and the bearer dependency apply them."""
 
-    def __init__(self, limiter: RouteLimiter, settings: object) -> None:
+    def __init__(self, limiter: RouteLimiter, settings: object,
+                 refused: Channel[Refusal] | None = None) -> None:
         self.limiter = limiter
         self.settings = settings
         self._per_ip: dict[str, str] = dict(vars(settings.per_ip))  # type: ignore[attr-defined]
         self._per_client: dict[str, str] = dict(
             vars(settings.per_client))  # type: ignore[attr-defined]
-        self._hooks: list[Callable[[Refusal], None]] = []
-
-    def on_refused(self, hook: Callable[[Refusal], None]) -> None:
-        self._hooks.append(hook)
+        # Each refusal (audited by a listener; its failure never turns a 429 into a 500).
+        self.refused = refused or Channel[Refusal]("rate_limit.refused")
 
     def _refused(self, refusal: Refusal) -> None:
-        for hook in self._hooks:
-            try:
-                hook(refusal)
-            except Exception:  # auditing must not turn a 429 into a 500
-                log.exception("rate_limit_hook_failed")
+        self.refused.publish(refusal)
 
     def edge_checks(self, path: str, headers: Mapping[str, str], ip: str) -> list[Check]:
         """Per IP for every group; per session on uploads and OTP steps; per hosted link;

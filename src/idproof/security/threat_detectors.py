@@ -30,6 +30,7 @@ class DetectorConfig:
     pii_days: int
     pii_factor: float
     pii_minimum: int
+    block_seconds: int = 0  # how long an IP block lasts (named in the alert)
 
 
 def pii_threshold(history: Sequence[int], factor: float, minimum: int) -> int:
@@ -91,6 +92,17 @@ class Detectors:
         if endpoint and self._counter.count(t, str(endpoint)):
             self._alert(Alert("webhook_failures_per_endpoint", row.get("tenant_id"), None, {
                 "endpoint_id": endpoint, "threshold": t.amount, "window_seconds": t.seconds}))
+
+    def client_auth_failed(self, failure: tuple[str, str | None]) -> None:
+        """A failed client authentication, (ip, tenant id or None), from the guard: N from
+        one IP in the window block the address and alert."""
+        ip, tenant_id = failure
+        t = Threshold("auth-fail-ip", self._cfg.failures_per_ip, self._cfg.failures_window)
+        if self._counter.count(t, ip):
+            self._block(ip)
+            self._alert(Alert("auth_failures_per_ip", tenant_id, ip, {
+                "threshold": t.amount, "window_seconds": t.seconds,
+                "blocked_seconds": self._cfg.block_seconds}))
 
     def _operator_failed(self, row: Mapping[str, Any]) -> None:
         # The seed's rule for operators as for clients: N failures from one IP in the window

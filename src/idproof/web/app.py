@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -41,6 +42,13 @@ your webhook endpoints are under `webhooks`.
 """
 
 
+# Every feature's router, in the order the OpenAPI document lists them.
+ROUTERS = (oauth_router, discovery_router, me_router, vault_router, audit_router,
+           sessions_router, biometrics_router, hosted_router, branding_router, webhooks_router,
+           workflows_router, workflow_steps_router, privacy_router, screening_router,
+           signals_router)
+
+
 def create_app(container: Container) -> FastAPI:
     settings = container.settings
     app = FastAPI(title="idproof", version=__version__, description=DESCRIPTION,
@@ -54,24 +62,36 @@ def create_app(container: Container) -> FastAPI:
     install_problem_handlers(app)
     install_threat_hooks(app, container)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
-
     registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    app.add_middleware(EdgeMiddleware, trusted_proxies=tuple(settings.security.trusted_proxies),
+                       max_body_bytes=settings.security.max_body_bytes, guard=container.guard,
+                       hsts=True, public_https=settings.public_url.startswith("https://"),
+                       on_response=_status_counter(registry))
+    _platform_routes(app, container, registry)
+    for router in ROUTERS:
+        app.include_router(router)
+    install_console(app)
+    return app
+
+
+def _status_counter(registry: CollectorRegistry) -> Callable[[int], None]:
+    """Counts responses by status class only: paths can carry identifiers, and labels must
+    not. The children are bound once: `labels()` per request costs more than the count."""
     requests_total = Counter("idproof_http_requests_total", "HTTP requests by status class",
                              ["status_class"], registry=registry)
-    app.state.metrics_registry = registry
-
-    # Label by status class only: paths can carry identifiers, and labels must not. The
-    # children are bound once: `labels()` per request costs more than the count itself.
     by_class = {c: requests_total.labels(f"{c}xx") for c in range(1, 6)}
 
     def count(status: int) -> None:
         child = by_class.get(status // 100)
         (child if child is not None else requests_total.labels(f"{status // 100}xx")).inc()
 
-    app.add_middleware(EdgeMiddleware, trusted_proxies=tuple(settings.security.trusted_proxies),
-                       max_body_bytes=settings.security.max_body_bytes, guard=container.guard,
-                       hsts=True, public_https=settings.public_url.startswith("https://"),
-                       on_response=count)
+    return count
+
+
+def _platform_routes(app: FastAPI, container: Container, registry: CollectorRegistry) -> None:
+    """Health, readiness and metrics."""
+    settings = container.settings
 
     @app.get("/healthz", tags=["platform"], summary="Liveness: the process is up")
     def healthz() -> dict[str, str]:
@@ -99,24 +119,6 @@ def create_app(container: Container) -> FastAPI:
         # The security alert counter lives with the alerts (labels: kind only).
         body = generate_latest(registry) + generate_latest(container.alerts.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-    app.include_router(oauth_router)
-    app.include_router(discovery_router)
-    app.include_router(me_router)
-    app.include_router(vault_router)
-    app.include_router(audit_router)
-    app.include_router(sessions_router)
-    app.include_router(biometrics_router)
-    app.include_router(hosted_router)
-    app.include_router(branding_router)
-    app.include_router(webhooks_router)
-    app.include_router(workflows_router)
-    app.include_router(workflow_steps_router)
-    app.include_router(privacy_router)
-    app.include_router(screening_router)
-    app.include_router(signals_router)
-    install_console(app)
-    return app
 
 
 def create_app_from_env() -> FastAPI:

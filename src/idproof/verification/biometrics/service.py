@@ -47,7 +47,6 @@ from idproof.verification.biometrics.models import LivenessChallenge, SelfieTemp
 from idproof.verification.biometrics.protocols import PadScore, Vector
 from idproof.verification.blobs import BlobStore
 from idproof.verification.decision import StepState
-from idproof.verification.lifecycle import Status
 from idproof.verification.models import Capture, SessionStep, VerificationSession
 from idproof.verification.schemas import SessionView
 from idproof.verification.service import Actor, SessionService
@@ -181,18 +180,11 @@ class BiometricsService:
                 else:
                     t.sealed_embedding, t.pad_suspected = template
                     t.created_at = self._clock.now()
-            step = s.get(SessionStep, (row.id, step_name))
+            step = self._sessions.find_step(s, row.id, step_name)
             if step is None:  # pragma: no cover - checked before processing
                 raise ValidationFailed("step not in workflow", code="step_not_in_workflow")
-            now = self._clock.now()
-            step.state = state.value
-            step.reasons = list(reasons)
-            step.facts = facts
-            step.attempts += 1
-            step.updated_at = now
-            if row.status == Status.NOT_STARTED.value:
-                self._sessions.set_status(s, row, Status.IN_PROGRESS)
-            row.updated_at = now
+            self._sessions.record_step(s, row, step, state, reasons=reasons, facts=facts,
+                                       attempts=step.attempts + 1, activity=True)
             self._audit.record_in(s, AuditEvent(
                 action=action, actor_type=actor.actor_type, actor_id=actor.client_id,
                 tenant_id=row.tenant_id, target_type="session", target_id=row.id,
@@ -229,7 +221,7 @@ class BiometricsService:
 
     def _complete_pending_selfie(self, s: Session, row: VerificationSession) -> None:
         """A selfie taken before the document: match it now, before the decision."""
-        step = s.get(SessionStep, (row.id, "selfie"))
+        step = self._sessions.find_step(s, row.id, "selfie")
         template = s.get(SelfieTemplate, row.id)
         if step is None or step.state != StepState.PROCESSING.value or template is None:
             return
@@ -239,10 +231,9 @@ class BiometricsService:
         portrait = self._portrait(row, s) or StillAnalysis(None, ("no_face",))
         outcome = selfie_outcome(selfie, portrait, wf.face.match_threshold, False)
         del selfie, portrait
-        step.state = outcome.state.value
-        step.reasons = list(outcome.reasons)
-        step.facts = {"face_match": bool(outcome.face_match), **outcome.facts()}
-        step.updated_at = self._clock.now()
+        self._sessions.record_step(
+            s, row, step, outcome.state, reasons=outcome.reasons,
+            facts={"face_match": bool(outcome.face_match), **outcome.facts()})
         self._audit.record_in(s, AuditEvent(
             action="session.selfie_processed", tenant_id=row.tenant_id,
             target_type="session", target_id=row.id,
@@ -260,17 +251,18 @@ class BiometricsService:
         Runs inside the transaction that stores a new document front (otherwise a selfie
         matched against one portrait would stand for a document with another)."""
         session_id = event.session_id
-        now = self._clock.now()
+        row = s.get(VerificationSession, session_id)
+        if row is None:  # pragma: no cover - published by the transaction that holds it
+            return
         has_template = s.get(SelfieTemplate, session_id) is not None
         for name in ("selfie", "liveness"):
-            st = s.get(SessionStep, (session_id, name))
+            st = self._sessions.find_step(s, session_id, name)
             if st is not None and st.state != StepState.PENDING.value:
                 # The kept selfie is matched again with the new portrait at submit.
                 again = name == "selfie" and has_template
-                st.state = (StepState.PROCESSING if again else StepState.PENDING).value
-                st.reasons = []
-                st.facts = {}
-                st.updated_at = now
+                self._sessions.record_step(
+                    s, row, st, StepState.PROCESSING if again else StepState.PENDING,
+                    facts={})
 
     # -- selfie ----------------------------------------------------------------------------
     def submit_selfie(self, actor: Actor, session_id: str, data: bytes) -> SessionView:

@@ -16,8 +16,7 @@ from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
 from idproof.screening.service import ScreeningService
 from idproof.verification.decision import StepState
-from idproof.verification.lifecycle import Status
-from idproof.verification.models import SessionDocument, SessionStep
+from idproof.verification.models import SessionDocument
 from idproof.verification.service import Actor, SessionService
 
 
@@ -39,7 +38,7 @@ class ScreeningStep:
             bind_protection(s, self._protection)
             row = self._sessions.load_for_update(s, actor.tenant_id, session_id)
             self._sessions.ensure_open(row)
-            st = s.get(SessionStep, (row.id, "screening"))
+            st = self._sessions.find_step(s, row.id, "screening")
             if st is None:
                 raise Conflict("the session's workflow has no screening step",
                                code="step_not_in_workflow")
@@ -54,12 +53,10 @@ class ScreeningStep:
                 _date(doc.birth_date), doc.nationality, doc.sex)
             hit = result.outcome != "screening_clear"
             state = StepState.FAILED if hit else StepState.PASSED
-            st.state, st.reasons = state.value, [result.outcome] if hit else []
-            st.facts = {"hit": hit}
-            st.attempts += 1
-            st.updated_at = row.updated_at = self._clock.now()
-            if row.status == Status.NOT_STARTED.value:
-                self._sessions.set_status(s, row, Status.IN_PROGRESS)
+            self._sessions.record_step(s, row, st, state,
+                                       reasons=(result.outcome,) if hit else (),
+                                       facts={"hit": hit}, attempts=st.attempts + 1,
+                                       activity=True)
             self._audit.record_in(s, AuditEvent(
                 action="session.screening_processed", actor_type=actor.actor_type,
                 actor_id=actor.client_id, tenant_id=row.tenant_id, target_type="session",

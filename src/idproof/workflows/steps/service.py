@@ -16,7 +16,6 @@ from idproof.core.errors import Conflict, IdproofError, TooManyRequests, Validat
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
 from idproof.verification.decision import StepState
-from idproof.verification.lifecycle import Status
 from idproof.verification.models import SessionStep, VerificationSession
 from idproof.verification.service import Actor, SessionService
 from idproof.workflows.flow import FlowNode
@@ -142,7 +141,7 @@ class ContactSteps:
         self._sessions.ensure_open(row)
         if row.submitted_at is not None:
             raise Conflict("the session was submitted already", code="already_submitted")
-        st = s.get(SessionStep, (row.id, step))
+        st = self._sessions.find_step(s, row.id, step)
         if st is None:
             raise Conflict(f"the session's workflow has no {step} step",
                            code="step_not_in_workflow")
@@ -166,19 +165,16 @@ class ContactSteps:
 
     def _finish(self, s: Session, actor: Actor, row: VerificationSession, st: SessionStep,
                 state: StepState, reasons: tuple[str, ...], facts: dict[str, Any]) -> None:
-        st.state, st.reasons = state.value, list(reasons)
-        st.facts = {**(st.facts or {}), **facts}
-        st.attempts += 1
-        st.updated_at = self._clock.now()
+        self._sessions.record_step(s, row, st, state, reasons=reasons,
+                                   facts={**(st.facts or {}), **facts},
+                                   attempts=st.attempts + 1)
         self._record(s, actor, row, f"session.{st.step}_processed",
                      {"state": state.value, "reasons": list(reasons)})
         self._sessions.decide_if_complete(s, row, self._sessions.workflow_of(row))
 
     def _record(self, s: Session, actor: Actor, row: VerificationSession, action: str,
                 details: dict[str, Any]) -> None:
-        if row.status == Status.NOT_STARTED.value:
-            self._sessions.set_status(s, row, Status.IN_PROGRESS)
-        row.updated_at = self._clock.now()
+        self._sessions.touch(s, row)
         self._audit.record_in(s, AuditEvent(
             action=action, actor_type=actor.actor_type, actor_id=actor.client_id,
             tenant_id=row.tenant_id, target_type="session", target_id=row.id, ip=actor.ip,
