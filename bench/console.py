@@ -30,10 +30,10 @@ from starlette.testclient import TestClient
 from idproof.bootstrap import Container, build_container
 from idproof.config import JobsSettings, Settings
 from idproof.core.clock import FrozenClock
+from idproof.core.logging import configure_logging
 from idproof.db.migrate import upgrade
 from idproof.verification.models import VerificationSession
 from idproof.web.app import create_app
-from idproof.web.logging import configure_logging
 
 PASSWORD = "plum-orbit-canyon-42"
 GOAL_MS = 100.0

@@ -27,13 +27,13 @@ from pydantic import SecretStr
 from idproof.bootstrap import Container, build_container
 from idproof.config import JobsSettings, Settings
 from idproof.core.clock import FrozenClock
+from idproof.core.logging import configure_logging
 from idproof.db.migrate import upgrade
 from idproof.privacy.package import Encryption, verify_zip
-from idproof.verification.document_checks import ExtractedDocument
-from idproof.verification.document_reader import DocumentReader, ReadOutcome
+from idproof.verification.document.checks import ExtractedDocument
+from idproof.verification.document.reader import DocumentReader, ReadOutcome
 from idproof.verification.schemas import CreateSession
 from idproof.verification.service import Actor
-from idproof.web.logging import configure_logging
 
 
 class FixedReader(DocumentReader):

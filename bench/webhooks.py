@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 
 from idproof.bootstrap import Container, build_container
 from idproof.config import JobsSettings, Settings
+from idproof.core.logging import configure_logging
 from idproof.db.migrate import upgrade
 from idproof.jobs import Jobs
 from idproof.verification.decision import StepState
@@ -38,7 +39,6 @@ from idproof.verification.lifecycle import Status
 from idproof.verification.models import SessionStep
 from idproof.verification.schemas import CreateSession
 from idproof.verification.service import Actor
-from idproof.web.logging import configure_logging
 from idproof.webhooks.models import WebhookDelivery
 from idproof.webhooks.schemas import CreateEndpoint
 from idproof.webhooks.service import Caller

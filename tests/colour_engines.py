@@ -17,8 +17,8 @@ from PIL import Image
 
 from idproof.verification.biometrics.analysis import FaceAnalyzer, StillAnalysis
 from idproof.verification.biometrics.liveness import FrameObservation
-from idproof.verification.document_checks import ExtractedDocument
-from idproof.verification.document_reader import DocumentReader, ReadOutcome
+from idproof.verification.document.checks import ExtractedDocument
+from idproof.verification.document.reader import DocumentReader, ReadOutcome
 
 # What a capture shows, by its colour.
 COLOURS = {"good": (40, 200, 60), "unreadable": (40, 60, 200), "forged": (200, 40, 40),

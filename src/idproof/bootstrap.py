@@ -63,7 +63,7 @@ from idproof.verification.biometrics.pad import FrequencyPAD
 from idproof.verification.biometrics.service import BiometricsService
 from idproof.verification.blobs_setup import open_blob_store
 from idproof.verification.captures import PROCESS_CAPTURE, CaptureService
-from idproof.verification.document_reader import DocumentReader
+from idproof.verification.document.reader import DocumentReader
 from idproof.verification.links import LinkSigner
 from idproof.verification.service import SessionService
 from idproof.webhooks.service import DELIVER_WEBHOOK, WebhookService

@@ -102,7 +102,7 @@ def test_handoff_needs_csrf_and_an_open_session(api, auth) -> None:  # noqa: F81
 
 
 def test_the_handoff_secret_never_reaches_the_logs(api, auth) -> None:  # noqa: F811
-    from idproof.web.logging import scrub_text
+    from idproof.core.logging import scrub_text
 
     _sid, _path, r = opened(api, auth, workflow="document_only")
     link, _ = _handoff(api, r.text)

@@ -10,8 +10,8 @@ from starlette.testclient import TestClient
 
 from idproof.bootstrap import Container
 from idproof.config import Settings, VaultSettings
+from idproof.core.logging import configure_logging
 from idproof.crypto.errors import DecryptionError
-from idproof.web.logging import configure_logging
 from tests.helpers import bearer, get_token
 
 VALUE = "X4421987Q"

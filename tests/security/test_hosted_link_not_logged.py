@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from idproof.web.logging import configure_logging, scrub_text
+from idproof.core.logging import configure_logging, scrub_text
 from tests.helpers import bearer, get_token
 
 

@@ -12,7 +12,7 @@ import structlog
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 
-from idproof.web.logging import Redactor, configure_logging
+from idproof.core.logging import Redactor, configure_logging
 from tests.helpers import bearer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from idproof.web.logging import configure_logging
+from idproof.core.logging import configure_logging
 from tests.api.test_screening_monitoring import approved_subject, ofac
 from tests.api.test_signals_api import DEVICE, SCOPES
 from tests.helpers import bearer, get_token

@@ -87,8 +87,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
     import uvicorn
 
     from idproof.cli.tls import ssl_options
+    from idproof.core.logging import configure_logging
     from idproof.web.app import create_app
-    from idproof.web.logging import configure_logging
 
     try:
         tls = ssl_options(tls_cert, tls_key, client_ca)
@@ -133,7 +133,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
 @app.command()
 def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> None:
     """Run the job consumers alone (documents, sweeps; webhooks on threads of their own)."""
-    from idproof.web.logging import configure_logging
+    from idproof.core.logging import configure_logging
 
     os.umask(0o077)
     settings = load_settings()

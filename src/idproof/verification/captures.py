@@ -30,8 +30,8 @@ from idproof.security.uploads import sanitize_image
 from idproof.vault.service import VaultService
 from idproof.verification.blobs import BlobStore
 from idproof.verification.decision import StepState
+from idproof.verification.document.reader import DocumentReader
 from idproof.verification.document_job import PROCESS_CAPTURE, DocumentJob
-from idproof.verification.document_reader import DocumentReader
 from idproof.verification.models import (
     Capture,
     SessionStep,

@@ -28,8 +28,8 @@ from idproof.db.engine import Database
 from idproof.vault.service import VaultService
 from idproof.verification.blobs import BlobNotFound, BlobStore
 from idproof.verification.decision import StepResult, StepState
-from idproof.verification.document_checks import ExtractedDocument, check_document
-from idproof.verification.document_reader import DocumentReader, ReadOutcome
+from idproof.verification.document.checks import ExtractedDocument, check_document
+from idproof.verification.document.reader import DocumentReader, ReadOutcome
 from idproof.verification.lifecycle import DECIDED, FINAL, Status
 from idproof.verification.models import Capture, SessionDocument, SessionStep, VerificationSession
 from idproof.verification.service import SessionService

@@ -125,7 +125,7 @@ def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several workers): settings from the environment."""
     from idproof.bootstrap import build_container, start_background_services
     from idproof.config import load_settings
-    from idproof.web.logging import configure_logging
+    from idproof.core.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.logging.level, settings.logging.pii_fields,

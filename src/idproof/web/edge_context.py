@@ -11,8 +11,8 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idproof.core.ids import random_token
+from idproof.core.logging import scrub_text
 from idproof.security.client_ip import is_trusted_proxy, resolve_client_ip
-from idproof.web.logging import scrub_text
 
 access_log = structlog.get_logger("idproof.access")
 # The stdlib logger behind `access_log`: asking it whether INFO is on is a dict lookup, while

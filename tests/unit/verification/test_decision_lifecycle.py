@@ -95,7 +95,7 @@ def test_lapsed_sessions() -> None:
 def test_document_checks() -> None:
     from datetime import date
 
-    from idproof.verification.document_checks import ExtractedDocument, check_document
+    from idproof.verification.document.checks import ExtractedDocument, check_document
 
     wf = get_workflow("document_only")
     assert wf is not None

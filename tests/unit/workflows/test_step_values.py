@@ -16,7 +16,7 @@ from idproof.verification.decision import (
     outcomes,
     ready,
 )
-from idproof.verification.document_checks import ExtractedDocument, check_document
+from idproof.verification.document.checks import ExtractedDocument, check_document
 from idproof.workflows.catalog import Workflow, get_workflow
 from idproof.workflows.flow import Flow, compiled, decide_flow
 from tests.unit.workflows.test_workflow_graph import two_branch

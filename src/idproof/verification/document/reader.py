@@ -10,8 +10,8 @@ from PIL import Image
 
 from idproof.verification.document.aamva import AamvaError
 from idproof.verification.document.barcode import read_aamva
+from idproof.verification.document.checks import ExtractedDocument, from_aamva, from_mrz
 from idproof.verification.document.mrz_reader import MrzReader
-from idproof.verification.document_checks import ExtractedDocument, from_aamva, from_mrz
 
 
 @dataclass(frozen=True, slots=True)
