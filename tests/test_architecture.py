@@ -311,3 +311,37 @@ def test_the_plumbing_check_sees_a_service() -> None:
     assert not misplaced_plumbing("verification/api.py",
                                   "from fastapi import APIRouter\n"
                                   "from idproof.web.deps import get_container\n")
+
+
+# -- backends ------------------------------------------------------------------------------------
+
+# Concrete backends picked from settings: only the composition root chooses them.
+BACKEND_MODULES = {"idproof.crypto.kms.pkcs11", "idproof.crypto.kms.local",
+                   "idproof.verification.blobs_s3", "idproof.verification.blobs_sql"}
+BACKEND_NAMES = {"RedisHuey", "SqliteHuey", "MemoryHuey"}
+# The kms package re-exports its classes; the residency report opens every region's stores.
+BACKEND_CHOOSERS = {"bootstrap_backends.py", "crypto/kms/__init__.py", "schema.py",
+                    "privacy/residency_report.py"}
+
+
+def chooses_a_backend(source: str) -> bool:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            names = {a.name for a in node.names}
+            full = {f"{node.module}.{n}" for n in names}
+            if node.module in BACKEND_MODULES or full & BACKEND_MODULES or (
+                    node.module == "huey" and names & BACKEND_NAMES):
+                return True
+    return False
+
+
+def test_every_backend_is_chosen_in_the_composition_root() -> None:
+    found = {rel for rel, path in _modules()
+             if rel not in BACKEND_CHOOSERS and chooses_a_backend(path.read_text())}
+    assert not found, f"backends chosen outside bootstrap_backends.py: {sorted(found)}"
+
+
+def test_the_backend_check_sees_a_choice() -> None:
+    assert chooses_a_backend("from huey import RedisHuey\n")
+    assert chooses_a_backend("from idproof.verification import blobs_s3\n")
+    assert not chooses_a_backend("from huey import Huey\n")

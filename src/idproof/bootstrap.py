@@ -24,17 +24,17 @@ from idproof.auth.secret_hashing import SecretHasher
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.auth.tenants import TenantService
 from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
+from idproof.bootstrap_backends import make_huey, open_blob_store, open_data_protection
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, SessionEvent
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
-from idproof.crypto.setup import open_data_protection
 from idproof.datadir import derive, init_data_dir, load_server_secret
 from idproof.db.engine import Database
 from idproof.db.migrate import upgrade
 from idproof.hosted.service import HostedService
-from idproof.jobs import WEBHOOK_QUEUE_SUFFIX, Jobs, make_huey
+from idproof.jobs import WEBHOOK_QUEUE_SUFFIX, Jobs
 from idproof.operators.accounts import OperatorAccounts
 from idproof.operators.console import ConsoleService
 from idproof.operators.passkeys import Relying
@@ -61,7 +61,6 @@ from idproof.verification.biometrics.analysis import FaceAnalyzer
 from idproof.verification.biometrics.engines import DlibFaceEngine
 from idproof.verification.biometrics.pad import FrequencyPAD
 from idproof.verification.biometrics.service import BiometricsService
-from idproof.verification.blobs_setup import open_blob_store
 from idproof.verification.captures import PROCESS_CAPTURE, CaptureService
 from idproof.verification.document.reader import DocumentReader
 from idproof.verification.links import LinkSigner
@@ -126,18 +125,12 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                     document_reader: DocumentReader | None = None,
                     face_analyzer: FaceAnalyzer | None = None,
                     tasks: TaskQueue | None = None) -> Container:
-    """The services wired together. `document_reader` and `face_analyzer` replace the OCR
-    and face engines (tests of the session lifecycle that must not depend on them); `tasks`
-    replaces the queue the services put jobs on (tests that run the jobs themselves)."""
+    """The services wired together. Tests may replace the OCR and face engines
+    (`document_reader`, `face_analyzer`) and the queue jobs are put on (`tasks`)."""
     clock = clock or SystemClock()
     check_deployment(settings)  # never write a tenant's data outside its declared region
-    secret = load_server_secret(settings)
-    # hide_parameters: a failing statement must not print personal data into a log.
-    db = Database(settings.sqlalchemy_url(), hide_parameters=True)
+    secret, db, jobs = _platform(settings)
     events = EventBus()
-    jobs = Jobs(make_huey(settings),
-                webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX),
-                webhook_threads=settings.jobs.webhook_threads)
     queue: TaskQueue = tasks or jobs
     audit, audit_log, audit_sequencer = _audit(settings, db, secret, clock)
     tenants = TenantService(db, audit, clock, home_region=settings.residency.region)
@@ -160,8 +153,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     webhooks = _webhooks(settings, db, audit, secret, queue, clock)
     biometrics = BiometricsService(db, audit, protection, blobs, sessions,
                                    face_analyzer or _face_analyzer(), clock)
-    subjects = SubjectService(db, audit, protection, blobs, captures, clock,
-                              emit=webhooks.emit)
+    subjects = SubjectService(db, audit, protection, blobs, captures, clock, emit=webhooks.emit)
     consents = ConsentService(db, audit, sessions, captures, subjects, clock)
     hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
@@ -189,6 +181,16 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         route_limits=route_limits, alerts=alerts, detectors=detectors)
     _wire(container, events)
     return container
+
+
+def _platform(settings: Settings) -> tuple[bytes, Database, Jobs]:
+    """The server secret, the database and the job queues."""
+    secret = load_server_secret(settings)
+    # hide_parameters: a failing statement must not print personal data into a log.
+    db = Database(settings.sqlalchemy_url(), hide_parameters=True)
+    jobs = Jobs(make_huey(settings), webhook_threads=settings.jobs.webhook_threads,
+                webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX))
+    return secret, db, jobs
 
 
 def _audit(settings: Settings, db: Database, secret: bytes, clock: Clock

@@ -13,28 +13,14 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import structlog
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, crontab
 from huey.consumer import Consumer
-
-from idproof.config import Settings
 
 log = structlog.get_logger("idproof.jobs")
 
 
 WEBHOOK_QUEUE_SUFFIX = ".webhooks"
 Queue = Literal["documents", "webhooks"]
-
-
-def make_huey(settings: Settings, *, immediate: bool = False, suffix: str = "") -> Huey:
-    """The queue named `jobs.queue_name` + `suffix`, in Redis when configured, else in the
-    data dir's SQLite file (several queues share it, one name each)."""
-    name = settings.jobs.queue_name + suffix
-    if settings.redis_url is not None:
-        return RedisHuey(name, url=settings.redis_url.get_secret_value(),
-                         results=False, immediate=immediate, utc=True)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"),
-                      results=False, immediate=immediate, utc=True)
 
 
 class Jobs:

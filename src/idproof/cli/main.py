@@ -155,7 +155,7 @@ def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (done automatically by `serve`)."""
-    from idproof.crypto.setup import open_key_store
+    from idproof.bootstrap_backends import open_key_store
     from idproof.db.migrate import upgrade
 
     settings = load_settings()

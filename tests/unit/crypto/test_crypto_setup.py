@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from idproof.bootstrap_backends import open_key_manager, open_key_store
 from idproof.config import KmsSettings, Settings, VaultSettings, load_settings
 from idproof.crypto.errors import KeyManagerError, KeyringPassphraseError, KeyStoreError
 from idproof.crypto.keystore import KeyStore, split_schema
 from idproof.crypto.kms.local import LocalKeyManager
 from idproof.crypto.kms.softhsm import SoftHsmToken
-from idproof.crypto.setup import open_key_manager, open_key_store
 from idproof.security.rate_limit import RateLimiter
 from tests.conftest import UNAVAILABLE, unavailable
 

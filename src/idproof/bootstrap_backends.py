@@ -1,8 +1,12 @@
-"""Opening the configured KMS backend and the key store from settings (used by bootstrap)."""
+"""Every backend chosen from settings, for the composition root (`bootstrap.py`) only: the KMS
+(`IDPROOF_KMS__BACKEND`), the key store, the blob store (`IDPROOF_BLOBS__BACKEND`) and the job
+queues' storage (Redis when `IDPROOF_REDIS_URL` is set, else SQLite in the data dir)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from huey import Huey, RedisHuey, SqliteHuey
 
 from idproof.audit.service import AuditService
 from idproof.config import Settings
@@ -12,6 +16,8 @@ from idproof.crypto.errors import KeyManagerError
 from idproof.crypto.keystore import KeyStore
 from idproof.crypto.kms.base import KeyManager
 from idproof.crypto.protection import DataProtection
+from idproof.db.engine import Database
+from idproof.verification.blobs import BlobStore, LocalBlobStore
 
 KEYRING_FILE = "keyring.json"
 
@@ -65,3 +71,36 @@ def open_data_protection(settings: Settings, audit: AuditService,
     cache = DekCache(max_entries=settings.kms.dek_cache_size,
                      ttl_seconds=settings.kms.dek_cache_seconds)
     return DataProtection(store, kms, audit, cache=cache, clock=clock)
+
+
+def open_blob_store(settings: Settings, db: Database) -> BlobStore:
+    """The store of sealed captures named by IDPROOF_BLOBS__BACKEND (it sees ciphertext)."""
+    cfg = settings.blobs
+    if cfg.backend == "database":
+        from idproof.verification.blobs_sql import DatabaseBlobStore
+
+        return DatabaseBlobStore(db)
+    if cfg.backend == "s3":
+        from idproof.verification.blobs_s3 import S3BlobStore
+
+        if not cfg.s3_bucket:
+            raise SystemExit("the s3 blob backend needs IDPROOF_BLOBS__S3_BUCKET")
+        return S3BlobStore(
+            cfg.s3_bucket, endpoint_url=cfg.s3_endpoint_url, region=cfg.s3_region,
+            access_key_id=cfg.s3_access_key_id,
+            secret_access_key=(cfg.s3_secret_access_key.get_secret_value()
+                               if cfg.s3_secret_access_key else None),
+            prefix=cfg.s3_prefix)
+    return LocalBlobStore(cfg.path or settings.data_dir / "blobs")
+
+
+def make_huey(settings: Settings, *, immediate: bool = False, suffix: str = "") -> Huey:
+    """The queue named `jobs.queue_name` + `suffix`, in Redis when configured, else in the
+    data dir's SQLite file (several queues share it, one name each)."""
+    name = settings.jobs.queue_name + suffix
+    if settings.redis_url is not None:
+        return RedisHuey(name, url=settings.redis_url.get_secret_value(),
+                         results=False, immediate=immediate, utc=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"),
+                      results=False, immediate=immediate, utc=True)
