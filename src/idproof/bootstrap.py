@@ -250,7 +250,7 @@ def _wire(c: Container, events: EventBus) -> None:
     events.subscribe(SessionDecided, c.captures.images_due)  # raw images become due
     events.subscribe(DocumentFrontStored, c.biometrics.document_front_replaced)
     # Signals before the outbox: `session.decided` then carries the signals' reasons.
-    events.subscribe(SessionEvent, partial(signals_session_changed, c.signals))
+    events.subscribe(SessionEvent, partial(signals_session_changed, c.signals, c.sessions))
     events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))
     events.subscribe(SessionEvent, c.biometrics.session_changed)  # selfie at submit; cleanup
     # Tasks, run by a worker after the commit that queued them (ids only).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -17,6 +15,7 @@ from idproof.signals.models import SignalFace, SignalResult
 from idproof.signals.service import Assessment, SignalService
 from idproof.verification.biometrics.models import SelfieTemplate
 from idproof.verification.models import SessionDocument, VerificationSession
+from idproof.verification.service import SessionService
 
 FINAL_OTHER = ("declined", "expired", "abandoned", "cancelled")
 
@@ -49,7 +48,8 @@ def session_facts(s: Session, protection: DataProtection, row: VerificationSessi
                       document_countries=alpha, embedding=embedding)
 
 
-def session_changed(signals: SignalService, s: Session, event: SessionEvent) -> None:
+def session_changed(signals: SignalService, sessions: SessionService, s: Session,
+                    event: SessionEvent) -> None:
     """Subscribed to every session event before the webhook outbox (bootstrap's table), so
     the decision's reasons in `session.decided` include the signals'."""
     row = s.get(VerificationSession, event.session_id)
@@ -66,11 +66,7 @@ def session_changed(signals: SignalService, s: Session, event: SessionEvent) -> 
         return
     result = s.get(SignalResult, row.id)
     if result is not None and row.decision is not None and result.reasons:
-        decision: dict[str, Any] = dict(row.decision)
-        reasons = list(decision.get("reasons", []))
-        decision["reasons"] = reasons + [r for r in result.reasons if r not in reasons]
-        decision["signals"] = list(result.reasons)
-        row.decision = decision
+        sessions.add_decision_reasons(row, "signals", result.reasons)
     if row.status == "approved":
         s.execute(update(SignalFace).where(SignalFace.session_id == row.id,
                                            SignalFace.list == "pending")

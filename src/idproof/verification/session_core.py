@@ -227,6 +227,17 @@ class SessionCore:
         if row.status == Status.NOT_STARTED.value:
             self.set_status(s, row, Status.IN_PROGRESS)
 
+    @staticmethod
+    def add_decision_reasons(row: VerificationSession, source: str,
+                             reasons: Sequence[str]) -> None:
+        """Another check's reason codes join a decision (the fraud signals, before
+        `session.decided` goes out); `source` also keeps them apart."""
+        decision: dict[str, Any] = dict(row.decision or {})
+        known = list(decision.get("reasons", []))
+        decision["reasons"] = known + [r for r in reasons if r not in known]
+        decision[source] = list(reasons)
+        row.decision = decision
+
     def claim_link(self, s: Session, row: VerificationSession) -> bool:
         """Use up the session's single-use hosted link; False when it was used already
         (an atomic compare-and-set: two browsers opening it at once, one wins)."""
