@@ -253,3 +253,20 @@ def test_no_session_stays_processing_past_the_job_timeout_and_one_sweep(
         assert cap.deleted_at is not None
     colour_container.captures.process(sid, cap.id)
     assert status(api, auth, sid)["status"] == "in_review"
+
+
+def test_every_step_result_is_a_step_recorded_event(api, auth, colour_container, jobs  # type: ignore[no-untyped-def]
+                                                    ) -> None:
+    """SessionService alone writes steps, and publishes `StepRecorded` (ids, step, state)
+    for each result in the transaction that records it: the upload, then the job."""
+    from idproof.core.events import StepRecorded
+
+    seen: list[StepRecorded] = []
+    colour_container.sessions._events.subscribe(StepRecorded, lambda _s, e: seen.append(e))
+    sid = new_session(api, auth)
+    assert document(api, auth, sid).status_code == 202  # type: ignore[attr-defined]
+    assert [(e.session_id, e.step, e.state) for e in seen] == [(sid, "document", "processing")]
+    run(colour_container, jobs)
+    assert [(e.step, e.state) for e in seen] == [("document", "processing"),
+                                                 ("document", "passed")]
+    assert all(e.tenant_id == seen[0].tenant_id for e in seen)

@@ -74,6 +74,15 @@ SESSION_EVENTS: dict[str, type[SessionEvent]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class StepRecorded(Event):
+    """A session step has a new result: its state (reason codes stay on the step)."""
+
+    session_id: str
+    step: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentFrontStored(Event):
     """A new document front was stored: face results compared with the old portrait go."""
 

@@ -18,7 +18,7 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, Gone, NotFound
-from idproof.core.events import SESSION_EVENTS, EventBus, SessionEvent
+from idproof.core.events import SESSION_EVENTS, EventBus, SessionEvent, StepRecorded
 from idproof.db.engine import Database
 from idproof.db.tenancy import scoped
 from idproof.verification.decision import Decision, StepResult, StepState, decide, ready
@@ -218,6 +218,8 @@ class SessionCore:
         step.updated_at = now
         if activity:
             self.touch(s, row, now)
+        self._events.publish(s, StepRecorded(tenant_id=row.tenant_id, session_id=row.id,
+                                             step=step.step, state=state.value))
 
     def touch(self, s: Session, row: VerificationSession, now: datetime | None = None
               ) -> None:
