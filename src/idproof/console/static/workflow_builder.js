@@ -60,8 +60,8 @@
       if (pos[n]) return;
       var d = depth[n] === undefined ? 0 : depth[n];
       rows[d] = (rows[d] || 0) + 1;
-      pos[n] = { x: 20 + d * 190, y: 20 + (rows[d] - 1) * 90 +
-                 (depth[n] === undefined ? 300 : 0) };
+      pos[n] = { x: 20 + d * 270, y: 20 + (rows[d] - 1) * 110 +
+                 (depth[n] === undefined ? 220 : 0) };
     });
   }
 
@@ -128,10 +128,11 @@
   function clean() {
     ids().forEach(function (n) {
       var node = nodes()[n];
-      node.next = (node.next || []).map(function (t) {
-        return t.when && t.when.trim() ? { to: t.to, when: t.when } : { to: t.to };
+      // In place: the panel's inputs hold on to these transition objects.
+      (node.next || []).forEach(function (t) {
+        if (t.when !== undefined && !String(t.when).trim()) delete t.when;
       });
-      if (!node.next.length) delete node.next;
+      if (node.next && !node.next.length) delete node.next;
       if (!node.title) delete node.title;
       if (!node.reasons || !node.reasons.length) delete node.reasons;
     });
