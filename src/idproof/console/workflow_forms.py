@@ -27,7 +27,6 @@ class CopyForm(_Form):
 
 class DraftForm(_Form):
     definition: str = Field(min_length=2, max_length=MAX_DEFINITION)
-    based_on: int = Field(0, ge=0)
 
 
 class CheckBody(BaseModel):
