@@ -140,6 +140,8 @@ def test_the_check_endpoint_runs_the_publish_validator(container, clock) -> None
     body["flow"]["nodes"]["face"]["next"][0]["when"] = "face.score < 'x'"
     r = admin.post("/console/workflows/draft_x/check", json={"definition": body},
                    headers={"x-csrf-token": token})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "workflow_invalid" and r.json()["ok"] is False
     (issue,) = r.json()["issues"]
     assert (issue["node"], issue["transition"], issue["expression"]) == (
         "face", 0, "face.score < 'x'")
@@ -161,7 +163,15 @@ def test_the_check_endpoint_runs_the_publish_validator(container, clock) -> None
     assert r.status_code == 403
     r = admin.post("/console/workflows/draft_x/check", json={"definition": body, "x": 1},
                    headers={"x-csrf-token": token})
-    assert r.status_code == 422 and r.json()["issues"][0]["code"] == "invalid_body"
+    assert r.status_code == 422 and r.json()["code"] == "invalid_body"
+    r = admin.post("/console/workflows/draft_x/check", content=b"not json",
+                   headers={"x-csrf-token": token, "content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_body"
+    # a definition that is not even a workflow: the pydantic issues, with their path
+    r = admin.post("/console/workflows/draft_x/check", json={"definition": {"title": 5}},
+                   headers={"x-csrf-token": token})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_workflow"
+    assert {i["path"] for i in r.json()["issues"]} >= {"title", "document"}
 
 
 def test_csrf_is_required_and_nothing_changes_without_it(container, clock) -> None:

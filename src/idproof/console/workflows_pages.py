@@ -24,7 +24,7 @@ from idproof.console.workflow_forms import (
     parse_definition_text,
     step_kinds,
 )
-from idproof.core.errors import IdproofError
+from idproof.core.errors import IdproofError, ValidationFailed
 from idproof.operators.policy import Action
 from idproof.operators.router import HEADERS, ConsoleExit, message, route
 from idproof.operators.sessions import Live
@@ -127,16 +127,13 @@ async def workflow_check(request: Request, live: Who, workflow_id: str) -> Respo
     try:
         body = CheckBody.model_validate(await request.json())
     except (ValueError, ValidationError):
-        return JSONResponse({"ok": False, "issues": [
-            {"code": "invalid_body", "message": "send {\"definition\": {...}}"}]},
-            status_code=422, headers=HEADERS)
+        raise ValidationFailed('send {"definition": {...}}', code="invalid_body") from None
     try:
         check_flow(parse_definition(body.definition, workflow_id, 1), publish=True)
     except IdproofError as exc:
-        found = issues_of(exc)
-        return JSONResponse({"ok": False, "issues": [{**i, "text": issue_text(i)}
-                                                     for i in found]},
-                            status_code=200, headers=HEADERS)
+        # The same problem+json as a refused publish, each issue with its sentence.
+        raise ValidationFailed(exc.detail, code=exc.code, extra={"ok": False, "issues": [
+            {**i, "text": issue_text(i)} for i in issues_of(exc)]}) from None
     return JSONResponse({"ok": True, "issues": []}, headers=HEADERS)
 
 
