@@ -186,3 +186,54 @@ def test_build_publish_and_run_both_branches(server: Server, tmp_path: Path) -> 
     # USA: down the review branch, with the review step's reason; DEU: straight to the end
     assert usa == ("in_review", ["country_review"]), usa
     assert deu == ("approved", []), deu
+
+
+def test_the_panel_alone_builds_a_branch_with_the_keyboard(server: Server) -> None:
+    """No pointer: a step added, connected and given a condition from the panel; the JSON
+    (what Save submits) and the canvas follow."""
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    admin = server.container.operators.create("admin@example.com", "admin", ["demo"])
+    demo = server.container.tenants.find("demo")
+    assert demo is not None
+    server.container.workflows.create(demo.id, "kb_flow", {
+        "title": "Keyboard", "minimum_age": 18, "max_attempts": 3,
+        "document": {"types": ["passport"], "countries": None},
+        "flow": {"start": "doc", "nodes": {"doc": {"type": "document", "next": [{"to": "end"}]},
+                                           "end": {"type": "end"}},
+                 "decision": [{"id": "ok", "action": "approve", "when": "passed"}]}})
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            _enrol(page, admin.enrollment_url)
+            page.goto(server.url + "/console/workflows/kb_flow")
+            page.wait_for_selector("#check-result.ok")
+            page.select_option("#f-new-type", "review")
+            page.focus("#f-new-id")
+            page.keyboard.type("desk")
+            page.focus("#b-add-step")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#canvas .drawflow-node:has-text('desk (review)')")
+            page.select_option("#f-node", "doc")
+            page.select_option("#f-connect", "desk")
+            page.focus("#b-connect")
+            page.keyboard.press("Enter")
+            cond = page.get_by_label("Condition (CEL) to desk, empty for otherwise")
+            cond.focus()
+            page.keyboard.type("document.age < 25")
+            page.keyboard.press("Tab")
+            page.wait_for_selector("#check-result.ok")
+            saved = json.loads(page.input_value("#definition"))
+            assert saved["flow"]["nodes"]["doc"]["next"] == [
+                {"to": "desk", "when": "document.age < 25"}, {"to": "end"}]
+            assert saved["flow"]["nodes"]["desk"] == {"type": "review"}
+            assert page.locator("#canvas svg.connection").count() == 2
+            with page.expect_navigation():
+                page.click("#save-draft")
+            assert "Saved as draft version 2" in page.inner_text("main")
+        finally:
+            browser.close()
