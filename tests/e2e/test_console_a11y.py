@@ -12,6 +12,7 @@ import pytest
 
 from idproof.verification.schemas import CreateSession
 from idproof.verification.service import Actor
+from tests.api.test_console_workflows import definition
 from tests.e2e.test_console_browser import ARGS, CHROMIUM, PASSWORD, Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -61,6 +62,12 @@ def test_every_console_page_is_accessible(server: Server) -> None:
     from playwright.sync_api import sync_playwright
 
     sid = _seed(server)
+    demo = server.container.tenants.find("demo")
+    assert demo is not None
+    server.container.workflows.create(demo.id, "eu_flow", definition())
+    changed = definition()
+    changed["flow"]["decision"][2]["reasons"] = ["face_near_threshold"]
+    server.container.workflows.add_version(demo.id, "eu_flow", changed)
     server.container.webhooks.allow_private_networks = True
     owner = server.container.operators.create("owner@example.com", "owner", None)
     axe = Axe()
@@ -90,7 +97,11 @@ def test_every_console_page_is_accessible(server: Server) -> None:
                                ("webhooks", "/console/webhooks"),
                                ("audit", "/console/audit"),
                                ("checkpoints", "/console/audit/checkpoints"),
-                               ("settings", "/console/settings")]:
+                               ("settings", "/console/settings"),
+                               ("workflows", "/console/workflows"),
+                               ("template", "/console/workflows/document_selfie"),
+                               ("workflow builder", "/console/workflows/eu_flow?version=1"),
+                               ("workflow diff", "/console/workflows/eu_flow/diff")]:
                 visit(name, path)
                 if name == "dashboard":
                     # one session started: the outcome and funnel charts are drawn
@@ -102,6 +113,23 @@ def test_every_console_page_is_accessible(server: Server) -> None:
                     assert page.locator("figure.chart.drawn canvas").count() >= 2
                     assert page.locator("figure.chart.drawn svg[hidden]").count() >= 2
                     assert problems == []  # no script error, no CSP refusal
+                if name in {"template", "workflow builder"}:
+                    # the vendored Drawflow draws the graph under the strict CSP
+                    page.wait_for_selector("#canvas .drawflow-node")
+                    page.wait_for_selector("#check-result:not(:empty)")
+                    found[name] = _serious(axe, page)
+                    # (Chromium asks for /favicon.ico, which the console does not serve)
+                    assert [p for p in problems if "status of 404" not in p] == [], problems
+            # the builder with an inline validation error, and the simulator's result
+            page.goto(server.url + "/console/workflows/eu_flow?version=1")
+            page.select_option("#f-node", "face")
+            page.get_by_label("Condition (CEL) to live, empty for otherwise").fill("face.nope")
+            page.wait_for_selector("#cel-face-0-error:not([hidden])")
+            found["builder error"] = _serious(axe, page)
+            page.select_option("select[name=state_document]", "passed")
+            page.get_by_role("button", name="Simulate").click()
+            page.wait_for_selector("#simulation")
+            found["simulation"] = _serious(axe, page)
             # pages after an action: a secret shown once, a proof verified, deliveries
             page.goto(server.url + "/console/clients")
             page.get_by_label("identity.verify").check()
@@ -126,7 +154,7 @@ def test_every_console_page_is_accessible(server: Server) -> None:
         finally:
             browser.close()
     assert {k: v for k, v in found.items() if v} == {}, found
-    assert len(found) == 15
+    assert len(found) == 21
 
 
 def test_a_role_without_a_page_gets_403_and_no_data(server: Server) -> None:
@@ -141,7 +169,8 @@ def test_a_role_without_a_page_gets_403_and_no_data(server: Server) -> None:
         try:
             page = browser.new_page()
             _enrol(page, dev.enrollment_url)
-            for path in ("/console/audit", "/console/settings", "/console/sessions"):
+            for path in ("/console/audit", "/console/settings", "/console/sessions",
+                         "/console/workflows", "/console/workflows/document_only"):
                 response = page.goto(server.url + path)
                 assert response is not None and response.status == 403, path
                 assert client_id not in page.content() and "client.created" not in page.content()

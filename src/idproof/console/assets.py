@@ -1,4 +1,4 @@
-"""The console's own static files: the vendored uPlot chart library and the chart script."""
+"""The console's own static files: vendored uPlot and Drawflow, and our scripts for them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from idproof.operators.router import PUBLIC, route
 STATIC = {"uPlot.iife.min.js": "application/javascript; charset=utf-8",
           "uPlot.min.css": "text/css; charset=utf-8",
           "charts.js": "application/javascript; charset=utf-8",
-          "uPlot.LICENSE.txt": "text/plain; charset=utf-8"}
+          "uPlot.LICENSE.txt": "text/plain; charset=utf-8",
+          "drawflow.min.js": "application/javascript; charset=utf-8",
+          "drawflow.min.css": "text/css; charset=utf-8",
+          "drawflow.LICENSE.txt": "text/plain; charset=utf-8",
+          "workflow_builder.js": "application/javascript; charset=utf-8",
+          "workflow_builder.css": "text/css; charset=utf-8"}
 
 
 @route("GET", "/console/static/{name}", PUBLIC)

@@ -14,7 +14,9 @@ import idproof.console.insights
 import idproof.console.pages
 import idproof.console.security_alerts
 import idproof.console.settings_pages
-import idproof.console.webhooks_pages  # noqa: F401
+import idproof.console.webhooks_pages
+import idproof.console.workflow_tools
+import idproof.console.workflows_pages  # noqa: F401
 from idproof.console.api import router as analytics_router
 from idproof.operators.router import ConsoleExit, router
 from idproof.screening import console_review as _screening_review  # noqa: F401

@@ -29,6 +29,7 @@ NAV = [("/console/review", "Review", Action.REVIEW_DECIDE),
        ("/console/webhooks", "Webhooks", Action.WEBHOOKS_MANAGE),
        ("/console/audit", "Audit log", Action.AUDIT_READ),
        ("/console/settings", "Settings", Action.TENANT_SETTINGS),
+       ("/console/workflows", "Workflows", Action.WORKFLOWS_MANAGE),
        ("/console/screening", "Screening hits", Action.REVIEW_DECIDE),
        ("/console/alerts", "Security alerts", Action.TENANT_SETTINGS)]
 

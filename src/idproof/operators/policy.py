@@ -41,6 +41,7 @@ class Action(StrEnum):
     AUDIT_EXPORT = "audit.export"
     PROOFS_READ = "proofs.read"
     PLATFORM_MANAGE = "platform.manage"      # tenants themselves, installation settings
+    WORKFLOWS_MANAGE = "workflows.manage"    # the tenant's workflows: build, simulate, publish
 
 
 _EVERYONE = frozenset({Action.CONSOLE_VIEW, Action.ACCOUNT_MANAGE})
@@ -51,7 +52,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: _EVERYONE | {Action.TENANT_SETTINGS, Action.CLIENTS_MANAGE,
                              Action.WEBHOOKS_MANAGE, Action.DELIVERIES_READ,
                              Action.OPERATORS_MANAGE, Action.ROLES_CHANGE,
-                             Action.DASHBOARD_VIEW, Action.SESSIONS_LIST},
+                             Action.DASHBOARD_VIEW, Action.SESSIONS_LIST,
+                             Action.WORKFLOWS_MANAGE},
     Role.REVIEWER: _EVERYONE | {Action.SESSIONS_LIST, Action.SESSION_READ,
                                 Action.REVIEW_DECIDE, Action.PII_REVEAL},
     Role.ANALYST: _EVERYONE | {Action.DASHBOARD_VIEW, Action.SESSIONS_LIST},

@@ -86,7 +86,7 @@ class WorkflowService:
 
     # -- writes --------------------------------------------------------------------------
     def create(self, tenant_id: str, workflow_id: str, definition: Mapping[str, Any],
-               actor: str | None = None) -> VersionInfo:
+               actor: str | None = None, actor_type: str = "client") -> VersionInfo:
         """A new workflow with version 1 as a draft."""
         if workflow_id in builtin_workflows():
             raise Conflict("that id is a built-in template: copy it under another id",
@@ -101,19 +101,19 @@ class WorkflowService:
             s.add(TenantWorkflow(tenant_id=tenant_id, id=workflow_id, title=wf.title,
                                  latest_version=0, created_at=now, updated_at=now))
             s.flush()
-            return self._add(s, tenant_id, workflow_id, wf, actor)
+            return self._add(s, tenant_id, workflow_id, wf, actor, actor_type)
 
     def add_version(self, tenant_id: str, workflow_id: str, definition: Mapping[str, Any],
-                    actor: str | None = None) -> VersionInfo:
+                    actor: str | None = None, actor_type: str = "client") -> VersionInfo:
         with self._db.session() as s:
             head = self._head(s, tenant_id, workflow_id, lock=True)
             wf = parse_definition(definition, workflow_id, head.latest_version + 1)
             check_flow(wf, publish=False)
             head.title = wf.title
-            return self._add(s, tenant_id, workflow_id, wf, actor)
+            return self._add(s, tenant_id, workflow_id, wf, actor, actor_type)
 
     def _add(self, s: Session, tenant_id: str, workflow_id: str, wf: Workflow,
-             actor: str | None) -> VersionInfo:
+             actor: str | None, actor_type: str) -> VersionInfo:
         head = self._head(s, tenant_id, workflow_id)
         head.latest_version = wf.version
         head.updated_at = self._clock.now()
@@ -123,14 +123,14 @@ class WorkflowService:
                               digest=_digest(definition), created_at=self._clock.now())
         s.add(row)
         self._audit.record_in(s, AuditEvent(
-            action="workflow.version_created", actor_type="client", actor_id=actor,
+            action="workflow.version_created", actor_type=actor_type, actor_id=actor,
             tenant_id=tenant_id, target_type="workflow", target_id=workflow_id,
             details={"version": wf.version, "digest": row.digest}))
         s.flush()
         return _info(row)
 
     def publish(self, tenant_id: str, workflow_id: str, version: int,
-                actor: str | None = None) -> VersionInfo:
+                actor: str | None = None, actor_type: str = "client") -> VersionInfo:
         with self._db.session() as s:
             row = self._version(s, tenant_id, workflow_id, version)
             if row.status != DRAFT:
@@ -141,7 +141,7 @@ class WorkflowService:
             row.status = PUBLISHED
             row.published_at = self._clock.now()
             self._audit.record_in(s, AuditEvent(
-                action="workflow.published", actor_type="client", actor_id=actor,
+                action="workflow.published", actor_type=actor_type, actor_id=actor,
                 tenant_id=tenant_id, target_type="workflow", target_id=workflow_id,
                 details={"version": version, "digest": row.digest}))
             return _info(row)
