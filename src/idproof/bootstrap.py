@@ -151,7 +151,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     tenants = TenantService(db, audit, clock, home_region=settings.residency.region)
     storage = (settings.redis_url.get_secret_value() if settings.redis_url else "memory://")
     guard, route_limits = _protection(settings, storage)
-    auth = _auth(settings, db, audit, secret, clock, guard)
+    # One guard for the API's bearer check, the token endpoint and the hosted pages.
+    residency = ResidencyGuard(settings.residency, _region_of(db))
+    auth = _auth(settings, db, audit, secret, clock, guard, residency)
     protection = open_data_protection(settings, audit, clock)
     vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
                          detokenize_limit=settings.vault.detokenize_rate_limit)
@@ -182,7 +184,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                                    clock)
     hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
-                           biometrics=biometrics)
+                           biometrics=biometrics, tenant_check=residency.check)
     subjects = SubjectService(db, audit, protection, blobs, captures, clock)
     signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
                             settings.signals)
@@ -202,7 +204,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         workflows=workflows, subjects=subjects, retention=retention,
         consents=ConsentService(db, audit, sessions, captures, subjects, clock),
         screening=screening, screening_monitor=screening_monitor, signals=signals,
-        residency=ResidencyGuard(settings.residency, _region_of(db)),
+        residency=residency,
         contact_steps=build_contact_steps(settings, db, audit, protection, sessions,
                                           derive(secret, "workflow-otp"), clock),
         screening_step=ScreeningStep(db, audit, protection, sessions, screening, clock),
@@ -276,7 +278,7 @@ class _Auth:
 
 
 def _auth(settings: Settings, db: Database, audit: AuditService, secret: bytes, clock: Clock,
-          guard: BruteForceGuard) -> _Auth:
+          guard: BruteForceGuard, residency: ResidencyGuard) -> _Auth:
     clients = ClientService(db, audit, SecretHasher(derive(secret, "client-secret-pepper")),
                             clock, cache_seconds=settings.auth.client_cache_seconds)
     keys = SigningKeyRing(db, derive(secret, "signing-key-seal"), audit, clock,
@@ -286,7 +288,7 @@ def _auth(settings: Settings, db: Database, audit: AuditService, secret: bytes, 
     mtls = ClientTlsService(db, audit, clock)
     oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
                          revocations=revocations, audit=audit, guard=guard, clock=clock,
-                         tls_check=mtls.check)
+                         tls_check=mtls.check, tenant_check=residency.check)
     bearer = BearerVerifier(settings, keys, revocations, clients, clock)
     return _Auth(clients, keys, revocations, oauth, bearer, mtls)
 

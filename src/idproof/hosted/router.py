@@ -193,6 +193,8 @@ async def open_link(request: Request, link: str) -> Response:
     if _cross_site_frame(request):
         # Hand off to a top-level window (the link stays unused until it opens there).
         peeked = await run_in_threadpool(svc.peek_link, link)
+        if peeked.outcome == "elsewhere":
+            return message(request, "elsewhere", status=421)
         if peeked.outcome == "invalid":
             return message(request, "invalid", status=404)
         if peeked.outcome != "ok":
@@ -202,6 +204,8 @@ async def open_link(request: Request, link: str) -> Response:
     opened = await run_in_threadpool(
         lambda: svc.open_link(link, cookie=cookie_of(request), ip=client_ip(request),
                               request_id=request_id(request)))
+    if opened.outcome == "elsewhere":  # residency: a tenant of another region
+        return message(request, "elsewhere", status=421)
     if opened.outcome == "invalid":
         return message(request, "invalid", status=404)
     if opened.outcome in {"used", "ended"}:

@@ -24,7 +24,7 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.auth.clients import ClientService
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.errors import Conflict, ValidationFailed
+from idproof.core.errors import Conflict, IdproofError, ValidationFailed
 from idproof.core.ids import new_id
 from idproof.db.engine import Database
 from idproof.hosted.branding import BrandingService
@@ -70,7 +70,8 @@ class HostedService:
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner,
                  sessions: SessionService, captures: CaptureService, clients: ClientService,
                  csrf_key: bytes, clock: Clock | None = None,
-                 biometrics: Any | None = None) -> None:
+                 biometrics: Any | None = None,
+                 tenant_check: Callable[[str], None] | None = None) -> None:
         self._db = db
         self._audit = audit
         self._links = links
@@ -83,7 +84,10 @@ class HostedService:
         self._clock = clock or SystemClock()
         # The selfie and liveness checks (BiometricsService); see set_biometrics.
         self._biometrics: Any | None = biometrics
-        self._exchange = LinkExchange(db, audit, links, clients, self._clock)
+        # Residency (ResidencyGuard.check): raises for a tenant served by another region.
+        self._tenant_check = tenant_check or (lambda _t: None)
+        self._exchange = LinkExchange(db, audit, links, clients, self._clock,
+                                      self._tenant_check)
         self.handoffs = HandoffService(db, audit, self._clock)
         self.branding = BrandingService(db, audit, self._clock)
         self.privacy = PrivacyHooks()  # the tenant's consent texts and withdrawal
@@ -107,8 +111,13 @@ class HostedService:
                 BrowserSession.cookie_hash == cookie_hash(cookie)))
             if row is None or row.expires_at <= self._clock.now():
                 return None
-            return Browser(row.id, row.session_id, row.tenant_id, row.document_type,
-                           row.expires_at)
+            browser = Browser(row.id, row.session_id, row.tenant_id, row.document_type,
+                              row.expires_at)
+        try:  # a browser session of another region's tenant is not honoured here
+            self._tenant_check(browser.tenant_id)
+        except IdproofError:
+            return None
+        return browser
 
     # -- CSRF ----------------------------------------------------------------------------
     def csrf_token(self, cookie: str) -> str:
