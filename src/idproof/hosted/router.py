@@ -64,6 +64,10 @@ async def flow(request: Request) -> Response:
 
 async def _step_error(request: Request, svc: HostedService, browser: Browser, cookie: str,
                       exc: IdproofError, key: str | None = None) -> HTMLResponse:
+    if await run_in_threadpool(svc.resolve, cookie) is None:
+        # The session went while the step ran (erased on a consent withdrawal or an
+        # erasure request; the browser session goes with it): no flow page to show.
+        return nosession(request)
     state = await run_in_threadpool(svc.state, browser)
     t = translator(request, state.locale)
     if key is None:
