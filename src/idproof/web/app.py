@@ -18,6 +18,7 @@ from idproof.console.mount import install as install_console
 from idproof.hosted.branding_api import router as branding_router
 from idproof.hosted.router import router as hosted_router
 from idproof.privacy.api import router as privacy_router
+from idproof.privacy.retention_api import router as retention_router
 from idproof.screening.api import router as screening_router
 from idproof.signals.api import router as signals_router
 from idproof.vault.api import router as vault_router
@@ -113,6 +114,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(workflows_router)
     app.include_router(workflow_steps_router)
     app.include_router(privacy_router)
+    app.include_router(retention_router)
     app.include_router(screening_router)
     app.include_router(signals_router)
     install_console(app)
