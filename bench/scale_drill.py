@@ -18,7 +18,6 @@ prints sessions decided per second for both rounds and their ratio.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import signal
@@ -39,6 +38,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import HOST, VENV_BIN, ServerProcess, free_port
+from _drill_docs import documents
 
 DECIDED = {"approved", "declined", "in_review"}
 SCOPES = "identity.verify identity.read_status webhooks.manage"
@@ -79,19 +79,6 @@ class Receiver:
             for sid in sids:
                 out.setdefault(sid, set()).add(wid)
         return out
-
-
-def documents(count: int) -> list[bytes]:
-    """Distinct synthetic passports as JPEG (distinct numbers: no duplicate-document flag)."""
-    from idproof.testing import DocumentGenerator
-
-    gen = DocumentGenerator(seed=20)
-    out = []
-    for _ in range(count):
-        buf = io.BytesIO()
-        gen.passport().front.convert("RGB").save(buf, "JPEG", quality=90)
-        out.append(buf.getvalue())
-    return out
 
 
 @dataclass
@@ -151,11 +138,32 @@ class Driver:
         self._next = 0
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=30.0)
+        self._creds = (client_id, secret)
+        self.headers: dict[str, str] = {}
+        self._renew("")
+
+    def _renew(self, stale: str) -> None:
+        """A new token, unless another thread renewed the stale one meanwhile (a long round
+        outlives the token's 10 to 15 minutes)."""
+        with self._lock:
+            if self.headers.get("authorization", "") != stale:
+                return
         token = self.call("POST", "/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=(client_id, secret)).json()["access_token"]
-        self.headers = {"authorization": f"Bearer {token}"}
+                          auth=self._creds).json()["access_token"]
+        with self._lock:
+            self.headers = {"authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, **kw: object) -> httpx.Response:
+        headers = kw.get("headers")
+        if isinstance(headers, dict) and "authorization" in headers:
+            r = self._call(method, path, **kw)
+            if r.status_code != 401:
+                return r
+            self._renew(headers["authorization"])
+            kw["headers"] = {**headers, **self.headers}
+        return self._call(method, path, **kw)
+
+    def _call(self, method: str, path: str, **kw: object) -> httpx.Response:
         for attempt in range(40):
             with self._lock:
                 ports = self._cluster.ports
@@ -279,25 +287,46 @@ def _drive(driver: Driver, cluster: Cluster, images: list[bytes], concurrency: i
             while sum(f.done() for f in futures) < len(futures) * 0.4:
                 time.sleep(0.1)
             cluster.kill_and_restart()
+        while not all(f.done() for f in futures):
+            _progress("submitted", sum(f.done() for f in futures), len(futures))
+            time.sleep(1.0)
         return [f.result() for f in futures]
 
 
+_last_progress = [0.0]
+
+
+def _progress(what: str, done: int, total: int, every: float = 30.0) -> None:
+    """A progress line on stderr at most every `every` seconds (a 500-session round is long)."""
+    now = time.monotonic()
+    if now - _last_progress[0] >= every:
+        _last_progress[0] = now
+        print(f"  {time.strftime('%H:%M:%S')} {what} {done}/{total}", file=sys.stderr,
+              flush=True)
+
+
 def _check(driver: Driver, receiver: Receiver, env: dict[str, str], sids: list[str],
-           timeout: float) -> tuple[int, int, int, bool]:
-    status = driver.wait_decided(sids, timeout)
-    undecided = sum(1 for sid in sids if status.get(sid) not in DECIDED)
+           timeout: float) -> tuple[float, int, int, int, bool]:
+    """Wait for every `session.decided` webhook (the receiver only: no polling load on the
+    API while the workers still run), note when the last arrived, then read each session's
+    status once and verify the audit log. (decided at, undecided, missing, differing, ok)"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if set(sids) <= set(receiver.decided_sessions()):
+        got = len(set(sids) & set(receiver.decided_sessions()))
+        if got == len(sids):
             break
-        time.sleep(0.5)
+        _progress("decided (webhooks received)", got, len(sids))
+        time.sleep(0.2)
+    decided_at = time.perf_counter()
+    status = driver.wait_decided(sids, max(deadline - time.monotonic(), 5.0))
+    undecided = sum(1 for sid in sids if status.get(sid) not in DECIDED)
     got = receiver.decided_sessions()
     missing = sum(1 for sid in sids if sid not in got)
     differing = sum(1 for sid in sids if len(got.get(sid, ())) > 1)
     time.sleep(1.0)  # the elected sequencer integrates the last events
     verify = subprocess.run([str(VENV_BIN / "idproof"), "audit", "verify"], env=env,
                             capture_output=True, text=True, check=False)
-    return undecided, missing, differing, verify.returncode == 0
+    return decided_at, undecided, missing, differing, verify.returncode == 0
 
 
 def run_round(admin_url: str, redis_url: str, images: list[bytes], *, apis: int,
@@ -320,9 +349,9 @@ def run_round(admin_url: str, redis_url: str, images: list[bytes], *, apis: int,
                 assert r.status_code == 201, r.text
                 started = time.perf_counter()
                 sids = _drive(driver, cluster, images, concurrency, kill)
-                undecided, missing, differing, verified = _check(driver, receiver, env, sids,
-                                                                 timeout)
-                seconds = time.perf_counter() - started
+                decided_at, undecided, missing, differing, verified = _check(
+                    driver, receiver, env, sids, timeout)
+                seconds = decided_at - started  # to the last decision's webhook
             finally:
                 cluster.stop()
         return RoundResult(apis, workers, len(sids), seconds, undecided, missing, differing,
@@ -345,7 +374,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", type=int, default=500)
     p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the "
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the "
                    "decisions and webhooks after the last submit")
     p.add_argument("--no-kill", action="store_true", help="skip the SIGKILL of round two")
     p.add_argument("--database-url", default=os.environ.get("IDPROOF_TEST_DATABASE_URL"))

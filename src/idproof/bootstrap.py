@@ -134,9 +134,9 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     queue: TaskQueue = tasks or jobs
     audit, audit_log, audit_sequencer = _audit(settings, db, secret, clock)
     tenants = TenantService(db, audit, clock, home_region=settings.residency.region)
-    storage = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
-    guard, route_limits = _protection(settings, storage)
-    auth = _auth(settings, db, audit, secret, clock, guard)
+    storage, guard, route_limits = _protection(settings)
+    residency = ResidencyGuard(settings.residency, _region_of(db))  # API, tokens, pages
+    auth = _auth(settings, db, audit, secret, clock, guard, residency)
     protection = open_data_protection(settings, audit, clock)
     vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
                          detokenize_limit=settings.vault.detokenize_rate_limit)
@@ -157,7 +157,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     consents = ConsentService(db, audit, sessions, captures, subjects, clock)
     hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
-                           biometrics=biometrics, consents=consents)
+                           biometrics=biometrics, consents=consents,
+                           tenant_check=residency.check)
     signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
                             settings.signals)
     screening = ScreeningService(db, audit, clock)
@@ -173,8 +174,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
             hours=settings.operators.enrollment_ttl_hours), clock),
         console=_console(settings, db, audit, secret, clock, storage), workflows=workflows,
         subjects=subjects, retention=retention, consents=consents, screening=screening,
-        screening_monitor=screening_monitor, signals=signals,
-        residency=ResidencyGuard(settings.residency, _region_of(db)),
+        screening_monitor=screening_monitor, signals=signals, residency=residency,
         contact_steps=build_contact_steps(settings, db, audit, protection, sessions,
                                           derive(secret, "workflow-otp"), clock),
         screening_step=ScreeningStep(db, audit, protection, sessions, screening, clock),
@@ -293,7 +293,7 @@ class _Auth:
 
 
 def _auth(settings: Settings, db: Database, audit: AuditService, secret: bytes, clock: Clock,
-          guard: BruteForceGuard) -> _Auth:
+          guard: BruteForceGuard, residency: ResidencyGuard) -> _Auth:
     clients = ClientService(db, audit, SecretHasher(derive(secret, "client-secret-pepper")),
                             clock, cache_seconds=settings.auth.client_cache_seconds)
     keys = SigningKeyRing(db, derive(secret, "signing-key-seal"), audit, clock,
@@ -303,12 +303,14 @@ def _auth(settings: Settings, db: Database, audit: AuditService, secret: bytes, 
     mtls = ClientTlsService(db, audit, clock)
     oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
                          revocations=revocations, audit=audit, guard=guard, clock=clock,
-                         tls_check=mtls.check)
+                         tls_check=mtls.check, tenant_check=residency.check)
     bearer = BearerVerifier(settings, keys, revocations, clients, clock)
     return _Auth(clients, keys, revocations, oauth, bearer, mtls)
 
 
-def _protection(settings: Settings, storage: str) -> tuple[BruteForceGuard, RouteLimits]:
+def _protection(settings: Settings) -> tuple[str, BruteForceGuard, RouteLimits]:
+    """The shared counters' storage (Redis when configured), the guard and the limits."""
+    storage = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
     bf = settings.security.brute_force
     guard = BruteForceGuard(storage, max_failures=bf.max_failures,
                             window_seconds=bf.window_seconds, block_seconds=bf.block_seconds,
@@ -318,7 +320,7 @@ def _protection(settings: Settings, storage: str) -> tuple[BruteForceGuard, Rout
                             bearer_window_seconds=bf.bearer_window_seconds)
     route_limits = RouteLimits(RouteLimiter(storage, enabled=settings.security.rate_limits
                                             .enabled), settings.security.rate_limits)
-    return guard, route_limits
+    return storage, guard, route_limits
 
 
 def _console(settings: Settings, db: Database, audit: AuditService, secret: bytes,

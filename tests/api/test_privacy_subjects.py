@@ -256,3 +256,39 @@ def test_export_holds_the_screening_hits(api, auth, colour_container, jobs, cloc
     assert (confirmed["action"], confirmed["decision"]) == ("screening.hit_confirmed",
                                                            "false_positive")
     assert "ofac:12345" in members["summary.html"].decode()
+
+
+def test_erase_while_the_document_is_read_stops_cleanly(api, auth, colour_container,
+                                                         jobs, settings) -> None:
+    """The erasure lands while the job reads the document (after it decrypted the image,
+    before it writes anything): the job stops cleanly and writes nothing, no vault token,
+    document record, capture or blob is left."""
+    from idproof.vault.models import VaultToken
+    from idproof.verification.models import Capture, VerificationSession
+
+    c = colour_container
+    sid = api.post("/v1/sessions", json={"reference": "user-ocr",
+                                         "workflow": "document_only"}, headers=auth).json()["id"]
+    api.post(f"/v1/sessions/{sid}/documents", data={"side": "front"},
+             files={"file": ("d.jpg", capture("good", 5), "image/jpeg")}, headers=auth)
+    real = c.captures._reader
+    erased = []
+
+    class ReaderErasedMeanwhile:
+        def read(self, image: bytes):  # type: ignore[no-untyped-def]
+            r = api.delete("/v1/subjects/user-ocr", headers=auth)
+            erased.append(r.status_code)
+            return real.read(image)
+
+    c.captures._reader = ReaderErasedMeanwhile()  # type: ignore[assignment]
+    try:
+        run(c, jobs)  # no error raised
+    finally:
+        c.captures._reader = real
+    assert erased == [200]
+    with c.db.read() as s:
+        assert s.get(VerificationSession, sid) is None
+        assert s.scalars(select(Capture)).all() == []
+        assert s.scalars(select(SessionDocument)).all() == []
+        assert s.scalars(select(VaultToken)).all() == []
+    assert [b for b in (settings.data_dir / "blobs").rglob("*") if b.is_file()] == []

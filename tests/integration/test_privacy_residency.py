@@ -168,19 +168,56 @@ def test_two_regions_keep_each_tenants_data_home(region_dbs, tmp_path) -> None:
 
 def _stray_tenant_refused_and_reported(eu: Container, region_dbs: dict[str, str],
                                        tmp_path: Path) -> None:
-    """A tenant of region us found in the EU database: refused and reported."""
-    eu.tenants.home_region = None  # as an older deployment without residency did
+    """A tenant of region us found in the EU database, with a client, a token and a hosted
+    link from before residency was configured: no new token, its old token, its link and
+    its browser session refused, nothing written, and the report shows it."""
+    region = eu.settings.residency.region
+    eu.settings.residency.region = None  # as an older deployment without residency did
+    eu.tenants.home_region = None
     stray = eu.tenants.create("stray", "us")
-    eu.tenants.home_region = "eu"
+    issued = eu.clients.create("stray", "identity.verify identity.read_status")
+    creds = ApiClient(issued.client.id, issued.secret, "stray")
     with TestClient(create_app(eu), raise_server_exceptions=False) as eu_api:
-        auth = _client(eu_api, eu, "stray")
+        auth = bearer(get_token(eu_api, creds))
+        made = eu_api.post("/v1/sessions", json={"reference": "s-0",
+                                                 "workflow": "document_only"}, headers=auth)
+        assert made.status_code == 201, made.text
+        opened_link = "/verify/" + made.json()["url"].split("/verify/", 1)[1]
+        assert eu_api.get(opened_link).status_code == 200  # a browser session from then
+        unused_link = "/verify/" + eu_api.post(
+            "/v1/sessions", json={"reference": "s-00", "workflow": "document_only"},
+            headers=auth).json()["url"].split("/verify/", 1)[1]
+        eu.settings.residency.region = region  # residency configured: the same browser
+        eu.tenants.home_region = "eu"
+        before = _tenant_rows(region_dbs["eu"], stray.id)
+        # the token endpoint mints nothing for it: 421 problem, audited
+        r = eu_api.post("/oauth/token", data={"grant_type": "client_credentials"},
+                        auth=(creds.client_id, creds.secret))
+        assert r.status_code == 421, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["code"] == "residency_mismatch" and r.json()["region"] == "us"
+        assert "access_token" not in r.text
+        refused = eu.audit.list(action="token.refused")
+        assert any(e.details == {"reason": "residency_mismatch"} for e in refused)
+        # a token minted before: the API answers 421
         r = eu_api.post("/v1/sessions", json={"reference": "s-1",
                                               "workflow": "document_only"}, headers=auth)
-    assert r.status_code == 421, r.text
-    body = r.json()
-    assert body["code"] == "residency_mismatch" and body["region"] == "us"
-    assert "https://us.idproof.test" in body["detail"]
-    assert "verification_sessions" not in _tenant_rows(region_dbs["eu"], stray.id)
+        assert r.status_code == 421, r.text
+        body = r.json()
+        assert body["code"] == "residency_mismatch" and body["region"] == "us"
+        assert "https://us.idproof.test" in body["detail"]
+        # the hosted link: a 421 page, the link left unused; the old browser session: none
+        page = eu_api.get(unused_link)
+        assert page.status_code == 421 and "another region" in page.text
+        assert "set-cookie" not in page.headers
+        framed = eu_api.get(unused_link, headers={"sec-fetch-dest": "iframe",
+                                                  "sec-fetch-site": "cross-site"})
+        assert framed.status_code == 421
+        assert eu_api.get("/verify/s").status_code == 401  # its cookie is not honoured
+        assert eu_api.get(opened_link).status_code == 421
+    after = _tenant_rows(region_dbs["eu"], stray.id)
+    assert after["verification_sessions"] == before["verification_sessions"] == 2
+    assert after.get("browser_sessions") == before.get("browser_sessions")
     bad = as_dict(residency_report(_stores(tmp_path, region_dbs)))
     assert not bad["ok"]
     assert any("tenant stray (region us) has data in region eu" in p

@@ -32,7 +32,7 @@ from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.errors import TooManyRequests
+from idproof.core.errors import IdproofError, TooManyRequests
 from idproof.db.engine import Database
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.client_ip import ip_allowed
@@ -98,7 +98,8 @@ class OAuthService:
     def __init__(self, *, settings: Settings, db: Database, clients: ClientService,
                  keys: SigningKeyRing, revocations: RevocationList, audit: AuditService,
                  guard: BruteForceGuard, clock: Clock | None = None,
-                 tls_check: TlsCheck | None = None) -> None:
+                 tls_check: TlsCheck | None = None,
+                 tenant_check: Callable[[str], None] | None = None) -> None:
         self._s = settings
         self._db = db
         self._clients = clients
@@ -109,6 +110,9 @@ class OAuthService:
         self._clock = clock or SystemClock()
         # mTLS client authentication (RFC 8705): ClientTlsService.check; None refuses all.
         self._tls_check: TlsCheck = tls_check or (lambda _c, _x: None)
+        # Residency (ResidencyGuard.check): raises the 421 `residency_mismatch` problem for a
+        # tenant of another region, so this deployment never mints it a token.
+        self._tenant_check: Callable[[str], None] = tenant_check or (lambda _t: None)
 
     # -- client authentication -----------------------------------------------------------
     def _fail(self, req: OAuthRequest, action: str, reason: str,
@@ -243,6 +247,7 @@ class OAuthService:
     def token(self, req: OAuthRequest) -> dict[str, Any]:
         params = parse_form(req.form)
         client = self.authenticate(req, params, "token.refused")
+        self._in_region(req, client)
         grant = params.get("grant_type")
         if not grant:
             raise self._refuse(req, client, OAuthError("invalid_request",
@@ -270,6 +275,17 @@ class OAuthService:
             details={"scopes": scopes, "bound": req.client_cert is not None}))
         return {"access_token": token, "token_type": "Bearer",
                 "expires_in": self._s.auth.token_ttl_seconds, "scope": " ".join(scopes)}
+
+    def _in_region(self, req: OAuthRequest, client: ClientView) -> None:
+        """A client of a tenant served by another region gets no token here (audited)."""
+        try:
+            self._tenant_check(client.tenant_id)
+        except IdproofError as exc:
+            self._audit.record(AuditEvent(
+                action="token.refused", outcome="failure", actor_type="client",
+                actor_id=client.id, tenant_id=client.tenant_id, ip=req.ip,
+                request_id=req.request_id, details={"reason": exc.code}))
+            raise
 
     def _refuse(self, req: OAuthRequest, client: ClientView, err: OAuthError) -> OAuthError:
         self._audit.record(AuditEvent(

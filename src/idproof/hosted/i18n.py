@@ -95,6 +95,10 @@ SOURCE: dict[str, str] = {
         "that sent you and ask for a new link."),
     "invalid.heading": "This link is not valid",
     "invalid.text": "Check that you copied the whole link, or ask for a new one.",
+    "elsewhere.heading": "This verification is handled elsewhere",
+    "elsewhere.text": (
+        "This verification belongs to the service of another region. Go back to the service "
+        "that sent you and ask for a new link."),
     "nosession.heading": "Your session has ended",
     "nosession.text": "Open the verification link again from the service that sent you.",
     "error.heading": "Something went wrong",

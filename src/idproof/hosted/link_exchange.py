@@ -7,6 +7,7 @@ through.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -15,6 +16,7 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.auth.clients import ClientService
 from idproof.core.clock import Clock
+from idproof.core.errors import IdproofError
 from idproof.db.engine import Database
 from idproof.hosted.browser import cookie_hash, start_browser_session
 from idproof.hosted.models import BrowserSession
@@ -27,18 +29,22 @@ from idproof.verification.service import SessionService
 @dataclass(frozen=True, slots=True)
 class Opened:
     """The outcome of opening a link: `ok` (with a new cookie, or None when this browser
-    already holds one), or `invalid`, `used`, `ended`."""
+    already holds one), or `invalid`, `used`, `ended`, or `elsewhere` (the session's tenant
+    is served by another region: `region` names it)."""
 
     outcome: str
     cookie: str | None = None
     origins: tuple[str, ...] = ()  # who may frame the answer page (the client's origins)
+    region: str | None = None
 
 
 class LinkExchange:
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner,
-                 clients: ClientService, sessions: SessionService, clock: Clock) -> None:
+                 clients: ClientService, sessions: SessionService, clock: Clock,
+                 tenant_check: Callable[[str], None] | None = None) -> None:
         self._db = db
         self._sessions = sessions
+        self._tenant_check = tenant_check or (lambda _t: None)
         self._audit = audit
         self._links = links
         self._clients = clients
@@ -54,6 +60,9 @@ class LinkExchange:
             row = s.get(VerificationSession, session_id)
             if row is None:
                 return Opened("invalid")
+            elsewhere = self._elsewhere(row.tenant_id)
+            if elsewhere is not None:
+                return elsewhere  # nothing written: the link stays unused
             if cookie:
                 held = s.scalar(select(BrowserSession).where(
                     BrowserSession.cookie_hash == cookie_hash(cookie)))
@@ -91,6 +100,9 @@ class LinkExchange:
             row = s.get(VerificationSession, session_id)
             if row is None:
                 return Opened("invalid")
+            elsewhere = self._elsewhere(row.tenant_id)
+            if elsewhere is not None:
+                return elsewhere
             client = self._clients.get(row.client_id) if row.client_id else None
             origins = client.allowed_origins if client is not None else ()
             if Status(row.status) in FINAL or row.expires_at <= self._clock.now():
@@ -98,3 +110,12 @@ class LinkExchange:
             if row.link_used_at is not None:
                 return Opened("used", origins=origins)
             return Opened("ok", origins=origins)
+
+    def _elsewhere(self, tenant_id: str) -> Opened | None:
+        """`elsewhere` when residency refuses the tenant at this deployment, else None."""
+        try:
+            self._tenant_check(tenant_id)
+        except IdproofError as exc:
+            region = exc.extra.get("region")
+            return Opened("elsewhere", region=str(region) if region else None)
+        return None

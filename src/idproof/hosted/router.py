@@ -64,6 +64,10 @@ async def flow(request: Request) -> Response:
 
 async def _step_error(request: Request, svc: HostedService, browser: Browser, cookie: str,
                       exc: IdproofError, key: str | None = None) -> HTMLResponse:
+    if await run_in_threadpool(svc.resolve, cookie) is None:
+        # The session went while the step ran (erased on a consent withdrawal or an
+        # erasure request; the browser session goes with it): no flow page to show.
+        return nosession(request)
     state = await run_in_threadpool(svc.state, browser)
     t = translator(request, state.locale)
     if key is None:
@@ -193,6 +197,8 @@ async def open_link(request: Request, link: str) -> Response:
     if _cross_site_frame(request):
         # Hand off to a top-level window (the link stays unused until it opens there).
         peeked = await run_in_threadpool(svc.peek_link, link)
+        if peeked.outcome == "elsewhere":
+            return message(request, "elsewhere", status=421)
         if peeked.outcome == "invalid":
             return message(request, "invalid", status=404)
         if peeked.outcome != "ok":
@@ -202,6 +208,8 @@ async def open_link(request: Request, link: str) -> Response:
     opened = await run_in_threadpool(
         lambda: svc.open_link(link, cookie=cookie_of(request), ip=client_ip(request),
                               request_id=request_id(request)))
+    if opened.outcome == "elsewhere":  # residency: a tenant of another region
+        return message(request, "elsewhere", status=421)
     if opened.outcome == "invalid":
         return message(request, "invalid", status=404)
     if opened.outcome in {"used", "ended"}:

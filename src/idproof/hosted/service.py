@@ -11,6 +11,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.auth.clients import ClientService
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.errors import Conflict, ValidationFailed
+from idproof.core.errors import Conflict, IdproofError, ValidationFailed
 from idproof.core.ids import new_id
 from idproof.db.engine import Database
 from idproof.hosted.branding import BrandingService
@@ -68,7 +69,8 @@ class HostedService:
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner,
                  sessions: SessionService, captures: CaptureService, clients: ClientService,
                  csrf_key: bytes, clock: Clock | None = None,
-                 biometrics: Any | None = None, consents: ConsentKeeper | None = None) -> None:
+                 biometrics: Any | None = None, consents: ConsentKeeper | None = None,
+                 tenant_check: Callable[[str], None] | None = None) -> None:
         self._db = db
         self._audit = audit
         self._links = links
@@ -79,7 +81,10 @@ class HostedService:
         self._clock = clock or SystemClock()
         # The selfie and liveness checks (BiometricsService); None: not on this server.
         self._biometrics: Any | None = biometrics
-        self._exchange = LinkExchange(db, audit, links, clients, sessions, self._clock)
+        # Residency (ResidencyGuard.check): raises for a tenant served by another region.
+        self._tenant_check = tenant_check or (lambda _t: None)
+        self._exchange = LinkExchange(db, audit, links, clients, sessions, self._clock,
+                                      self._tenant_check)
         self.handoffs = HandoffService(db, audit, self._clock)
         self.branding = BrandingService(db, audit, self._clock)
         # The tenant's consent texts, the records of acceptances, and withdrawal.
@@ -101,8 +106,13 @@ class HostedService:
                 BrowserSession.cookie_hash == cookie_hash(cookie)))
             if row is None or row.expires_at <= self._clock.now():
                 return None
-            return Browser(row.id, row.session_id, row.tenant_id, row.document_type,
-                           row.expires_at)
+            browser = Browser(row.id, row.session_id, row.tenant_id, row.document_type,
+                              row.expires_at)
+        try:  # a browser session of another region's tenant is not honoured here
+            self._tenant_check(browser.tenant_id)
+        except IdproofError:
+            return None
+        return browser
 
     # -- CSRF ----------------------------------------------------------------------------
     def csrf_token(self, cookie: str) -> str:

@@ -94,7 +94,7 @@ class RetentionService:
         return self.policy(tenant_id).raw_images_hours * 3600
 
     def set_policy(self, tenant_name: str, changes: dict[str, int], *,
-                   actor: str = "cli") -> Policy:
+                   actor: str = "cli", actor_type: str = "operator") -> Policy:
         with self._db.session() as s:
             tenant = s.scalar(select(Tenant).where(Tenant.name == tenant_name)
                               .with_for_update())
@@ -116,7 +116,7 @@ class RetentionService:
             row.updated_at = self._clock.now()
             tenant.image_retention_seconds = after.raw_images_hours * 3600
             self._audit.record_in(s, AuditEvent(
-                action="privacy.retention_changed", actor_type="operator", actor_id=actor,
+                action="privacy.retention_changed", actor_type=actor_type, actor_id=actor,
                 tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
                 details={**after.as_dict(), "before": [f"{k}={v}" for k, v in
                                                        before.as_dict().items()]}))

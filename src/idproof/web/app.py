@@ -19,6 +19,7 @@ from idproof.console.mount import install as install_console
 from idproof.hosted.branding_api import router as branding_router
 from idproof.hosted.router import router as hosted_router
 from idproof.privacy.api import router as privacy_router
+from idproof.privacy.retention_api import router as retention_router
 from idproof.screening.api import router as screening_router
 from idproof.signals.api import router as signals_router
 from idproof.vault.api import router as vault_router
@@ -45,8 +46,8 @@ your webhook endpoints are under `webhooks`.
 # Every feature's router, in the order the OpenAPI document lists them.
 ROUTERS = (oauth_router, discovery_router, me_router, vault_router, audit_router,
            sessions_router, biometrics_router, hosted_router, branding_router, webhooks_router,
-           workflows_router, workflow_steps_router, privacy_router, screening_router,
-           signals_router)
+           workflows_router, workflow_steps_router, privacy_router, retention_router,
+           screening_router, signals_router)
 
 
 def create_app(container: Container) -> FastAPI:
