@@ -26,7 +26,13 @@ from idproof.auth.tenants import TenantService
 from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, SessionEvent
+from idproof.core.events import (
+    DocumentFrontStored,
+    EventBus,
+    SessionDecided,
+    SessionEvent,
+    StepProcessed,
+)
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
 from idproof.crypto.setup import open_data_protection
@@ -54,7 +60,9 @@ from idproof.security.rate_limit import RateLimiter
 from idproof.security.route_limits import RouteLimiter, RouteLimits
 from idproof.security.threat_detectors import Detectors
 from idproof.signals.service import SignalService
+from idproof.signals.sessions import decision_values as signal_values
 from idproof.signals.sessions import session_changed as signals_session_changed
+from idproof.signals.sessions import step_processed as signals_step_processed
 from idproof.signals.setup import build_signals
 from idproof.vault.service import VaultService
 from idproof.verification.biometrics.analysis import FaceAnalyzer
@@ -156,8 +164,11 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
                          detokenize_limit=settings.vault.detokenize_rate_limit)
     workflows = WorkflowService(db, audit, clock)
+    signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
+                            settings.signals)
     sessions = SessionService(db, audit, LinkSigner(derive(secret, "hosted-link")),
-                              settings.public_url, events, clock, workflows=workflows)
+                              settings.public_url, events, clock, workflows=workflows,
+                              signals=partial(signal_values, signals, protection))
     blobs = open_blob_store(settings, db)
     captures = CaptureService(db, audit, protection, vault, blobs, sessions,
                               document_reader or DocumentReader(), events=events, tasks=queue,
@@ -184,8 +195,6 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
                            biometrics=biometrics)
     subjects = SubjectService(db, audit, protection, blobs, captures, clock)
-    signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
-                            settings.signals)
     screening = ScreeningService(db, audit, clock)
     screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
     alerts, detectors = wire_alerts(settings, db, audit, webhooks, guard, clock)
@@ -229,6 +238,8 @@ def _wire(c: Container, events: EventBus) -> None:
     # handlers of its own class run first, then those of its base class, each in this order.
     events.subscribe(SessionDecided, c.captures.images_due)  # raw images become due
     events.subscribe(DocumentFrontStored, c.biometrics.document_front_replaced)
+    # Every session's signals, from its document and selfie as they are processed.
+    events.subscribe(StepProcessed, partial(signals_step_processed, c.signals, c.protection))
     # Signals before the outbox: `session.decided` then carries the signals' reasons.
     events.subscribe(SessionEvent, partial(signals_session_changed, c.signals))
     events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))

@@ -80,6 +80,15 @@ class DocumentFrontStored(Event):
     session_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class StepProcessed(Event):
+    """A step's job or request stored its result (`document`, `selfie`, `liveness`): what
+    is derived from the session's facts (the fraud signals) is computed again."""
+
+    session_id: str
+    step: str
+
+
 E = TypeVar("E", bound=Event)
 # A handler gets the transaction (the SQLAlchemy session; `core` imports no database code)
 # and the event.

@@ -8,13 +8,15 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from idproof.core.events import SessionEvent
+from idproof.core.events import SessionEvent, StepProcessed
 from idproof.crypto.errors import CryptoError
 from idproof.crypto.fields import bind_protection
 from idproof.crypto.protection import DataProtection
 from idproof.screening.countries import alpha2
 from idproof.signals.models import SignalFace, SignalResult
+from idproof.signals.rules import Report
 from idproof.signals.service import Assessment, SignalService
+from idproof.signals.variables import rule_values
 from idproof.verification.biometrics.models import SelfieTemplate
 from idproof.verification.models import SessionDocument, VerificationSession
 
@@ -47,6 +49,26 @@ def session_facts(s: Session, protection: DataProtection, row: VerificationSessi
     alpha = tuple(a.upper() for a in (alpha2(c) for c in countries) if a)
     return Assessment(ip=base.ip, device=base.device, document_index=index,
                       document_countries=alpha, embedding=embedding)
+
+
+def step_processed(signals: SignalService, protection: DataProtection, s: Session,
+                   event: StepProcessed) -> None:
+    """Subscribed to `StepProcessed` (bootstrap's table): every session gets its signals
+    from its document and selfie as their jobs finish, with the IP and device posted
+    earlier by the hosted page kept in the evidence."""
+    row = s.get(VerificationSession, event.session_id)
+    if row is not None and row.tenant_id == event.tenant_id:
+        signals.assess_in(s, row.tenant_id, row.id,
+                          session_facts(s, protection, row, Assessment()))
+
+
+def decision_values(signals: SignalService, protection: DataProtection, s: Session,
+                    row: VerificationSession) -> dict[str, Any]:
+    """The values of `signals.*` for the workflow's rules, computed afresh in the decision's
+    transaction (the selfie's embedding is still there: it goes at the decision)."""
+    report: Report = signals.assess_in(s, row.tenant_id, row.id,
+                                       session_facts(s, protection, row, Assessment()))
+    return rule_values(report, dict(row.meta or {}))
 
 
 def session_changed(signals: SignalService, s: Session, event: SessionEvent) -> None:

@@ -214,6 +214,7 @@ class CaptureService:
                 action="session.document_processed", tenant_id=tenant_id,
                 target_type="session", target_id=session_id,
                 details={"state": result.state.value, "reasons": list(result.reasons)}))
+            self._sessions.step_processed(s, row, "document")
             if self._sessions.decide_if_complete(s, row, workflow) is not None:
                 decided_blobs = self._pending_blob_keys(s, session_id)
         self._delete_blobs(decided_blobs)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, Gone, NotFound, ValidationFailed
-from idproof.core.events import SESSION_EVENTS, EventBus, SessionEvent
+from idproof.core.events import SESSION_EVENTS, EventBus, SessionEvent, StepProcessed
 from idproof.core.ids import new_id
 from idproof.db.engine import Database
 from idproof.db.tenancy import get_owned, scoped
@@ -55,6 +56,9 @@ from idproof.verification.schemas import (
 )
 from idproof.workflows.catalog import Workflow, builtin_workflows, get_workflow
 from idproof.workflows.service import WorkflowService
+
+# The values of `signals.*` for a session's workflow rules, in the decision's transaction.
+SignalValues = Callable[[Session, "VerificationSession"], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +113,8 @@ class SessionService:
 
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner, public_url: str,
                  events: EventBus, clock: Clock | None = None,
-                 workflows: WorkflowService | None = None) -> None:
+                 workflows: WorkflowService | None = None,
+                 signals: SignalValues | None = None) -> None:
         self._db = db
         self._audit = audit
         self._links = links
@@ -118,12 +123,20 @@ class SessionService:
         self._clock = clock or SystemClock()
         # Tenant workflows: sessions may run (and stay pinned to) their versions.
         self._workflows = workflows
+        # The fraud signals' values for workflow rules (`signals.*`), computed in the
+        # decision's transaction; bootstrap passes the signals feature's.
+        self._signals = signals
 
     def emit(self, s: Session, row: VerificationSession, event_type: str) -> None:
         """Publish the lifecycle event `event_type` (session.created/started/submitted/
         reviewed/decided/expired/cancelled/erased) in the transaction of `s`."""
         self._events.publish(s, SESSION_EVENTS[event_type](tenant_id=row.tenant_id,
                                                            session_id=row.id))
+
+    def step_processed(self, s: Session, row: VerificationSession, step: str) -> None:
+        """A step's job or request stored its result: publish `StepProcessed` in `s`."""
+        self._events.publish(s, StepProcessed(tenant_id=row.tenant_id, session_id=row.id,
+                                              step=step))
 
     def event_payload(self, s: Session, event: SessionEvent) -> dict[str, Any]:
         """What the webhook of a session event says (see `event_data`)."""
@@ -379,9 +392,10 @@ class SessionService:
         steps = self._steps(s, row.id, wf)
         results = {st.step: StepResult(StepState(st.state), tuple(st.reasons or ()),
                                        dict(st.facts or {})) for st in steps}
-        if not ready(wf, results):
+        values = self._signals(s, row) if self._signals is not None else None
+        if not ready(wf, results, values):
             return None
-        decision = decide(wf, results)
+        decision = decide(wf, results, values)
         self.set_status(s, row, decision.status)
         row.decided_at = self._clock.now()
         row.decision = {"status": decision.status.value, "reasons": list(decision.reasons),

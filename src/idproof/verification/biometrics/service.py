@@ -198,6 +198,7 @@ class BiometricsService:
                 tenant_id=row.tenant_id, target_type="session", target_id=row.id,
                 ip=actor.ip, request_id=actor.request_id,
                 details={"state": state.value, "reasons": list(reasons), **details}))
+            self._sessions.step_processed(s, row, step_name)
 
     def _seal(self, row: VerificationSession, embedding: Vector) -> bytes:
         key_id = self._protection.subject_key(row.tenant_id, row.subject_key_id)
