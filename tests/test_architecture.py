@@ -189,7 +189,6 @@ KNOWN_HOOKS = {
     "hosted/service.py:HostedService.on_consent",
     "audit/service.py:AuditService.on_appended",
     "audit/service.py:AuditService.on_recorded",
-    "screening/service.py:ScreeningService.on_imported",
     "security/route_limits.py:RouteLimits.on_refused",
     "security/brute_force.py:BruteForceGuard.on_failure",
 }

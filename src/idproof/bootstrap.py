@@ -53,7 +53,7 @@ from idproof.privacy.purge import RetentionService
 from idproof.privacy.residency import ResidencyGuard, check_deployment
 from idproof.privacy.subjects import SubjectService
 from idproof.screening.monitoring import ScreeningMonitor
-from idproof.screening.service import ScreeningService
+from idproof.screening.service import RESCREEN_TASK, ScreeningService
 from idproof.security.alerts import AlertService
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
@@ -195,7 +195,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
                            biometrics=biometrics)
     subjects = SubjectService(db, audit, protection, blobs, captures, clock)
-    screening = ScreeningService(db, audit, clock)
+    screening = ScreeningService(db, audit, clock, tasks=queue)
     screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
     alerts, detectors = wire_alerts(settings, db, audit, webhooks, guard, clock)
     container = Container(
@@ -249,6 +249,9 @@ def _wire(c: Container, events: EventBus) -> None:
     # One attempt per task: the service keeps its own retry schedule, and its sweep queues
     # due deliveries again after a restart or a loss.
     c.jobs.handle(DELIVER_WEBHOOK, c.webhooks.deliver, queue="webhooks")
+    # Ongoing monitoring: each activated list import queues a re-screening of the monitored
+    # tenants' approved subjects against it.
+    c.jobs.handle(RESCREEN_TASK, c.screening_monitor.rescreen, retries=2, retry_delay=30)
     c.jobs.every("sweep", partial(_sweep, c), minutes=c.settings.jobs.sweep_every_minutes)
     c.jobs.every("webhook_sweep", c.webhooks.sweep, queue="webhooks")
     # Hooks still to become events (tests/test_architecture.py lists them as debt).
@@ -256,7 +259,6 @@ def _wire(c: Container, events: EventBus) -> None:
     c.route_limits.on_refused(partial(audit_rate_limited, c.audit))
     c.audit.on_recorded(c.detectors.observe)  # the detectors watch the committed events
     c.subjects.set_emit(c.webhooks.emit)
-    c.screening.on_imported(c.screening_monitor.after_import)  # re-screen monitored subjects
     c.hosted.on_consent(lambda s, row, actor, version, locale: c.consents.record(
         s, row, version=version, locale=locale, ip=actor.ip))
     c.hosted.privacy.connect(current=c.consents.current, withdraw=c.consents.withdraw)
