@@ -69,9 +69,10 @@ def ofac(c: Container, marker: bytes = b"") -> None:
     if marker:  # a changed list: one entry's birth year differs
         raw = raw.replace(b"<dateOfBirth>1972</dateOfBirth>", marker)
     result = c.screening.import_file("ofac", io.BytesIO(raw), actor="test")
-    queued = _queued[-1]
-    assert queued == [("ofac", result.snapshot_id)]  # queued, not run by the import
-    c.screening_monitor.rescreen(*queued.pop())
+    if _queued:  # this module holds the task: the import queued it and ran nothing
+        assert _queued[-1] == [("ofac", result.snapshot_id)]
+        _queued[-1].clear()
+    c.screening_monitor.rescreen("ofac", result.snapshot_id)  # what the worker runs
 
 
 @pytest.fixture
