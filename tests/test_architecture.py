@@ -48,6 +48,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/v1/workflows/schema"): "the JSON schema of workflow definitions",
     ("GET", "/sdk/idproof.js"): "the embeddable script",
     ("GET", "/sdk/device.js"): "the device-signal collector script",
+    ("GET", "/sdk/device-post.js"): "the hosted pages' poster of the device signal",
     ("GET", "/console/assets/{name}"): "static files of the console",
     ("GET", "/console/login"): "the sign-in form",
     ("POST", "/console/login"): "password check, throttled per account and IP",

@@ -27,7 +27,13 @@ from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
 from idproof.bootstrap_backends import make_huey, open_blob_store, open_data_protection
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, SessionEvent
+from idproof.core.events import (
+    DocumentFrontStored,
+    EventBus,
+    SessionDecided,
+    SessionEvent,
+    StepRecorded,
+)
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
 from idproof.datadir import derive, init_data_dir, load_server_secret
@@ -47,14 +53,16 @@ from idproof.privacy.purge import RetentionService
 from idproof.privacy.residency import ResidencyGuard, check_deployment
 from idproof.privacy.subjects import SubjectService
 from idproof.screening.monitoring import ScreeningMonitor
-from idproof.screening.service import ScreeningService
+from idproof.screening.service import RESCREEN_TASK, ScreeningService
 from idproof.security.alerts import AlertService
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
 from idproof.security.route_limits import RouteLimiter, RouteLimits
 from idproof.security.threat_detectors import Detectors
 from idproof.signals.service import SignalService
+from idproof.signals.sessions import decision_values as signal_values
 from idproof.signals.sessions import session_changed as signals_session_changed
+from idproof.signals.sessions import step_recorded as signals_step_recorded
 from idproof.signals.setup import build_signals
 from idproof.vault.service import VaultService
 from idproof.verification.biometrics.analysis import FaceAnalyzer
@@ -141,8 +149,8 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
                          detokenize_limit=settings.vault.detokenize_rate_limit)
     workflows = WorkflowService(db, audit, clock)
-    sessions = SessionService(db, audit, LinkSigner(derive(secret, "hosted-link")),
-                              settings.public_url, events, clock, workflows=workflows)
+    signals, sessions = _sessions(settings, db, audit, secret, events, clock, workflows,
+                                  protection)
     blobs = open_blob_store(settings, db)
     captures = CaptureService(db, audit, protection, vault, blobs, sessions,
                               document_reader or DocumentReader(), events=events, tasks=queue,
@@ -159,9 +167,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
                            biometrics=biometrics, consents=consents,
                            tenant_check=residency.check)
-    signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
-                            settings.signals)
-    screening = ScreeningService(db, audit, clock)
+    screening = ScreeningService(db, audit, clock, tasks=queue)
     screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
     alerts, detectors = wire_alerts(settings, db, audit, webhooks, guard, clock)
     container = Container(
@@ -181,6 +187,18 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         route_limits=route_limits, alerts=alerts, detectors=detectors)
     _wire(container, events)
     return container
+
+
+def _sessions(settings: Settings, db: Database, audit: AuditService, secret: bytes,
+              events: EventBus, clock: Clock, workflows: WorkflowService,
+              protection: DataProtection) -> tuple[SignalService, SessionService]:
+    """The sessions, whose workflow rules read the fraud signals' values (`signals.*`)."""
+    signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
+                            settings.signals)
+    sessions = SessionService(db, audit, LinkSigner(derive(secret, "hosted-link")),
+                              settings.public_url, events, clock, workflows=workflows,
+                              signals=partial(signal_values, signals, protection))
+    return signals, sessions
 
 
 def _platform(settings: Settings) -> tuple[bytes, Database, Jobs]:
@@ -249,6 +267,8 @@ def _wire(c: Container, events: EventBus) -> None:
     # handlers of its own class run first, then those of its base class, each in this order.
     events.subscribe(SessionDecided, c.captures.images_due)  # raw images become due
     events.subscribe(DocumentFrontStored, c.biometrics.document_front_replaced)
+    # Every session's signals, from its document and selfie as their results are stored.
+    events.subscribe(StepRecorded, partial(signals_step_recorded, c.signals, c.protection))
     # Signals before the outbox: `session.decided` then carries the signals' reasons.
     events.subscribe(SessionEvent, partial(signals_session_changed, c.signals, c.sessions))
     events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))
@@ -258,6 +278,9 @@ def _wire(c: Container, events: EventBus) -> None:
     # One attempt per task: the service keeps its own retry schedule, and its sweep queues
     # due deliveries again after a restart or a loss.
     c.jobs.handle(DELIVER_WEBHOOK, c.webhooks.deliver, queue="webhooks")
+    # Ongoing monitoring: each activated list import queues a re-screening of the monitored
+    # tenants' approved subjects against it.
+    c.jobs.handle(RESCREEN_TASK, c.screening_monitor.rescreen, retries=2, retry_delay=30)
     c.jobs.every("sweep", partial(_sweep, c), minutes=c.settings.jobs.sweep_every_minutes)
     c.jobs.every("webhook_sweep", c.webhooks.sweep, queue="webhooks")
     # Notifications (core.channel), after the fact; a failing listener is logged only.
@@ -265,7 +288,6 @@ def _wire(c: Container, events: EventBus) -> None:
     c.audit.recorded.subscribe(c.detectors.observe)  # the detectors watch committed events
     c.route_limits.refused.subscribe(partial(audit_rate_limited, c.audit))
     c.guard.failed.subscribe(c.detectors.client_auth_failed)  # N failures block the IP
-    c.screening.imported.subscribe(c.screening_monitor.after_import)  # re-screen subjects
 
 
 def _session_webhook(sessions: SessionService, webhooks: WebhookService, s: Session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from idproof.bootstrap import Container
 from idproof.core.clock import FrozenClock
 from idproof.crypto.fields import bind_protection
 from idproof.screening.models import ScreeningHit
+from idproof.screening.service import RESCREEN_TASK
 from idproof.verification.models import SessionDocument, VerificationSession
 from idproof.verification.schemas import CreateSession
 from idproof.verification.service import Actor
@@ -22,9 +24,19 @@ from idproof.web.app import create_app
 from idproof.webhooks.models import WebhookEvent
 from tests.console_helpers import csrf, enroll_totp
 from tests.helpers import bearer, get_token
+from tests.task_log import TaskLog
 
 DATA = Path(__file__).parents[1] / "data" / "screening"
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.hold_tasks(RESCREEN_TASK)]
+_queued: list[list[tuple[str, ...]]] = []
+
+
+@pytest.fixture(autouse=True)
+def rescreens(task_queue: TaskLog) -> Iterator[list[tuple[str, ...]]]:
+    """The re-screening tasks the imports queue (held; `ofac` runs them as a worker would)."""
+    _queued.append(task_queue.of(RESCREEN_TASK))
+    yield _queued[-1]
+    _queued.pop()
 
 
 def approved_subject(c: Container, tenant: str, given: str, surname: str,
@@ -56,7 +68,11 @@ def ofac(c: Container, marker: bytes = b"") -> None:
     raw = (DATA / "sdn.xml").read_bytes()
     if marker:  # a changed list: one entry's birth year differs
         raw = raw.replace(b"<dateOfBirth>1972</dateOfBirth>", marker)
-    c.screening.import_file("ofac", io.BytesIO(raw), actor="test")
+    result = c.screening.import_file("ofac", io.BytesIO(raw), actor="test")
+    if _queued:  # this module holds the task: the import queued it and ran nothing
+        assert _queued[-1] == [("ofac", result.snapshot_id)]
+        _queued[-1].clear()
+    c.screening_monitor.rescreen("ofac", result.snapshot_id)  # what the worker runs
 
 
 @pytest.fixture
@@ -199,3 +215,44 @@ def test_monitoring_pages_through_many_subjects(container: Container, monkeypatc
     with container.db.read() as s:
         found = {h.session_id for h in s.scalars(select(ScreeningHit))}
     assert found == matching
+
+
+def test_a_superseded_snapshot_is_not_rescreened(container: Container, rescreens) -> None:  # type: ignore[no-untyped-def]
+    demo = container.tenants.find("demo").id
+    container.screening.configure(demo, monitoring=True, actor="test")
+    sid = approved_subject(container, "demo", "Igor", "Kasparovski")
+    raw = (DATA / "sdn.xml").read_bytes()
+    first = container.screening.import_file("ofac", io.BytesIO(raw), actor="test")
+    second = container.screening.import_file("ofac", io.BytesIO(raw), actor="test")
+    with container.db.read() as s:  # the imports queued their runs and screened nobody
+        assert list(s.scalars(select(ScreeningHit))) == []
+    assert rescreens == [("ofac", first.snapshot_id), ("ofac", second.snapshot_id)]
+    skipped = container.screening_monitor.rescreen(*rescreens.pop(0))
+    assert (skipped.tenants, skipped.subjects, skipped.new_hits) == (0, 0, 0)
+    run = container.screening_monitor.rescreen(*rescreens.pop(0))
+    assert (run.tenants, run.new_hits) == (1, 1)
+    with container.db.read() as s:
+        assert [h.session_id for h in s.scalars(select(ScreeningHit))] == [sid]
+
+
+@pytest.mark.hold_tasks("process_capture")  # the re-screening goes to the real queue
+def test_a_worker_runs_the_rescreening_wired_in_bootstrap(container: Container) -> None:
+    import time
+
+    demo = container.tenants.find("demo").id
+    container.screening.configure(demo, monitoring=True, actor="test")
+    sid = approved_subject(container, "demo", "Igor", "Kasparovski")
+    container.jobs.start_consumer(workers=1)
+    try:
+        container.screening.import_file("ofac", io.BytesIO((DATA / "sdn.xml").read_bytes()),
+                                        actor="test")
+        deadline = time.monotonic() + 60
+        while True:
+            with container.db.read() as s:
+                hits = [h.session_id for h in s.scalars(select(ScreeningHit))]
+            if hits or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        container.jobs.stop_consumer()
+    assert hits == [sid]

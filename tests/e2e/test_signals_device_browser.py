@@ -7,6 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from idproof.signals.device import DeviceAttributes, automation_hints
+from idproof.verification.models import VerificationSession
 from tests.e2e.test_hosted_flow import CHROMIUM
 from tests.helpers import bearer, get_token
 
@@ -48,3 +49,50 @@ def test_collector_output_is_accepted_and_automation_is_flagged(api: TestClient,
                  headers=auth)
     assert r.status_code == 200, r.text
     assert "automation_suspected" in r.json()["reasons"]
+
+
+def test_the_hosted_page_posts_the_device_signal_under_its_csp(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The hosted flow's capture page loads /sdk/device.js and /sdk/device-post.js under
+    the strict CSP (script-src 'self') and posts to the session: its signals then hold the
+    device (headless Chromium: automation_suspected) and the client's IP."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.test_hosted_a11y import _link
+    from tests.e2e.test_hosted_flow import Server
+
+    server = Server(tmp_path)
+    problems: list[str] = []
+    try:
+        sid, url = _link(server, "document_only")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--headless", "--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(30_000)
+                page.on("console", lambda m: problems.append(m.text)
+                        if m.type == "error" else None)
+                page.goto(url)
+                assert page.locator("script[src='/sdk/device.js']").count() == 0  # consent
+                page.check("#agree")
+                page.click("#consent-submit")
+                page.wait_for_selector("#document-form")
+                page.wait_for_selector("body[data-device-posted='1']")
+                assert page.locator("script[src='/sdk/device.js']").count() == 1
+                # Once per browser session: a reload does not post again.
+                page.reload()
+                page.wait_for_selector("#document-form")
+                page.wait_for_timeout(500)
+                assert page.get_attribute("body", "data-device-posted") is None
+            finally:
+                browser.close()
+        with server.container.db.read() as s:
+            tenant = s.get(VerificationSession, sid).tenant_id  # type: ignore[union-attr]
+        report = server.container.signals.result(tenant, sid)
+        assert report.signals["device_seen"] is True and report.signals["ip_seen"] is True
+        assert "automation_suspected" in report.reasons
+        assert "navigator.webdriver" in report.signals["automation_hints"]
+        assert len(server.container.audit.list(action="signals.assessed")) == 1
+    finally:
+        server.stop()
+    assert not [p for p in problems if "Content Security Policy" in p], problems

@@ -21,8 +21,8 @@ from idproof.crypto.fields import FieldProtection, bind_protection
 from idproof.db.engine import Database
 from idproof.screening.countries import alpha2
 from idproof.screening.matching import Hit, Query
-from idproof.screening.models import ScreeningHit, ScreeningSettings
-from idproof.screening.service import ImportResult, ScreeningService
+from idproof.screening.models import ScreeningHit, ScreeningSettings, ScreeningSnapshot
+from idproof.screening.service import ScreeningService
 from idproof.verification.models import SessionDocument, VerificationSession
 
 log = structlog.get_logger("idproof.screening.monitoring")
@@ -90,9 +90,6 @@ class ScreeningMonitor:
         self._emit = emit
         self._clock = clock or SystemClock()
 
-    def after_import(self, result: ImportResult) -> MonitoringRun:
-        """Listens to `ScreeningService.imported`: screen against the new snapshot."""
-        return self.rescreen(result.source, result.snapshot_id)
 
     def _monitored_tenants(self) -> list[tuple[str, float]]:
         with self._db.read() as s:
@@ -129,6 +126,15 @@ class ScreeningMonitor:
             after = docs[-1].session_id
 
     def rescreen(self, source: str, snapshot_id: str) -> MonitoringRun:
+        """The task `screening_rescreen` (queued by each activated import, run by a
+        worker): monitored tenants' approved subjects against the new snapshot. One that a
+        later import superseded meanwhile is skipped: that import queued its own run."""
+        with self._db.read() as s:
+            status = s.scalar(select(ScreeningSnapshot.status)
+                              .where(ScreeningSnapshot.id == snapshot_id))
+        if status != "active":
+            log.info("screening.monitoring_skipped", source=source, status=status)
+            return MonitoringRun(source, snapshot_id, 0, 0, 0)
         index = self._screening.index_of(source, snapshot_id)
         tenants = self._monitored_tenants()
         subjects = new = 0

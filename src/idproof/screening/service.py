@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import IO, Any, cast
 
 import structlog
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session, aliased
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
-from idproof.core.channel import Channel
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import IdproofError, NotFound, ValidationFailed
 from idproof.core.ids import new_id
+from idproof.core.tasks import TaskQueue
+from idproof.db.after_commit import after_commit
 from idproof.db.engine import Database
 from idproof.screening.importers import SOURCES, ListFormatError, parse
 from idproof.screening.matching import DEFAULT_THRESHOLD, Hit, ListEntry, Query, ScreeningIndex
@@ -28,6 +30,8 @@ from idproof.screening.models import ScreeningEntry, ScreeningSettings, Screenin
 log = structlog.get_logger("idproof.screening")
 BATCH = 2000
 _ENTRIES = cast(Table, ScreeningEntry.__table__)
+# The task that re-screens monitored subjects against a newly activated snapshot.
+RESCREEN_TASK = "screening_rescreen"
 # A review below this; at or above it a hit is a confirmed match (exact name and birth date).
 CONFIRMED_SCORE = 0.98
 
@@ -136,16 +140,16 @@ class ScreeningService:
 
     def __init__(self, db: Database, audit: AuditService, clock: Clock | None = None, *,
                  default_threshold: float = DEFAULT_THRESHOLD,
-                 imported: Channel[ImportResult] | None = None) -> None:
+                 tasks: TaskQueue | None = None) -> None:
         self._db = db
         self._audit = audit
         self._clock = clock or SystemClock()
         self.default_threshold = default_threshold
         self._indexes: dict[str, tuple[str, ScreeningIndex]] = {}
         self._lock = threading.Lock()
-        # Each activated import (ongoing monitoring listens); a listener's failure is
-        # logged and never undoes the import.
-        self.imported = imported or Channel[ImportResult]("screening.imported")
+        # Ongoing monitoring runs as the task RESCREEN_TASK (source, snapshot id), queued
+        # once an activation commits; bootstrap's table registers its handler.
+        self._tasks = tasks
 
     # -- importing --------------------------------------------------------------------------
 
@@ -195,7 +199,6 @@ class ScreeningService:
         log.info("screening.list_imported", source=source, version=version, entries=count,
                  added=result.added, removed=result.removed, changed=result.changed)
         self._load(source, snapshot_id)
-        self.imported.publish(result)
         return result
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
@@ -248,6 +251,11 @@ class ScreeningService:
                 details={"source": source, "version": version, "entries": count,
                          "added": added, "removed": removed, "changed": changed,
                          "sha256": sha}))
+            if self._tasks is not None:
+                # Re-screening of monitored subjects, by a worker once this commits (a
+                # rolled-back activation queues nothing).
+                after_commit(s, partial(self._tasks.enqueue, RESCREEN_TASK, source,
+                                        snapshot_id))
         return ImportResult(snapshot_id, source, version, count, added, removed, changed,
                             round(seconds, 3))
 

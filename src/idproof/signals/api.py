@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from idproof.core.principal import Principal
 from idproof.db.tenancy import get_owned
 from idproof.signals.device import DeviceAttributes
+from idproof.signals.hosted_routes import router as hosted_router
 from idproof.signals.rules import Report
 from idproof.signals.service import Assessment
 from idproof.signals.sessions import session_facts
@@ -21,6 +22,7 @@ from idproof.verification.models import VerificationSession
 from idproof.web.deps import get_container, require_scopes
 
 router = APIRouter(tags=["signals"])
+router.include_router(hosted_router)  # POST /verify/s/device, /sdk/device-post.js
 _DEVICE_JS = (Path(__file__).parent / "static" / "device.js").read_bytes()
 Verify = Annotated[Principal, Depends(require_scopes("identity.verify"))]
 ReadStatus = Annotated[Principal, Depends(require_scopes("identity.read_status"))]

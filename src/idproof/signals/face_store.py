@@ -55,17 +55,26 @@ class FaceStore:
             vec = normalise(embedding)
         except ValueError:
             raise ValidationFailed("not a usable embedding", code="embedding_invalid") from None
-        face_id = new_id("face")
         with self._db.session() as s:
-            s.add(SignalFace(id=face_id, tenant_id=tenant_id, session_id=session_id,
-                             subject_key_id=None, list=list_name,
-                             sealed_embedding=self._seal(tenant_id, face_id, vec),
-                             created_at=self._clock.now()))
-            self._audit.record_in(s, AuditEvent(
-                action="signals.face_enrolled", actor_type=actor_type, actor_id=actor_id,
-                tenant_id=tenant_id, target_type="session" if session_id else "face",
-                target_id=session_id or face_id, details={"list": list_name, "face": face_id}))
+            face_id = self.enrol_in(s, tenant_id, session_id, vec, list_name,
+                                    actor_type=actor_type, actor_id=actor_id)
         self.forget(tenant_id)
+        return face_id
+
+    def enrol_in(self, s: Session, tenant_id: str, session_id: str | None,
+                 embedding: npt.NDArray[np.floating], list_name: str, *,
+                 actor_type: str = "system", actor_id: str | None = None) -> str:
+        """`enrol` in the caller's transaction (the index reloads once it commits)."""
+        vec = normalise(embedding)
+        face_id = new_id("face")
+        s.add(SignalFace(id=face_id, tenant_id=tenant_id, session_id=session_id,
+                         subject_key_id=None, list=list_name,
+                         sealed_embedding=self._seal(tenant_id, face_id, vec),
+                         created_at=self._clock.now()))
+        self._audit.record_in(s, AuditEvent(
+            action="signals.face_enrolled", actor_type=actor_type, actor_id=actor_id,
+            tenant_id=tenant_id, target_type="session" if session_id else "face",
+            target_id=session_id or face_id, details={"list": list_name, "face": face_id}))
         return face_id
 
     def blocklist_session(self, tenant_id: str, session_id: str, *, actor_type: str,
@@ -95,11 +104,11 @@ class FaceStore:
                 SignalFace.tenant_id == tenant_id).group_by(SignalFace.list))
             return tuple(sorted((name, int(n)) for name, n in rows))
 
-    def has_session(self, tenant_id: str, session_id: str) -> bool:
-        with self._db.read() as s:
-            return s.scalar(select(SignalFace.id).where(
-                SignalFace.tenant_id == tenant_id, SignalFace.session_id == session_id)
-                .limit(1)) is not None
+    @staticmethod
+    def has_session(s: Session, tenant_id: str, session_id: str) -> bool:
+        return s.scalar(select(SignalFace.id).where(
+            SignalFace.tenant_id == tenant_id, SignalFace.session_id == session_id)
+            .limit(1)) is not None
 
     def index(self, tenant_id: str) -> FaceIndex:
         signature = self._signature(tenant_id)

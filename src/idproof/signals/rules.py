@@ -42,6 +42,7 @@ class Observed:
     face_duplicate_of: tuple[str, ...] = ()  # other sessions' ids with the same face
     face_blocklisted: bool = False
     face_best_distance: float | None = None
+    device_seen: bool = False  # the page or the API posted the device's attributes
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def evaluate(seen: Observed, limits: Limits) -> Report:
     signals: dict[str, Any] = {
         "ip_country": ip.country, "ip_asn": ip.asn, "ip_datacenter": ip.datacenter,
         "ip_vpn": ip.vpn, "ip_tor": ip.tor, "ip_country_mismatch": mismatch,
+        "ip_seen": seen.ip is not None, "device_seen": seen.device_seen,
         "automation_suspected": bool(seen.automation), "automation_hints": list(seen.automation),
         "emulator_suspected": bool(seen.emulator), "emulator_hints": list(seen.emulator),
         "velocity": dict(sorted(seen.velocity.items())), "velocity_exceeded": bool(over),

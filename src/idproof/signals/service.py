@@ -26,6 +26,7 @@ from idproof.signals.device import (
     fingerprint,
 )
 from idproof.signals.face_store import FaceStore
+from idproof.signals.ipintel import IpFacts
 from idproof.signals.models import SignalObservation, SignalResult
 from idproof.signals.rules import Limits, Observed, Report, evaluate
 
@@ -66,17 +67,24 @@ class SignalService:
     def assess(self, tenant_id: str, session_id: str, facts: Assessment) -> Report:
         """Record what this session was seen with, compute its signals, keep and audit them
         (reason codes only). Calling it again with more facts adds to what was seen."""
+        with self._db.session() as s:
+            report = self.assess_in(s, tenant_id, session_id, facts)
+        self.faces.forget(tenant_id)
+        return report
+
+    def assess_in(self, s: Session, tenant_id: str, session_id: str,
+                  facts: Assessment) -> Report:
+        """`assess` in the caller's transaction (the step jobs and the decision): an IP or
+        device posted earlier stays in the evidence when this call has none."""
         keys: dict[str, str] = {}
-        automation: tuple[str, ...] = ()
-        emulator: tuple[str, ...] = ()
         if facts.ip:
             keys["ip"] = self._key(tenant_id, "ip", facts.ip)
         if facts.device is not None:
             keys["device"] = fingerprint(self.tenant_key(tenant_id), facts.device)
-            automation = tuple(automation_hints(facts.device))
-            emulator = tuple(emulator_hints(facts.device))
         if facts.document_index:
             keys["document"] = self._key(tenant_id, "document", facts.document_index)
+        prior = s.get(SignalResult, session_id)
+        ip, device = self._carried(facts, dict(prior.evidence) if prior is not None else {})
         duplicates: tuple[str, ...] = ()
         blocklisted, best = False, None
         if facts.embedding is not None:
@@ -87,21 +95,37 @@ class SignalService:
             blocklisted = any(m.list == "blocklist" for m in matches)
             best = matches[0].distance if matches else None
         now = self._clock.now()
-        with self._db.session() as s:
-            self._observe(s, tenant_id, session_id, keys, now)
-            velocity = self._velocity(s, tenant_id, session_id, now)
-            if duplicates:
-                velocity["face"] = len(duplicates)
-            identities = self._device_identities(s, tenant_id, session_id)
-            ip = self.datasets.intel().lookup(facts.ip) if facts.ip else None
-            report = evaluate(Observed(ip, facts.document_countries, automation, emulator,
-                                       velocity, identities, duplicates, blocklisted, best),
-                              self.limits)
-            self._store(s, tenant_id, session_id, report, now)
-        if facts.embedding is not None and not self.faces.has_session(tenant_id, session_id):
+        self._observe(s, tenant_id, session_id, keys, now)
+        velocity = self._velocity(s, tenant_id, session_id, now)
+        if duplicates:
+            velocity["face"] = len(duplicates)
+        identities = self._device_identities(s, tenant_id, session_id)
+        report = evaluate(Observed(ip, facts.document_countries, device[0], device[1],
+                                   velocity, identities, duplicates, blocklisted, best,
+                                   device_seen=device[2]), self.limits)
+        self._store(s, tenant_id, session_id, report, now)
+        if facts.embedding is not None and not self.faces.has_session(s, tenant_id, session_id):
             # Pending until the session is approved (signals.sessions.session_changed promotes it).
-            self.faces.enrol(tenant_id, session_id, facts.embedding, "pending")
+            self.faces.enrol_in(s, tenant_id, session_id, facts.embedding, "pending")
         return report
+
+    def _carried(self, facts: Assessment, prior: dict[str, Any]
+                 ) -> tuple[IpFacts | None, tuple[tuple[str, ...], tuple[str, ...], bool]]:
+        """The IP's facts and the device's hints: from this call, else from the evidence of
+        an earlier one (the raw IP and attributes are never stored)."""
+        if facts.ip:
+            ip: IpFacts | None = self.datasets.intel().lookup(facts.ip)
+        elif prior.get("ip_seen"):
+            ip = IpFacts(country=prior.get("ip_country"), asn=prior.get("ip_asn"),
+                         datacenter=bool(prior.get("ip_datacenter")),
+                         vpn=bool(prior.get("ip_vpn")), tor=bool(prior.get("ip_tor")))
+        else:
+            ip = None
+        if facts.device is not None:
+            return ip, (tuple(automation_hints(facts.device)),
+                        tuple(emulator_hints(facts.device)), True)
+        return ip, (tuple(prior.get("automation_hints") or ()),
+                    tuple(prior.get("emulator_hints") or ()), bool(prior.get("device_seen")))
 
     def _observe(self, s: Session, tenant_id: str, session_id: str, keys: dict[str, str],
                  now: Any) -> None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from idproof.core.events import SessionEvent
+from idproof.core.events import SessionEvent, StepRecorded
 from idproof.crypto.errors import CryptoError
 from idproof.crypto.fields import bind_protection
 from idproof.crypto.protection import DataProtection
 from idproof.screening.countries import alpha2
 from idproof.signals.models import SignalFace, SignalResult
+from idproof.signals.rules import Report
 from idproof.signals.service import Assessment, SignalService
+from idproof.signals.variables import rule_values
 from idproof.verification.biometrics.models import SelfieTemplate
 from idproof.verification.models import SessionDocument, VerificationSession
 from idproof.verification.service import SessionService
@@ -46,6 +50,33 @@ def session_facts(s: Session, protection: DataProtection, row: VerificationSessi
     alpha = tuple(a.upper() for a in (alpha2(c) for c in countries) if a)
     return Assessment(ip=base.ip, device=base.device, document_index=index,
                       document_countries=alpha, embedding=embedding)
+
+
+# A step's result that the signals read again: a document read, a selfie or liveness stored.
+ASSESSED_AFTER = frozenset({"passed", "failed", "retry"})
+
+
+def step_recorded(signals: SignalService, protection: DataProtection, s: Session,
+                  event: StepRecorded) -> None:
+    """Subscribed to `StepRecorded` (bootstrap's table): every session gets its signals
+    from its document and selfie as their results are stored, with the IP and device
+    posted earlier by the hosted page kept in the evidence."""
+    if event.state not in ASSESSED_AFTER or event.step not in ("document", "selfie",
+                                                                 "liveness"):
+        return
+    row = s.get(VerificationSession, event.session_id)
+    if row is not None and row.tenant_id == event.tenant_id:
+        signals.assess_in(s, row.tenant_id, row.id,
+                          session_facts(s, protection, row, Assessment()))
+
+
+def decision_values(signals: SignalService, protection: DataProtection, s: Session,
+                    row: VerificationSession) -> dict[str, Any]:
+    """The values of `signals.*` for the workflow's rules, computed afresh in the decision's
+    transaction (the selfie's embedding is still there: it goes at the decision)."""
+    report: Report = signals.assess_in(s, row.tenant_id, row.id,
+                                       session_facts(s, protection, row, Assessment()))
+    return rule_values(report, dict(row.meta or {}))
 
 
 def session_changed(signals: SignalService, sessions: SessionService, s: Session,

@@ -68,24 +68,27 @@ def outcomes(results: Mapping[str, StepResult]) -> dict[str, Outcome]:
 _STATUS = {"approve": Status.APPROVED, "decline": Status.DECLINED, "review": Status.IN_REVIEW}
 
 
-def ready(workflow: Workflow, results: Mapping[str, StepResult]) -> bool:
+def ready(workflow: Workflow, results: Mapping[str, StepResult],
+          signals: Mapping[str, Any] | None = None) -> bool:
     """Every step the session needs has a final result: all of them for a built-in; those
-    on the path taken for a graph."""
+    on the path taken for a graph (its transitions may read `signals`)."""
     if workflow.flow is None:
         return all(r.complete for r in results.values()) and len(results) >= len(
             workflow.steps)
-    path, waiting, _ = walk(compiled(workflow.flow), outcomes(results))
+    path, waiting, _ = walk(compiled(workflow.flow), outcomes(results), signals)
     kinds = [workflow.flow.nodes[n].type for n in path]
     return waiting is None and all(k in results and results[k].complete for k in kinds
                                    if k in STEP_TYPES)
 
 
-def decide(workflow: Workflow, results: Mapping[str, StepResult]) -> Decision:
+def decide(workflow: Workflow, results: Mapping[str, StepResult],
+           signals: Mapping[str, Any] | None = None) -> Decision:
     """Declined if any reason is a decline rule, in review if any is a review rule or
     unknown, approved only when every step passed with no reason at all. A graph workflow
-    is decided by its CEL rules (`workflows.flow.decide_flow`)."""
+    is decided by its CEL rules (`workflows.flow.decide_flow`), which may read the fraud
+    signals' values (`signals.*`)."""
     if workflow.flow is not None:
-        fd = decide_flow(compiled(workflow.flow), outcomes(results))
+        fd = decide_flow(compiled(workflow.flow), outcomes(results), signals)
         return _checks(workflow, results, _STATUS[fd.outcome or "review"], fd.reasons)
     reasons: list[str] = []
     for step in workflow.steps:

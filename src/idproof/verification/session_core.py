@@ -7,7 +7,7 @@ review, expiry). Only this service writes sessions and their steps; other packag
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -29,6 +29,9 @@ from idproof.verification.schemas import DecisionView, SessionView, StepView
 from idproof.workflows.catalog import Workflow, get_workflow
 from idproof.workflows.service import WorkflowService
 
+# The values of `signals.*` for a session's workflow rules, in the decision's transaction.
+SignalValues = Callable[[Session, VerificationSession], Mapping[str, Any]]
+
 
 class SessionCore:
     """Owns verification sessions: changes their status and steps and publishes their
@@ -36,7 +39,8 @@ class SessionCore:
 
     def __init__(self, db: Database, audit: AuditService, links: LinkSigner, public_url: str,
                  events: EventBus, clock: Clock | None = None,
-                 workflows: WorkflowService | None = None) -> None:
+                 workflows: WorkflowService | None = None,
+                 signals: SignalValues | None = None) -> None:
         self._db = db
         self._audit = audit
         self._links = links
@@ -45,6 +49,9 @@ class SessionCore:
         self._clock = clock or SystemClock()
         # Tenant workflows: sessions may run (and stay pinned to) their versions.
         self._workflows = workflows
+        # The fraud signals' values for workflow rules (`signals.*`), computed in the
+        # decision's transaction; bootstrap passes the signals feature's.
+        self._signals = signals
 
 
     def emit(self, s: Session, row: VerificationSession, event_type: str) -> None:
@@ -181,9 +188,10 @@ class SessionCore:
         steps = self._steps(s, row.id, wf)
         results = {st.step: StepResult(StepState(st.state), tuple(st.reasons or ()),
                                        dict(st.facts or {})) for st in steps}
-        if not ready(wf, results):
+        values = self._signals(s, row) if self._signals is not None else None
+        if not ready(wf, results, values):
             return None
-        decision = decide(wf, results)
+        decision = decide(wf, results, values)
         self.set_status(s, row, decision.status)
         row.decided_at = self._clock.now()
         row.decision = {"status": decision.status.value, "reasons": list(decision.reasons),

@@ -41,7 +41,7 @@ class Simulate(BaseModel):
 
     version: int | None = Field(None, ge=1)
     steps: dict[str, StepOutcomeIn] = Field(default_factory=dict)
-    signals: dict[str, bool | int | float | str] = Field(default_factory=dict)
+    signals: dict[str, bool | int | float | str | list[str]] = Field(default_factory=dict)
 
 
 def _out(info: VersionInfo) -> dict[str, Any]:

@@ -22,6 +22,30 @@ ReasonCode = str
 CODE_PATTERN = r"^[a-z][a-z0-9_]{1,63}$"
 NODE_ID_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 
+# The fraud signals (`signals/`): computed for every session before its decision, known on
+# every path (a signal with no data, no IP posted for instance, is false / '' / 0).
+_SIGNAL_FLAGS = {
+    "ip_datacenter": "the client IP is in a datacenter or hosting range",
+    "ip_vpn": "the client IP is a known VPN exit", "ip_tor": "the client IP is a Tor exit",
+    "ip_country_mismatch": "the IP's country is neither the document's issuing country nor "
+                           "its nationality",
+    "device_reused": "the device was seen with other identities (documents)",
+    "automation_suspected": "headless or automation hints (navigator.webdriver, ...)",
+    "emulator_suspected": "emulator hints in the device's attributes",
+    "velocity_exceeded": "too many sessions per IP, device, document or face in the window",
+    "face_duplicate": "the selfie matches an approved subject of another session",
+    "face_blocklisted": "the selfie matches a blocklisted face"}
+_SIGNAL_TYPES: dict[str, str] = {
+    "ip_country": "string", "ip_asn": "int", "device_identities": "int",
+    "reasons": list_of("string"), "new_account": "bool",
+    **{name: "bool" for name in _SIGNAL_FLAGS}}
+_SIGNAL_DOC = {
+    "ip_country": "ICAO code of the client IP's country, '' if unknown",
+    "ip_asn": "the client IP's autonomous system number, 0 if unknown",
+    "device_identities": "other documents seen on this session's device",
+    "reasons": "the signals' reason codes (ip_tor, face_duplicate, ...)",
+    "new_account": "the session's metadata says new_account", **_SIGNAL_FLAGS}
+
 # -- the variables -------------------------------------------------------------------------
 COMMON_FIELDS = {"done": "bool", "passed": "bool", "state": "string", "reasons": list_of("string")}
 COMMON_DOC = {
@@ -56,11 +80,8 @@ NAMESPACES: dict[str, Namespace] = {
     "questionnaire": Namespace("questionnaire", dict(COMMON_FIELDS), doc=dict(COMMON_DOC)),
     "screening": Namespace("screening", {**COMMON_FIELDS, "hit": "bool"},
                            doc={**COMMON_DOC, "hit": "a possible sanctions or PEP match"}),
-    "signals": Namespace("signals", {"ip_country": "string", "new_account": "bool"},
-                         always=frozenset({"ip_country", "new_account"}), doc={
-                             "ip_country": "ICAO code of the client IP's country, '' if "
-                                           "unknown",
-                             "new_account": "the session's metadata says new_account"}),
+    "signals": Namespace("signals", dict(_SIGNAL_TYPES), always=frozenset(_SIGNAL_TYPES),
+                         doc=_SIGNAL_DOC),
 }
 SCALARS: dict[str, str] = {"reasons": list_of("string"), "passed": "bool"}
 SCALAR_DOC = {"reasons": "every reason code of the steps so far, in order",
@@ -73,7 +94,9 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
     "selfie": {"face_match": "match"},
 }
 FACE_FACTS = {"face_match": "match", "face_score": "score"}
-SIGNAL_DEFAULTS: dict[str, Any] = {"ip_country": "", "new_account": False}
+_ZERO: dict[str, Any] = {"string": "", "int": 0, "bool": False}
+SIGNAL_DEFAULTS: dict[str, Any] = {name: _ZERO.get(kind, []) for name, kind in
+                                   _SIGNAL_TYPES.items()}
 
 
 def env_at(steps: frozenset[str]) -> Env:
