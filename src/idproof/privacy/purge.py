@@ -182,7 +182,36 @@ class RetentionService:
         with self._db.session() as s:
             s.add(PurgeRun(id=report.run_id, started_at=now, dry_run=dry_run, actor=actor,
                            counts={}))
-        due: list[tuple[str, str, str]] = []  # (tenant, session, why)
+        policies, due = self._survey(report, now)
+        self._erase_due(report, due, policies, now, actor=actor, progress=progress)
+        if not dry_run:
+            self._captures.sweep_images()
+            with self._db.session() as s:
+                for template in self._templates_due(s, policies, now):
+                    s.delete(template)
+                for grant in s.scalars(select(ConsentGrant).where(
+                        ConsentGrant.ip_truncated.is_(False), ConsentGrant.ip.is_not(None),
+                        ConsentGrant.accepted_at <= now - self._ip_keep)):
+                    grant.ip = truncate_ip(grant.ip or "")
+                    grant.ip_truncated = True
+        counts = report.counts()
+        with self._db.session() as s:
+            run = s.get(PurgeRun, report.run_id)
+            assert run is not None
+            run.finished_at = self._clock.now()
+            run.counts = counts
+            self._audit.record_in(s, AuditEvent(
+                action="privacy.purge_dry_run" if dry_run else "privacy.purged",
+                actor_type="system" if actor == "system" else "operator", actor_id=actor,
+                target_type="purge_run", target_id=report.run_id, details=counts))
+        log.info("privacy_purge_done", dry_run=dry_run, **counts)
+        return report
+
+    def _survey(self, report: PurgeReport, now: datetime
+                ) -> tuple[dict[str, Policy], list[tuple[str, str, str]]]:
+        """Every tenant's policy and the sessions due, (tenant, session, why); held ones, and
+        the images, templates and IPs due, counted on the report."""
+        due: list[tuple[str, str, str]] = []
         with self._db.read() as s:
             policies = {t: self._policy(s, t) for t in s.scalars(select(Tenant.id))}
             for tenant_id, policy in policies.items():
@@ -209,11 +238,18 @@ class RetentionService:
                                                    ConsentGrant.ip.is_not(None),
                                                    ConsentGrant.accepted_at
                                                    <= now - self._ip_keep)) or 0
+        return policies, due
+
+    def _erase_due(self, report: PurgeReport, due: list[tuple[str, str, str]],
+                   policies: dict[str, Policy], now: datetime, *, actor: str,
+                   progress: Progress | None) -> None:
+        """Erase each session still due under its row lock (a review or a hold since the
+        survey keeps it), with progress every `batch` sessions; a dry run only lists them."""
         total = len(due)
         if progress:
             progress(0, total)
         for done, (tenant_id, sid, why) in enumerate(due, 1):
-            if dry_run:
+            if report.dry_run:
                 report.sessions[why].append(sid)
             else:
                 def still_due(s: Session, row: VerificationSession, w: str = why,
@@ -227,29 +263,7 @@ class RetentionService:
             if progress and (done % self._batch == 0 or done == total):
                 progress(done, total)
                 log.info("privacy_purge_progress", done=done, total=total,
-                         dry_run=dry_run)
-        if not dry_run:
-            self._captures.sweep_images()
-            with self._db.session() as s:
-                for template in self._templates_due(s, policies, now):
-                    s.delete(template)
-                for grant in s.scalars(select(ConsentGrant).where(
-                        ConsentGrant.ip_truncated.is_(False), ConsentGrant.ip.is_not(None),
-                        ConsentGrant.accepted_at <= now - self._ip_keep)):
-                    grant.ip = truncate_ip(grant.ip or "")
-                    grant.ip_truncated = True
-        counts = report.counts()
-        with self._db.session() as s:
-            run = s.get(PurgeRun, report.run_id)
-            assert run is not None
-            run.finished_at = self._clock.now()
-            run.counts = counts
-            self._audit.record_in(s, AuditEvent(
-                action="privacy.purge_dry_run" if dry_run else "privacy.purged",
-                actor_type="system" if actor == "system" else "operator", actor_id=actor,
-                target_type="purge_run", target_id=report.run_id, details=counts))
-        log.info("privacy_purge_done", dry_run=dry_run, **counts)
-        return report
+                         dry_run=report.dry_run)
 
     def _still_due(self, s: Session, row: VerificationSession, why: str, policy: Policy,
                    now: datetime) -> bool:
