@@ -26,7 +26,13 @@ from idproof.auth.tenants import TenantService
 from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, SessionEvent
+from idproof.core.events import (
+    DocumentFrontStored,
+    EventBus,
+    SessionDecided,
+    SessionEvent,
+    StepCompleted,
+)
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
 from idproof.crypto.setup import open_data_protection
@@ -180,13 +186,17 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         face_analyzer = FaceAnalyzer(face_engine, face_engine, FrequencyPAD())
     biometrics = BiometricsService(db, audit, protection, blobs, sessions, face_analyzer,
                                    clock)
+    screening = ScreeningService(db, audit, clock)
+    contact_steps = build_contact_steps(settings, db, audit, protection, sessions,
+                                        derive(secret, "workflow-otp"), clock, events)
+    screening_step = ScreeningStep(db, audit, protection, sessions, screening, clock)
     hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
-                           biometrics=biometrics)
+                           biometrics=biometrics, steps=contact_steps,
+                           screening=screening_step)
     subjects = SubjectService(db, audit, protection, blobs, captures, clock)
     signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
                             settings.signals)
-    screening = ScreeningService(db, audit, clock)
     screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
     alerts, detectors = wire_alerts(settings, db, audit, webhooks, guard, clock)
     container = Container(
@@ -203,9 +213,7 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         consents=ConsentService(db, audit, sessions, captures, subjects, clock),
         screening=screening, screening_monitor=screening_monitor, signals=signals,
         residency=ResidencyGuard(settings.residency, _region_of(db)),
-        contact_steps=build_contact_steps(settings, db, audit, protection, sessions,
-                                          derive(secret, "workflow-otp"), clock),
-        screening_step=ScreeningStep(db, audit, protection, sessions, screening, clock),
+        contact_steps=contact_steps, screening_step=screening_step,
         route_limits=route_limits,
         alerts=alerts, detectors=detectors)
     _wire(container, events)
@@ -229,6 +237,9 @@ def _wire(c: Container, events: EventBus) -> None:
     # handlers of its own class run first, then those of its base class, each in this order.
     events.subscribe(SessionDecided, c.captures.images_due)  # raw images become due
     events.subscribe(DocumentFrontStored, c.biometrics.document_front_replaced)
+    # The screening step runs by itself once the session reaches it with its document read
+    # (in the transaction that finished the step before it; the hosted flow checks too).
+    events.subscribe(StepCompleted, c.screening_step.step_completed)
     # Signals before the outbox: `session.decided` then carries the signals' reasons.
     events.subscribe(SessionEvent, partial(signals_session_changed, c.signals))
     events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))

@@ -80,6 +80,15 @@ class DocumentFrontStored(Event):
     session_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class StepCompleted(Event):
+    """A step of a session got its final result (passed or failed): a step that runs by
+    itself once the session reaches it (screening) may be due."""
+
+    session_id: str
+    step: str
+
+
 E = TypeVar("E", bound=Event)
 # A handler gets the transaction (the SQLAlchemy session; `core` imports no database code)
 # and the event.

@@ -20,7 +20,7 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import NotFound, ValidationFailed
-from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided
+from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, StepCompleted
 from idproof.core.ids import new_id
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.errors import SubjectKeyShredded
@@ -214,6 +214,9 @@ class CaptureService:
                 action="session.document_processed", tenant_id=tenant_id,
                 target_type="session", target_id=session_id,
                 details={"state": result.state.value, "reasons": list(result.reasons)}))
+            if result.complete:  # a step that runs by itself (screening) may be due now
+                self._events.publish(s, StepCompleted(tenant_id=tenant_id,
+                                                      session_id=session_id, step="document"))
             if self._sessions.decide_if_complete(s, row, workflow) is not None:
                 decided_blobs = self._pending_blob_keys(s, session_id)
         self._delete_blobs(decided_blobs)

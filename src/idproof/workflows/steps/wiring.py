@@ -5,6 +5,7 @@ from __future__ import annotations
 from idproof.audit.service import AuditService
 from idproof.config import Settings
 from idproof.core.clock import Clock
+from idproof.core.events import EventBus
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
 from idproof.verification.service import SessionService
@@ -46,6 +47,7 @@ def otp_store(settings: Settings) -> OtpStore:
 
 def build_contact_steps(settings: Settings, db: Database, audit: AuditService,
                         protection: DataProtection, sessions: SessionService, otp_key: bytes,
-                        clock: Clock) -> ContactSteps:
+                        clock: Clock, events: EventBus | None = None) -> ContactSteps:
     return ContactSteps(db, audit, protection, sessions, otp_store(settings), otp_key,
-                        email=email_sender(settings), sms=sms_gateway(settings), clock=clock)
+                        email=email_sender(settings), sms=sms_gateway(settings), clock=clock,
+                        events=events)
