@@ -120,3 +120,17 @@ def env_at(steps: frozenset[str], extra: Mapping[str, Namespace] | None = None) 
                       or k == "signals")
     return Env(SCALARS, namespaces, avail)
 
+
+def variables_doc() -> list[dict[str, str]]:
+    """Every variable expressions may read, with its type and meaning (the published JSON
+    Schema's `x-variables`); `answers.<id>` stands for each choice and checkbox question."""
+    out = [{"name": k, "type": t, "doc": SCALAR_DOC[k]} for k, t in SCALARS.items()]
+    for name, ns in NAMESPACES.items():
+        out += [{"name": f"{name}.{f}", "type": t, "doc": ns.doc.get(f, ""),
+                 "known": "always" if f in ns.always else f"after {ns.step}"}
+                for f, t in ns.fields.items()]
+    out += [{"name": f"{ANSWERS}.<question id>", "type": f"{t} ({kind} question)",
+             "doc": ANSWERS_DOC, "known": "after questionnaire"}
+            for kind, t in ANSWER_TYPES.items()]
+    return out
+
