@@ -136,3 +136,39 @@ def test_submitted_while_the_document_is_read_screening_follows_and_decides(
         colour_container.captures.process(*jobs.pop(0))
     d = api.get(f"/v1/sessions/{sid}/decision", headers=h).json()
     assert d["status"] == "in_review" and "sanctions_review" in d["reasons"], d
+
+
+def test_the_hosted_flow_has_no_screening_page_it_runs_by_itself(
+        api: TestClient, colour_container: Container, jobs: list[tuple[str, str]]) -> None:
+    """Through the hosted pages: the document, then (no page, no input) the screening, then
+    the decision the rules make of its hit."""
+    import re
+
+    colour_container.screening.import_file(
+        "opensanctions", io.BytesIO(json.dumps(LISTED).encode()), actor="test")
+    h = bearer(get_token(api, _client(colour_container)))
+    assert api.post("/v1/workflows", json={"id": "screened", "definition": _workflow()},
+                    headers=h).status_code == 201
+    assert api.post("/v1/workflows/screened/versions/1/publish", headers=h).status_code == 200
+    r = api.post("/v1/sessions", json={"reference": "u3", "workflow": "screened"}, headers=h)
+    sid, url = r.json()["id"], r.json()["url"].removeprefix("http://testserver")
+    html = api.get(url).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    api.post("/verify/s/consent", data={"csrf_token": token.group(1), "agree": "yes",
+                                        "version": "2026-11-1"})
+    html = api.get("/verify/s").text
+    assert 'data-page="document"' in html and "Step 1 of 1" in html  # screening: no page
+    r = api.post("/verify/s/documents", data={"csrf_token": token.group(1),
+                                              "document_type": "passport"},
+                 files={"front": ("d.jpg", capture("good", 1), "image/jpeg")},
+                 follow_redirects=False)
+    assert r.status_code == 303, r.text
+    # While the document is read the person waits: there is nothing to fill in.
+    assert 'data-page="waiting"' in api.get("/verify/s").text
+    while jobs:
+        colour_container.captures.process(*jobs.pop(0))
+    html = api.get("/verify/s").text
+    assert 'data-page="done"' in html
+    d = api.get(f"/v1/sessions/{sid}/decision", headers=h).json()
+    assert d["status"] == "in_review" and "sanctions_review" in d["reasons"], d
