@@ -172,3 +172,25 @@ def test_the_hosted_flow_has_no_screening_page_it_runs_by_itself(
     assert 'data-page="done"' in html
     d = api.get(f"/v1/sessions/{sid}/decision", headers=h).json()
     assert d["status"] == "in_review" and "sanctions_review" in d["reasons"], d
+
+
+def test_without_a_readable_document_screening_fails_by_itself(
+        api: TestClient, colour_container: Container, jobs: list[tuple[str, str]]) -> None:
+    """Submitted with an unreadable document: the document step fails, and the screening
+    step, which nobody could ever make pass now, fails too instead of holding the session."""
+    h = bearer(get_token(api, _client(colour_container)))
+    assert api.post("/v1/workflows", json={"id": "screened", "definition": _workflow()},
+                    headers=h).status_code == 201
+    assert api.post("/v1/workflows/screened/versions/1/publish", headers=h).status_code == 200
+    sid = api.post("/v1/sessions", json={"reference": "u4", "workflow": "screened"},
+                   headers=h).json()["id"]
+    api.post(f"/v1/sessions/{sid}/documents", data={"side": "front"},
+             files={"file": ("d.jpg", capture("unreadable", 1), "image/jpeg")}, headers=h)
+    assert api.post(f"/v1/sessions/{sid}/submit", headers=h).status_code == 200
+    while jobs:
+        colour_container.captures.process(*jobs.pop(0))
+    steps = {s["step"]: s for s in api.get(f"/v1/sessions/{sid}", headers=h).json()["steps"]}
+    assert steps["screening"]["state"] == "failed"
+    assert steps["screening"]["reasons"] == ["screening_document_unreadable"]
+    d = api.get(f"/v1/sessions/{sid}/decision", headers=h).json()
+    assert d["status"] == "declined", d  # the rules: !document.passed declines
