@@ -163,11 +163,14 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
                                    face_analyzer or _face_analyzer(), clock)
     subjects = SubjectService(db, audit, protection, blobs, captures, clock, emit=webhooks.emit)
     consents = ConsentService(db, audit, sessions, captures, subjects, clock)
+    screening = ScreeningService(db, audit, clock, tasks=queue)
+    contact_steps, screening_step = _workflow_steps(settings, db, audit, protection, sessions,
+                                                    secret, screening, clock)
     hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
                            biometrics=biometrics, consents=consents,
-                           tenant_check=residency.check)
-    screening = ScreeningService(db, audit, clock, tasks=queue)
+                           tenant_check=residency.check, steps=contact_steps,
+                           screening=screening_step)
     screening_monitor = ScreeningMonitor(db, audit, protection, screening, webhooks.emit, clock)
     alerts, detectors = wire_alerts(settings, db, audit, webhooks, guard, clock)
     container = Container(
@@ -181,12 +184,20 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         console=_console(settings, db, audit, secret, clock, storage), workflows=workflows,
         subjects=subjects, retention=retention, consents=consents, screening=screening,
         screening_monitor=screening_monitor, signals=signals, residency=residency,
-        contact_steps=build_contact_steps(settings, db, audit, protection, sessions,
-                                          derive(secret, "workflow-otp"), clock),
-        screening_step=ScreeningStep(db, audit, protection, sessions, screening, clock),
+        contact_steps=contact_steps, screening_step=screening_step,
         route_limits=route_limits, alerts=alerts, detectors=detectors)
     _wire(container, events)
     return container
+
+
+def _workflow_steps(settings: Settings, db: Database, audit: AuditService,
+                    protection: DataProtection, sessions: SessionService, secret: bytes,
+                    screening: ScreeningService, clock: Clock
+                    ) -> tuple[ContactSteps, ScreeningStep]:
+    """The e-mail, phone and questionnaire steps, and the screening step."""
+    return (build_contact_steps(settings, db, audit, protection, sessions,
+                                derive(secret, "workflow-otp"), clock),
+            ScreeningStep(db, audit, protection, sessions, screening, clock))
 
 
 def _sessions(settings: Settings, db: Database, audit: AuditService, secret: bytes,
@@ -269,6 +280,9 @@ def _wire(c: Container, events: EventBus) -> None:
     events.subscribe(DocumentFrontStored, c.biometrics.document_front_replaced)
     # Every session's signals, from its document and selfie as their results are stored.
     events.subscribe(StepRecorded, partial(signals_step_recorded, c.signals, c.protection))
+    # The screening step runs by itself once the session reaches it with its document read
+    # (in the transaction that stored the step before it; the hosted flow checks too).
+    events.subscribe(StepRecorded, c.screening_step.step_recorded)
     # Signals before the outbox: `session.decided` then carries the signals' reasons.
     events.subscribe(SessionEvent, partial(signals_session_changed, c.signals, c.sessions))
     events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))

@@ -112,6 +112,11 @@ def test_templates_copy_schema_and_simulate(api, make_client) -> None:
     assert copied["flow"]["decision"][0]["id"] == "declining_reason"
     schema = api.get("/v1/workflows/schema").json()
     assert schema["title"] == "idproof workflow definition" and "flow" in schema["properties"]
+    # The typed variables rules may read, the questionnaire's answers among them.
+    names = {v["name"]: v["type"] for v in schema["x-variables"]}
+    assert names["document.age"] == "int" and names["screening.hit"] == "bool"
+    assert {t for n, t in names.items() if n == "answers.<question id>"}
+    assert "answers.<id>" in schema["$defs"]["Question"]["description"]
     api.post("/v1/workflows", json={"id": "eu", "definition": definition()}, headers=h)
     r = api.post("/v1/workflows/eu/simulate", headers=h, json={"steps": {
         "document": {"facts": {"issuing_country": "USA", "age": 30}},

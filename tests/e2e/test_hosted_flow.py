@@ -62,11 +62,12 @@ def _example_backend() -> Any:
 class Server:
     """idproof on a free loopback port, in this process (uvicorn in a thread)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, **extra: Any) -> None:
+        """`extra`: more settings (an SMTP server for the e-mail step)."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         settings = Settings(data_dir=tmp / "data", secret_key=TEST_SECRET, public_url=self.url,
-                            webhook_allow_private_networks=True)
+                            webhook_allow_private_networks=True, **extra)
         self.container: Container = prepare(settings)
         self.container.jobs.start_consumer(workers=2)
         config = uvicorn.Config(create_app(self.container), host="127.0.0.1", port=self.port,

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 DONE_STATUSES = frozenset({"approved", "declined", "in_review"})
 ENDED_STATUSES = frozenset({"expired", "abandoned", "cancelled"})
 CAPTURE_PAGES = ("document", "selfie", "liveness")
+# The steps with a form and no camera (e-mail and phone codes, the questionnaire).
+FORM_PAGES = ("email", "phone", "questionnaire")
+PERSON_PAGES = CAPTURE_PAGES + FORM_PAGES
 # Given to the steps an early stop leaves untried: a record for the integrator, never shown
 # to the person as something they did wrong.
 NOT_ATTEMPTED = "not_attempted"
@@ -27,12 +30,13 @@ class StepInfo:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """`name` is one of consent, document, selfie, liveness, waiting, submit, done, ended."""
+    """`name` is one of consent, document, selfie, liveness, email, phone, questionnaire,
+    waiting, submit, done, ended."""
 
     name: str
     retry_reason: str | None = None
     attempt: int = 0
-    index: int = 0  # 1-based position among the capture steps, for "step n of m"
+    index: int = 0  # 1-based position among the steps with a page, for "step n of m"
     total: int = 0
 
 

@@ -18,7 +18,8 @@ from idproof.hosted.service import Browser, FlowState, HostedService
 
 TEMPLATES = {"consent": "consent.html", "document": "document.html", "selfie": "selfie.html",
              "liveness": "liveness.html", "waiting": "waiting.html", "submit": "waiting.html",
-             "done": "done.html", "ended": "message.html"}
+             "done": "done.html", "ended": "message.html", "email": "contact.html",
+             "phone": "contact.html", "questionnaire": "questionnaire.html"}
 
 
 def _callback(state: FlowState) -> str | None:
@@ -56,9 +57,19 @@ def _tenant_bits(svc: HostedService, tenant_id: str, locale: str, consent: bool
             svc.privacy.consent_text(tenant_id, locale) if consent else None)
 
 
+def _form_bits(svc: HostedService, browser: Browser, name: str) -> dict[str, Any]:
+    """An e-mail or phone page: whether a code was sent and the resend wait; the
+    questionnaire: its questions."""
+    if name in {"email", "phone"}:
+        return {"code": svc.steps.status(browser.session_id, name)}
+    if name == "questionnaire":
+        return {"questions": svc.steps.questions(browser.tenant_id, browser.session_id)}
+    return {}
+
+
 async def flow_page(request: Request, svc: HostedService, browser: Browser, cookie: str,
               state: FlowState, *, error: str | None = None, status: int = 200,
-              watching: bool = False) -> HTMLResponse:
+              watching: bool = False, **form: Any) -> HTMLResponse:
     """`watching`: another device took over; until the end this browser only follows."""
     page = state.page
     t = translator(request, state.locale)
@@ -75,6 +86,7 @@ async def flow_page(request: Request, svc: HostedService, browser: Browser, cook
     retry, retry_advice = _retry(t, state)
     brand, tenant_text = await run_in_threadpool(_tenant_bits, svc, browser.tenant_id,
                                                  t.locale, page.name == "consent")
+    extra.update(await run_in_threadpool(_form_bits, svc, browser, page.name))
     return render(
         request, template, status=status, locale=state.locale, origins=state.origins,
         page=page, session_id=state.view.id, session_status=state.view.status,
@@ -87,4 +99,4 @@ async def flow_page(request: Request, svc: HostedService, browser: Browser, cook
         chosen_type=browser.document_type, error=error, retry=retry,
         retry_advice=retry_advice, callback=_callback(state), watching=watching,
         current_step=current,
-        **_outcome(t, state), **extra)
+        **_outcome(t, state), **{**extra, **form})

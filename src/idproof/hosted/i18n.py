@@ -57,6 +57,46 @@ SOURCE: dict[str, str] = {
     "selfie.hint": "Remove glasses and hats, face the light.",
     "selfie.file": "Photo of your face",
     "selfie.submit": "Send",
+    "contact.email.heading": "Your e-mail address",
+    "contact.email.label": "E-mail address",
+    "contact.email.hint": "We send a 6-digit code to this address.",
+    "contact.phone.heading": "Your mobile phone number",
+    "contact.phone.label": "Mobile number",
+    "contact.phone.hint": (
+        "With + and the country code, for example +49 151 23456789. We send a 6-digit code by"
+        " text message."),
+    "contact.send": "Send code",
+    "contact.sent.email": (
+        "We sent a code to your e-mail address. It is valid for {minutes} minutes."),
+    "contact.sent.phone": (
+        "We sent a code by text message to your phone. It is valid for {minutes} minutes."),
+    "contact.code": "6-digit code",
+    "contact.confirm": "Confirm",
+    "contact.resend": "Send a new code",
+    "contact.resend_wait": "You can ask for a new code in {seconds} seconds.",
+    "contact.change.email": "Use a different e-mail address",
+    "contact.change.phone": "Use a different phone number",
+    "contact.invalid_email": "This is not a valid e-mail address.",
+    "contact.invalid_phone": (
+        "This is not a valid phone number. Enter it with + and the country code."),
+    "contact.not_mobile": "This number cannot receive text messages: enter a mobile number.",
+    "contact.too_soon": (
+        "A code was sent moments ago. Please wait {seconds} seconds before asking for "
+        "another."),
+    "contact.send_limit": (
+        "Too many codes were sent for this check. Please contact the service that sent you "
+        "here."),
+    "contact.wrong": "This code is not right. Attempts left: {n}.",
+    "contact.expired": "This code can no longer be used. Ask for a new code.",
+    "contact.not_sent": "No code was sent yet.",
+    "contact.unavailable": (
+        "The code could not be sent right now. Please try again in a few minutes."),
+    "questionnaire.heading": "A few questions",
+    "questionnaire.optional": "(optional)",
+    "questionnaire.legal_version": "Version {version}",
+    "questionnaire.submit": "Continue",
+    "questionnaire.invalid": "Please check the answers marked below.",
+    "questionnaire.problem": "Please check this answer.",
     "liveness.heading": "A short video check",
     "liveness.intro": "Follow the instructions on the screen. It takes a few seconds.",
     "liveness.start": "Start",

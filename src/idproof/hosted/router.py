@@ -16,8 +16,15 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import IdproofError
-from idproof.hosted import assets, branding_api, consent_routes, handoff_routes, live_routes
-from idproof.hosted.flow import Page
+from idproof.hosted import (
+    assets,
+    branding_api,
+    consent_routes,
+    handoff_routes,
+    live_routes,
+    step_routes,
+)
+from idproof.hosted.flow import PERSON_PAGES, Page
 from idproof.hosted.flow_page import flow_page
 from idproof.hosted.pages import (
     COOKIE,
@@ -47,6 +54,7 @@ router.include_router(live_routes.router)
 router.include_router(handoff_routes.router)
 router.include_router(branding_api.assets)
 router.include_router(consent_routes.router)
+router.include_router(step_routes.router)
 
 
 # -- the flow ---------------------------------------------------------------------------------
@@ -115,7 +123,7 @@ async def cancel(request: Request,
     if confirm != "yes":
         # One click never cancels: the person confirms on a page of its own (the SDK's close
         # button and Escape land here too), or goes back to where they were.
-        if state.page.name not in {"consent", "document", "selfie", "liveness"}:
+        if state.page.name not in {"consent", *PERSON_PAGES}:
             return await back_to_flow(svc, browser)
         return render(request, "cancel.html", locale=state.locale, origins=state.origins,
                        page=Page("cancel"), csrf=svc.csrf_token(cookie),

@@ -28,19 +28,31 @@ from idproof.core.ids import new_id
 from idproof.db.engine import Database
 from idproof.hosted.branding import BrandingService
 from idproof.hosted.browser import cookie_hash
-from idproof.hosted.flow import CAPTURE_PAGES, NOT_ATTEMPTED, Page, StepInfo, early_stop, next_page
+from idproof.hosted.flow import (
+    NOT_ATTEMPTED,
+    PERSON_PAGES,
+    Page,
+    StepInfo,
+    early_stop,
+    next_page,
+)
 from idproof.hosted.handoff import HandoffService
 from idproof.hosted.i18n import CONSENT_VERSION
 from idproof.hosted.link_exchange import LinkExchange, Opened
 from idproof.hosted.models import BrowserSession, ConsentRecord
 from idproof.hosted.privacy_hooks import ConsentKeeper, PrivacyHooks
+from idproof.hosted.steps import HostedSteps, page_steps
 from idproof.verification.captures import CaptureService
+from idproof.verification.decision import StepState
 from idproof.verification.lifecycle import Status
 from idproof.verification.links import LinkSigner
 from idproof.verification.models import SessionStep, VerificationSession
 from idproof.verification.schemas import SessionView
 from idproof.verification.service import Actor, SessionService
 from idproof.workflows.catalog import Workflow
+from idproof.workflows.flow import Outcome
+from idproof.workflows.steps.screening_step import ScreeningStep
+from idproof.workflows.steps.service import ContactSteps
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +82,9 @@ class HostedService:
                  sessions: SessionService, captures: CaptureService, clients: ClientService,
                  csrf_key: bytes, clock: Clock | None = None,
                  biometrics: Any | None = None, consents: ConsentKeeper | None = None,
-                 tenant_check: Callable[[str], None] | None = None) -> None:
+                 tenant_check: Callable[[str], None] | None = None,
+                 steps: ContactSteps | None = None, screening: ScreeningStep | None = None
+                 ) -> None:
         self._db = db
         self._audit = audit
         self._links = links
@@ -89,6 +103,8 @@ class HostedService:
         self.branding = BrandingService(db, audit, self._clock)
         # The tenant's consent texts, the records of acceptances, and withdrawal.
         self.privacy = PrivacyHooks(consents)
+        # The e-mail, phone and questionnaire pages, and screening when it is due.
+        self.steps = HostedSteps(db, sessions, steps, screening)
 
     # -- link exchange (link_exchange.py) -----------------------------------------------
     def open_link(self, token: str, *, cookie: str | None, ip: str | None,
@@ -148,13 +164,15 @@ class HostedService:
             consented = s.scalar(select(ConsentRecord.id).where(
                 ConsentRecord.session_id == row.id)) is not None
             workflow = self._sessions.workflow_of(row)
+            outcomes = {st.step: Outcome(st.state, tuple(st.reasons or ()), dict(st.facts or {}))
+                        for st in s.scalars(select(SessionStep).where(
+                            SessionStep.session_id == row.id))}
         view = self._sessions.get(browser.tenant_id, browser.session_id)
         steps = [StepInfo(st.step, st.state, tuple(st.reasons), st.attempts)
                  for st in view.steps]
-        # The camera steps have pages; e-mail, phone and questionnaire run over the API.
-        captured = [s for s in workflow.steps if s in CAPTURE_PAGES]
-        page = next_page("expired" if expired else view.status, steps, captured,
-                         consented=consented)
+        # The pages of the steps the person meets, in order (a graph: on its path so far).
+        page = next_page("expired" if expired else view.status, steps,
+                         page_steps(workflow, outcomes), consented=consented)
         reasons: tuple[str, ...] = ()
         if page.name == "done":
             reasons = tuple(self._sessions.decision(browser.tenant_id, view.id).reasons)
@@ -290,7 +308,12 @@ class HostedService:
         """The current state, submitting the session once every step has its result, or at
         once when a step failed for a reason the workflow declines (an early stop)."""
         state = self.state(browser)
-        if state.page.name in {*CAPTURE_PAGES, "waiting"} and state.view.status in {
+        open_ = state.view.status in {Status.NOT_STARTED.value, Status.IN_PROGRESS.value}
+        if open_ and "screening" in state.workflow.steps and state.page.name in {
+                *PERSON_PAGES, "waiting", "submit"} \
+                and self.steps.screen_if_due(browser.tenant_id, browser.session_id):
+            state = self.state(browser)
+        if state.page.name in {*PERSON_PAGES, "waiting"} and state.view.status in {
                 Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
             steps = [StepInfo(st.step, st.state, tuple(st.reasons), st.attempts)
                      for st in state.view.steps]
@@ -311,7 +334,6 @@ class HostedService:
         person is not asked for a selfie and a video that cannot change the outcome) and the
         session is submitted through the usual path, which decides it once every result is
         in (a document still being read is waited for)."""
-        now = self._clock.now()
         with self._db.session() as s:
             row = self._sessions.load_for_update(s, browser.tenant_id, browser.session_id)
             if row.status not in {Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
@@ -322,7 +344,8 @@ class HostedService:
                 for st in s.scalars(select(SessionStep).where(
                         SessionStep.session_id == row.id)):
                     if st.state in {"pending", "retry"}:
-                        st.state, st.reasons, st.updated_at = "failed", [NOT_ATTEMPTED], now
+                        self._sessions.record_step(s, row, st, StepState.FAILED,
+                                                   reasons=(NOT_ATTEMPTED,))
                         closed.append(st.step)
                 closed.sort(key=lambda k: workflow.steps.index(k) if k in workflow.steps
                             else len(workflow.steps))

@@ -142,7 +142,9 @@ def render_summary(data: Mapping[str, Any]) -> str:
         parts.append("<h4>Consent</h4>" + _table(list(ses.get("consents", [])),
                                                   ["text_version", "locale", "accepted_at",
                                                    "withdrawn_at"]))
-    for name, title in (("screening_hits", "Screening results"),
+    for name, title in (("workflow_contacts", "What you gave in the verification steps "
+                                              "(e-mail, phone, questionnaire)"),
+                        ("screening_hits", "Screening results"),
                         ("audit_events", "Who accessed your data, and why")):
         rows = list(data.get(name, []))
         columns = sorted({k for r in rows for k in r})

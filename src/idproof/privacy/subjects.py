@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -22,6 +23,7 @@ from idproof.crypto.errors import CryptoError
 from idproof.crypto.fields import bind_protection
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
+from idproof.privacy.contacts_section import workflow_contacts
 from idproof.privacy.models import ConsentGrant, LegalHold
 from idproof.privacy.package import Encryption, build_zip, check_encryption, encrypt
 from idproof.privacy.screening_section import screening_hits
@@ -86,7 +88,9 @@ class SubjectService:
         self._clock = clock or SystemClock()
         # The webhook outbox (`subject.erased`); none in tools that send no webhooks.
         self._emit: Emit = emit or (lambda _s, _t, _e, _d: None)
-        self._sections: dict[str, Section] = {"screening_hits": screening_hits}
+        self._sections: dict[str, Section] = {
+            "screening_hits": screening_hits,
+            "workflow_contacts": partial(workflow_contacts, protection)}
 
     def add_section(self, name: str, section: Section) -> None:
         """Another feature's records about the subject, exported under `name`."""

@@ -135,7 +135,9 @@ class _Checker:
         if n.value not in ns.fields:
             raise CelError("cel_unknown_variable", f"unknown variable "
                                                    f"{base.value}.{n.value}", n.pos)
-        if n.value not in ns.always and base.value not in avail:
+        # Known where its namespace is, or where the step giving it is (`answers` after a
+        # `questionnaire.done` guard).
+        if n.value not in ns.always and base.value not in avail and ns.step not in avail:
             raise CelError("cel_unavailable_variable",
                            f"{base.value}.{n.value} is not known here: the step giving it "
                            f"has not run on every path (guard with {base.value}.done && ...)",

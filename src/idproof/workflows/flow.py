@@ -16,6 +16,7 @@ from idproof.workflows.flow_check import (
 )
 from idproof.workflows.flow_model import Flow, FlowNode, Rule, Transition
 from idproof.workflows.variables import (
+    ANSWERS,
     CODE_PATTERN,
     COMMON_FIELDS,
     FACE_FACTS,
@@ -27,11 +28,13 @@ from idproof.workflows.variables import (
     STEP_TYPES,
     TERMINAL_TYPES,
     Action,
+    answer_values,
     env_at,
 )
 
-__all__ = ["CODE_PATTERN", "NAMESPACES", "RUNNABLE_STEPS", "SCALARS", "STEP_TYPES",
-           "TERMINAL_TYPES", "CompiledFlow", "Flow", "FlowDecision", "FlowInvalid", "FlowNode",
+__all__ = ["AUTOMATIC_STEPS", "CODE_PATTERN", "NAMESPACES", "RUNNABLE_STEPS", "SCALARS",
+           "STEP_TYPES", "TERMINAL_TYPES", "CompiledFlow", "Flow", "FlowDecision", "FlowInvalid",
+           "FlowNode",
            "Issue", "Outcome", "Rule", "Transition", "activation", "compile_flow", "compiled",
            "decide_flow",
            "env_at", "linear_flow", "pending_steps", "validate_flow", "walk"]
@@ -47,6 +50,9 @@ def compiled(flow: Flow) -> CompiledFlow:
 
 # -- evaluation ----------------------------------------------------------------------------
 COMPLETE = frozenset({"passed", "failed"})
+# Steps that need no person: they run when the session reaches them (screening reads the
+# document's name, birth date and nationality).
+AUTOMATIC_STEPS = frozenset({"screening"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,7 @@ def activation(flow: Flow, path: Sequence[str], outcomes: Mapping[str, Outcome],
                signals: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The variables' values after the step nodes of `path` (others are `{done: false}`)."""
     act: dict[str, Any] = {k: {"done": False} for k in NAMESPACES}
+    act[ANSWERS] = {}
     act["signals"] = {**SIGNAL_DEFAULTS, **(signals or {})}
     reasons: list[str] = []
     passed = True
@@ -103,6 +110,8 @@ def activation(flow: Flow, path: Sequence[str], outcomes: Mapping[str, Outcome],
             if name in fields and name not in COMMON_FIELDS:
                 value[name] = v
         act[kind] = value
+        if kind == "questionnaire":
+            act[ANSWERS] = answer_values(flow.questions(), o.facts.get("answers") or {})
         if kind == "selfie":
             act["face"] = {"done": True, **{FACE_FACTS[f]: v for f, v in o.facts.items()
                                             if f in FACE_FACTS}}
@@ -146,10 +155,13 @@ def pending_steps(cf: CompiledFlow, outcomes: Mapping[str, Outcome],
     """Step types on the path so far whose outcome is missing or waiting for a retake."""
     path, _, _ = walk(cf, outcomes, signals)
     out: list[str] = []
+    reading = (doc := outcomes.get("document")) is not None and doc.state == "processing"
     for nid in path:
         kind = cf.flow.nodes[nid].type
         if kind in STEP_TYPES:
             o = outcomes.get(kind)
+            if kind in AUTOMATIC_STEPS and reading:
+                continue  # runs by itself once the document is read (in the document job)
             if o is None or o.state in ("pending", "retry"):
                 out.append(kind)
     return out

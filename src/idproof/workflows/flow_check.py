@@ -7,14 +7,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from idproof.workflows.cel import CelError, Compiled, compile_expr
+from idproof.workflows.cel import CelError, Compiled, Namespace, compile_expr
 from idproof.workflows.steps.questionnaire import question_issues
 from idproof.workflows.variables import (
+    ANSWERS,
     CODE_PATTERN,
     NODE_ID_PATTERN,
     RUNNABLE_STEPS,
     STEP_TYPES,
     TERMINAL_TYPES,
+    answers_namespace,
     env_at,
 )
 
@@ -80,10 +82,10 @@ def _order(flow: Flow, issues: list[Issue]) -> list[str] | None:
     return list(reversed(out))
 
 
-def _compile(src: str, steps: frozenset[str], issues: list[Issue], **where: Any
-             ) -> Compiled | None:
+def _compile(src: str, steps: frozenset[str], issues: list[Issue],
+             extra: Mapping[str, Namespace], **where: Any) -> Compiled | None:
     try:
-        return compile_expr(src, env_at(steps))
+        return compile_expr(src, env_at(steps, extra))
     except CelError as exc:
         issues.append(Issue(exc.code, exc.message, expression=src, position=exc.position,
                             **where))
@@ -121,15 +123,16 @@ def compile_flow(flow: Flow, *, publish: bool = False) -> CompiledFlow:
         issues.append(Issue("selfie_without_document", "a selfie is matched against the "
                             "document: the document step must come before it on every path",
                             node=seen_types["selfie"]))
+    extra = {ANSWERS: answers_namespace(flow.questions())}
     transitions: dict[str, tuple[tuple[str, Compiled | None], ...]] = {}
     for nid in order:
         transitions[nid] = tuple(
             (t.to, None if t.when is None else _compile(t.when, kinds(dom[nid]), issues,
-                                                        node=nid, transition=i))
+                                                        extra, node=nid, transition=i))
             for i, t in enumerate(flow.nodes[nid].next))
     terminals = [n for n in order if flow.nodes[n].type in TERMINAL_TYPES]
     at_end = frozenset.intersection(*(kinds(dom[t]) for t in terminals))
-    rules = _compile_rules(flow.decision, at_end, issues)
+    rules = _compile_rules(flow.decision, at_end, issues, extra)
     if issues:
         raise FlowInvalid(issues)
     return CompiledFlow(flow, transitions, tuple(rules), dom)
@@ -210,8 +213,8 @@ def _dominators(flow: Flow, order: Sequence[str]) -> dict[str, frozenset[str]]:
     return dom
 
 
-def _compile_rules(decision: Sequence[Rule], at_end: frozenset[str], issues: list[Issue]
-                   ) -> list[tuple[Rule, Compiled]]:
+def _compile_rules(decision: Sequence[Rule], at_end: frozenset[str], issues: list[Issue],
+                   extra: Mapping[str, Namespace]) -> list[tuple[Rule, Compiled]]:
     rules: list[tuple[Rule, Compiled]] = []
     ids: set[str] = set()
     for rule in decision:
@@ -219,7 +222,7 @@ def _compile_rules(decision: Sequence[Rule], at_end: frozenset[str], issues: lis
             issues.append(Issue("duplicate_rule", f"rule id {rule.id!r} is used twice",
                                 rule=rule.id))
         ids.add(rule.id)
-        c = _compile(rule.when, at_end, issues, rule=rule.id)
+        c = _compile(rule.when, at_end, issues, extra, rule=rule.id)
         if c is not None:
             rules.append((rule, c))
         issues += [Issue("invalid_reason_code", f"reason code {code!r}: lower case letters, "

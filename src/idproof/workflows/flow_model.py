@@ -64,6 +64,11 @@ class Flow(BaseModel):
     otherwise: Action = "review"
     _compiled: Any = PrivateAttr(default=None)
 
+    def questions(self) -> tuple[tuple[str, str], ...]:
+        """(id, type) of the questionnaire's questions, in order (none without one)."""
+        return tuple((q.id, q.type) for n in self.nodes.values() if n.type == "questionnaire"
+                     for q in n.questions)
+
     def step_order(self) -> tuple[str, ...]:
         """The step types in a topological order from `start` (depth-first, stable)."""
         seen: list[str] = []

@@ -22,6 +22,7 @@ from idproof.db.engine import Database
 from idproof.workflows.catalog import Workflow, builtin_workflows
 from idproof.workflows.flow import FlowInvalid, Outcome, compile_flow, compiled, decide_flow
 from idproof.workflows.models import TenantWorkflow, WorkflowVersion
+from idproof.workflows.variables import variables_doc
 
 DRAFT, PUBLISHED, ARCHIVED = "draft", "published", "archived"
 _CACHE_SIZE = 512
@@ -315,4 +316,6 @@ def definition_schema() -> dict[str, Any]:
     for hidden in ("rules", "steps"):
         props.pop(hidden, None)
     schema["required"] = [r for r in schema.get("required", []) if r not in ("steps",)]
+    # What expressions may read (typed), the questionnaire's `answers.<id>` included.
+    schema["x-variables"] = variables_doc()
     return schema

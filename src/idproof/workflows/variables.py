@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from idproof.workflows.cel import Env, Namespace, list_of
@@ -99,9 +100,60 @@ SIGNAL_DEFAULTS: dict[str, Any] = {name: _ZERO.get(kind, []) for name, kind in
                                    _SIGNAL_TYPES.items()}
 
 
-def env_at(steps: frozenset[str]) -> Env:
-    """The variables an expression may use where `steps` have run on every path."""
-    avail = frozenset(k for k, ns in NAMESPACES.items() if ns.step in steps
+# -- questionnaire answers ---------------------------------------------------------------
+# The answers rules may read, as `answers.<question id>`: those whose values the workflow
+# itself defines (a choice's option, a checkbox). Text and date answers are the person's own
+# words and dates: they stay sealed in session_contacts and are never step facts.
+ANSWERS = "answers"
+ANSWER_TYPES: dict[str, str] = {"choice": "string", "checkbox": "bool"}
+ANSWER_DEFAULTS: dict[str, Any] = {"string": "", "bool": False}
+ANSWERS_DOC = ("the questionnaire's choice (string, the option chosen, '' when an optional "
+               "question was left out) and checkbox (bool) answers by question id")
+
+
+def answers_namespace(questions: Sequence[tuple[str, str]]) -> Namespace:
+    """`answers`, typed from (question id, question type) pairs; known after the
+    questionnaire ran (or where `questionnaire.done` guards it)."""
+    fields = {qid: ANSWER_TYPES[kind] for qid, kind in questions if kind in ANSWER_TYPES}
+    return Namespace("questionnaire", fields, always=frozenset(),
+                     doc={qid: f"answer to question {qid!r}" for qid in fields})
+
+
+def answer_values(questions: Sequence[tuple[str, str]], recorded: Mapping[str, Any]
+                  ) -> dict[str, Any]:
+    """The `answers` values: each readable question's recorded answer, or its type's
+    default when an optional question was left out."""
+    out: dict[str, Any] = {}
+    for qid, kind in questions:
+        t = ANSWER_TYPES.get(kind)
+        if t is None:
+            continue
+        value = recorded.get(qid, ANSWER_DEFAULTS[t])
+        if isinstance(value, dict):  # a checkbox with a legal text: {accepted, version}
+            value = bool(value.get("accepted"))
+        out[qid] = value
+    return out
+
+
+def env_at(steps: frozenset[str], extra: Mapping[str, Namespace] | None = None) -> Env:
+    """The variables an expression may use where `steps` have run on every path (`extra`:
+    the flow's own namespaces, such as its questionnaire's `answers`)."""
+    namespaces = {**NAMESPACES, **(extra or {})}
+    avail = frozenset(k for k, ns in namespaces.items() if ns.step in steps
                       or k == "signals")
-    return Env(SCALARS, NAMESPACES, avail)
+    return Env(SCALARS, namespaces, avail)
+
+
+def variables_doc() -> list[dict[str, str]]:
+    """Every variable expressions may read, with its type and meaning (the published JSON
+    Schema's `x-variables`); `answers.<id>` stands for each choice and checkbox question."""
+    out = [{"name": k, "type": t, "doc": SCALAR_DOC[k]} for k, t in SCALARS.items()]
+    for name, ns in NAMESPACES.items():
+        out += [{"name": f"{name}.{f}", "type": t, "doc": ns.doc.get(f, ""),
+                 "known": "always" if f in ns.always else f"after {ns.step}"}
+                for f, t in ns.fields.items()]
+    out += [{"name": f"{ANSWERS}.<question id>", "type": f"{t} ({kind} question)",
+             "doc": ANSWERS_DOC, "known": "after questionnaire"}
+            for kind, t in ANSWER_TYPES.items()]
+    return out
 

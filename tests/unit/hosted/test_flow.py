@@ -89,3 +89,30 @@ def test_shown_reasons_are_every_reason_once_without_bookkeeping() -> None:
 
     assert shown_reasons(["a", "not_attempted", "b", "a"]) == ("a", "b")
     assert final_outcome("declined", ["not_attempted", "underage"]) == ("failed", "underage")
+
+
+def test_page_steps_follow_the_graph_path_and_skip_screening() -> None:
+    from idproof.hosted.steps import page_steps
+    from idproof.workflows.catalog import Workflow, get_workflow
+    from idproof.workflows.flow import Outcome
+
+    builtin = get_workflow("kyc_standard")
+    assert builtin is not None
+    assert page_steps(builtin, {}) == ["document", "selfie", "liveness"]
+    wf = Workflow.model_validate({
+        "id": "screen_first", "version": 1, "title": "T", "minimum_age": 18, "max_attempts": 3,
+        "document": {"types": ["passport"], "countries": None, "back_required_for": []},
+        "flow": {"start": "doc", "nodes": {
+            "doc": {"type": "document", "next": [{"to": "scr"}]},
+            "scr": {"type": "screening", "next": [
+                {"to": "mail", "when": "screening.hit"}, {"to": "quiz"}]},
+            "mail": {"type": "email", "next": [{"to": "end"}]},
+            "quiz": {"type": "questionnaire", "next": [{"to": "end"}], "questions": [
+                {"id": "ok", "type": "checkbox", "label": "OK"}]},
+            "end": {"type": "end"}}}})
+    # Until screening has a result, the path (and the pages) end there.
+    assert page_steps(wf, {"document": Outcome("processing")}) == ["document"]
+    done = {"document": Outcome("passed"), "screening": Outcome("passed", (), {"hit": True})}
+    assert page_steps(wf, done) == ["document", "email"]
+    clear = {**done, "screening": Outcome("passed", (), {"hit": False})}
+    assert page_steps(wf, clear) == ["document", "questionnaire"]

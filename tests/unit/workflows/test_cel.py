@@ -8,6 +8,7 @@ import pytest
 
 from idproof.workflows.cel import COST_LIMIT, CelError, CelEvalError, compile_expr
 from idproof.workflows.flow import Flow, FlowNode, Outcome, activation, env_at
+from idproof.workflows.variables import answers_namespace
 
 ALL = env_at(frozenset({"document", "selfie", "liveness", "email", "phone"}))
 DOC_ONLY = env_at(frozenset({"document"}))
@@ -116,3 +117,72 @@ def test_evaluation_errors_are_reported() -> None:
     missing = compile_expr("document.nationality == 'DEU'", ALL)
     with pytest.raises(CelEvalError):
         missing.evaluate(VALUES)
+
+
+# -- the questionnaire's answers: `answers.<question id>`, typed from the questions --------
+QUIZ = Flow(start="document", nodes={
+    "document": FlowNode(type="document", next=({"to": "quiz"},)),  # type: ignore[arg-type]
+    "quiz": FlowNode(type="questionnaire", next=({"to": "end"},),  # type: ignore[arg-type]
+                     questions=(
+                         {"id": "pep", "type": "choice", "label": "PEP?",  # type: ignore[arg-type]
+                          "options": ("yes", "no")},
+                         {"id": "source", "type": "choice", "label": "Funds",  # type: ignore[arg-type]
+                          "options": ("salary", "savings", "other"), "required": False},
+                         {"id": "terms", "type": "checkbox", "label": "Terms",  # type: ignore[arg-type]
+                          "legal_text": "…", "legal_version": "v1"},
+                         {"id": "news", "type": "checkbox", "label": "News",  # type: ignore[arg-type]
+                          "required": False},
+                         {"id": "job", "type": "text", "label": "Job"},  # type: ignore[arg-type]
+                         {"id": "born", "type": "date", "label": "Born"})),  # type: ignore[arg-type]
+    "end": FlowNode(type="end")})
+ANSWERS_NS = {"answers": answers_namespace(QUIZ.questions())}
+WITH_QUIZ = env_at(frozenset({"document", "questionnaire"}), ANSWERS_NS)
+BEFORE_QUIZ = env_at(frozenset({"document"}), ANSWERS_NS)
+QUIZ_VALUES = activation(QUIZ, ["document", "quiz", "end"], {
+    "document": Outcome("passed", (), {"age": 30}),
+    # as the step records them: a legal checkbox keeps its version; `source` left out
+    "questionnaire": Outcome("passed", (), {"answers": {
+        "pep": "no", "terms": {"accepted": True, "legal_version": "v1"}, "news": False}})})
+
+ANSWER_RESULTS: list[tuple[str, Any]] = [
+    ('answers.pep == "no"', True),
+    ('answers.pep in ["yes"]', False),
+    ("answers.terms", True),
+    ("answers.terms && !answers.news", True),
+    ('answers.source == ""', True),  # an optional question left out: its type's default
+    ('answers.pep == "no" && document.age >= 21', True),
+    ('size(answers.source) == 0 ? true : answers.source != "other"', True),
+]
+
+
+@pytest.mark.parametrize(("expr", "expected"), ANSWER_RESULTS)
+def test_answer_results(expr: str, expected: Any) -> None:
+    assert compile_expr(expr, WITH_QUIZ).evaluate(QUIZ_VALUES) == expected
+
+
+ANSWER_REFUSALS: list[tuple[str, Any, str]] = [
+    ("answers.job == 'baker'", WITH_QUIZ, "cel_unknown_variable"),  # text stays sealed
+    ("answers.born < '2000-01-01'", WITH_QUIZ, "cel_unknown_variable"),  # so does a date
+    ("answers.colour == 'red'", WITH_QUIZ, "cel_unknown_variable"),
+    ("answers.terms == 'yes'", WITH_QUIZ, "cel_type"),
+    ("answers.pep", WITH_QUIZ, "cel_type"),  # a string, not bool
+    ("answers", WITH_QUIZ, "cel_type"),
+    ('answers.pep == "no"', BEFORE_QUIZ, "cel_unavailable_variable"),
+    ('answers.pep == "no"', ALL, "cel_unknown_variable"),  # a flow without a questionnaire
+]
+
+
+@pytest.mark.parametrize(("expr", "env", "code"), ANSWER_REFUSALS)
+def test_answer_refusals(expr: str, env: Any, code: str) -> None:
+    with pytest.raises(CelError) as exc:
+        compile_expr(expr, env)
+    assert exc.value.code == code, exc.value.message
+
+
+def test_answers_are_known_after_a_questionnaire_done_guard() -> None:
+    compile_expr('questionnaire.done && answers.pep == "yes"', BEFORE_QUIZ)
+    compile_expr('questionnaire.done ? answers.terms : false', BEFORE_QUIZ)
+    before = activation(QUIZ, ["document", "quiz", "end"], {
+        "document": Outcome("passed", (), {"age": 30})})
+    assert compile_expr('questionnaire.done && answers.pep == "yes"',
+                        BEFORE_QUIZ).evaluate(before) is False

@@ -186,3 +186,41 @@ def test_every_accepted_graph_terminates(spec: dict[str, Any],
         # every step has a final outcome: the walk ends at an end or review node
         assert d.outcome in ("approve", "decline", "review")
         assert d.errors or flow.nodes[d.path[-1]].type in ("end", "review")
+
+
+def quiz_branch(rule: str) -> dict[str, Any]:
+    """A questionnaire whose answer picks the path: a PEP goes through screening."""
+    return {
+        "start": "doc",
+        "nodes": {
+            "doc": {"type": "document", "next": [{"to": "quiz"}]},
+            "quiz": {"type": "questionnaire", "questions": [
+                {"id": "pep", "type": "choice", "label": "PEP?", "options": ["yes", "no"]},
+                {"id": "job", "type": "text", "label": "Job"}],
+                "next": [{"to": "scr", "when": 'answers.pep == "yes"'}, {"to": "end"}]},
+            "scr": {"type": "screening", "next": [{"to": "end"}]},
+            "end": {"type": "end"}},
+        "decision": [{"id": "r", "action": "review", "when": rule},
+                     {"id": "ok", "action": "approve", "when": "true"}]}
+
+
+def test_answers_choose_the_path_and_decide() -> None:
+    cf = compile_flow(Flow.model_validate(quiz_branch('answers.pep == "yes"')))
+    no = {"document": doc("DEU"), "questionnaire": Outcome("passed", (), {
+        "answers": {"pep": "no"}})}
+    d = decide_flow(cf, no)
+    assert d.path == ("doc", "quiz", "end") and d.outcome == "approve"
+    yes = {**no, "questionnaire": Outcome("passed", (), {"answers": {"pep": "yes"}})}
+    assert pending_steps(cf, yes) == ["screening"]
+    # While the document is read, screening (it runs by itself then) holds nothing back.
+    reading = {**yes, "document": Outcome("processing")}
+    assert pending_steps(cf, reading) == []
+    d = decide_flow(cf, {**yes, "screening": Outcome("passed", (), {"hit": False})})
+    assert d.path == ("doc", "quiz", "scr", "end") and d.outcome == "review"
+    assert d.fired == ("r", "ok")
+
+
+def test_a_text_answer_is_no_variable_and_publish_names_the_rule() -> None:
+    issues = validate_flow(Flow.model_validate(quiz_branch('answers.job == "baker"')),
+                           publish=True)
+    assert [(i.code, i.rule) for i in issues] == [("cel_unknown_variable", "r")]

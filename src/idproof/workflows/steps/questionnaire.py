@@ -16,7 +16,11 @@ class Question(BaseModel):
     """One question. `choice` needs `options`; `checkbox` with `legal_text` is a consent
     whose text is versioned (`legal_version`), and the answer records which version."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "description": "A question of the questionnaire step. Rules read the answer of a "
+                       "choice (string: the option) or checkbox (bool) question as "
+                       "answers.<id>; text and date answers are stored sealed and are not "
+                       "rule variables."})
 
     id: str = Field(pattern=QUESTION_ID)
     type: Literal["text", "choice", "date", "checkbox"]

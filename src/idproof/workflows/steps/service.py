@@ -15,6 +15,7 @@ from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, IdproofError, TooManyRequests, ValidationFailed
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
+from idproof.db.tenancy import get_owned
 from idproof.verification.decision import StepState
 from idproof.verification.models import SessionStep, VerificationSession
 from idproof.verification.service import Actor, SessionService
@@ -25,6 +26,7 @@ from idproof.workflows.steps.contact import parse_email, parse_phone
 from idproof.workflows.steps.delivery import DeliveryError, SmsGateway, SmtpCodeSender, sms_text
 from idproof.workflows.steps.otp_store import OtpStore
 from idproof.workflows.steps.questionnaire import AnswerError, validate_answers
+from idproof.workflows.variables import answer_values
 
 _STATUS = {"otp_resend_too_soon": 429, "otp_send_limit": 429, "otp_already_verified": 409,
            "otp_replayed": 409, "otp_not_sent": 409}
@@ -119,6 +121,38 @@ class ContactSteps:
             raise otp_problem(failure)
         return {"step": step, "state": StepState.PASSED.value}
 
+    def resend(self, actor: Actor, session_id: str, step: str) -> dict[str, Any]:
+        """A new code to the address or number given before (the hosted page's resend:
+        the person does not type it again); the same cooldown and send cap apply."""
+        with self._db.read() as s:
+            row = get_owned(s, VerificationSession, session_id, actor.tenant_id)
+            hit = s.get(SessionContact, (row.id, step))
+            if hit is None:
+                raise Conflict("no code was sent for this step", code="otp_not_sent")
+            key_id = self._protection.subject_key(row.tenant_id, row.subject_key_id)
+            value = self._protection.decrypt(row.tenant_id, "session_contacts",
+                                             "sealed_value", f"{row.id}:{step}", key_id,
+                                             hit.sealed_value).decode()
+        return self.send(actor, session_id, step, value)
+
+    def code_status(self, session_id: str, step: str) -> tuple[bool, int]:
+        """(a code was sent and is not yet used, seconds until another may be sent) for the
+        hosted page; reads the code state without changing it."""
+        state = self._store.update(f"{session_id}:{step}", lambda cur: (None, cur))
+        if state is None or state.verified:
+            return False, 0
+        wait = state.issued_at + self._policy.resend_cooldown_seconds \
+            - self._clock.now().timestamp()
+        return True, max(0, int(wait + 0.999))
+
+    def questions(self, tenant_id: str, session_id: str) -> tuple[Any, ...]:
+        """The questions of the session's questionnaire step, in order."""
+        with self._db.read() as s:
+            row = get_owned(s, VerificationSession, session_id, tenant_id)
+            wf = self._sessions.workflow_of(row)
+            nodes = wf.flow.nodes.values() if wf.flow is not None else ()
+            return next((n.questions for n in nodes if n.type == "questionnaire"), ())
+
     # -- questionnaire -------------------------------------------------------------------
     def answer(self, actor: Actor, session_id: str, answers: Mapping[str, Any]
                ) -> dict[str, Any]:
@@ -131,7 +165,10 @@ class ContactSteps:
                 raise ValidationFailed("some answers are not valid", code=exc.code,
                                        extra={"problems": exc.problems}) from None
             self._seal(s, row, "questionnaire", json.dumps(clean, sort_keys=True))
-            self._finish(s, actor, row, st, StepState.PASSED, (), {})
+            # What rules read as `answers.<id>`: the choices and checkboxes only (the text
+            # and date answers stay sealed above).
+            readable = answer_values(tuple((q.id, q.type) for q in node.questions), clean)
+            self._finish(s, actor, row, st, StepState.PASSED, (), {"answers": readable})
         return {"step": "questionnaire", "state": StepState.PASSED.value}
 
     # -- shared --------------------------------------------------------------------------
