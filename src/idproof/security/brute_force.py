@@ -17,12 +17,16 @@ Three separate counters, because they protect different things and must not hurt
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+import weakref
 from collections.abc import Callable
+from typing import Any
 
+import anyio.to_thread
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage, Storage
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from idproof.security.rate_limit import sync_storage
@@ -47,6 +51,10 @@ class BruteForceGuard:
         # Detectors watching failed client authentications: (ip, tenant id or None).
         self._failure_hooks: list[Callable[[str, str | None], None]] = []
         self._tenants: dict[str, tuple[float, str]] = {}  # memory storage: ip -> tenant
+        self._storage_uri = storage_uri
+        # asyncio Redis clients (bound to their event loop) for the checks on the request path.
+        self._aredis: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary())
 
     def on_failure(self, hook: Callable[[str, str | None], None]) -> None:
         self._failure_hooks.append(hook)
@@ -117,6 +125,39 @@ class BruteForceGuard:
         if self.storage.get(key) <= 0:
             return None
         return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
+
+    async def _remaining_async(self, key: str) -> int | None:
+        """`_remaining` for a coroutine: memory storage is read in place (no I/O); Redis with
+        one pipelined GET and TTL on an asyncio client, so the event loop never waits on a
+        socket; any other storage in a worker thread."""
+        if isinstance(self.storage, MemoryStorage):
+            return self._remaining(key)
+        if not isinstance(self.storage, RedisStorage):
+            return await anyio.to_thread.run_sync(self._remaining, key)
+        full = self.storage.prefixed_key(key)
+        async with self._async_redis().pipeline(transaction=False) as pipe:
+            count, ttl = await pipe.get(full).ttl(full).execute()
+        if int(count or 0) <= 0:
+            return None
+        return max(1, math.ceil(max(int(ttl), 0)))
+
+    def _async_redis(self) -> Any:
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        client = self._aredis.get(loop)
+        if client is None:
+            client = self._aredis[loop] = redis.asyncio.Redis.from_url(
+                self._storage_uri.replace("redis+unix", "unix"))
+        return client
+
+    async def retry_after_async(self, ip: str) -> int | None:
+        """`retry_after` without blocking the event loop."""
+        return await self._remaining_async(self._block_key(ip))
+
+    async def client_retry_after_async(self, client_id: str) -> int | None:
+        """`client_retry_after` without blocking the event loop."""
+        return await self._remaining_async(self._client_block_key(client_id))
 
     # -- per IP ----------------------------------------------------------------------------
     def retry_after(self, ip: str) -> int | None:
