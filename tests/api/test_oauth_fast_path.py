@@ -75,3 +75,12 @@ def test_renewal_sees_another_replicas_changes(settings, clock, container) -> No
     view = clients.cached(cid)
     assert view is not None and view.disabled
     assert not clients.secret_cached(cid, secret)
+
+
+def test_the_switch_sends_every_grant_to_the_thread(container, api, make_client) -> None:
+    container.settings.auth.grant_on_event_loop = False
+    c = make_client()
+    for _ in range(3):
+        assert api.post("/oauth/token", data=GRANT,
+                        auth=(c.client_id, c.secret)).status_code == 200
+    assert container.audit.async_writes == 0
