@@ -46,8 +46,11 @@ typecheck: install-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# The token bench runs on PostgreSQL too when a server is known (IDPROOF_BENCH_DATABASE_URL,
+# or the test services' IDPROOF_TEST_DATABASE_URL from `make services`).
 bench: install-test
-	$(BIN)/python bench/oauth_token.py
+	set -a; if [ -f .cache/test-services.env ]; then . ./.cache/test-services.env; fi; set +a; \
+		$(BIN)/python bench/oauth_token.py
 	@for b in bench/merkle.py bench/audit.py bench/audit_sequencer.py bench/crypto_primitives.py bench/crypto.py bench/documents.py bench/biometrics.py bench/webhooks.py bench/uploads.py bench/workflows.py bench/screening.py bench/signals.py bench/privacy.py bench/console.py bench/hosted.py bench/scale_drill.py; do \
 		if [ -f $$b ]; then $(BIN)/python $$b || exit 1; fi; done
 	@if [ -d ../shared/testdata/crs-3.3.4 ] && command -v nginx >/dev/null 2>&1; then \

@@ -51,6 +51,8 @@ from _common import (  # noqa: E402
     own_cpu_seconds,
 )
 from _in_process import bench_in_process  # noqa: E402
+from _pg import admin_url as pg_admin_url  # noqa: E402
+from _pg import fresh_database  # noqa: E402
 
 # Published figures to compare with (other hardware, and Keycloak's include a TLS handshake
 # per grant): Keycloak's sizing guide, 1 vCPU per 120 client-credentials grants/s;
@@ -81,10 +83,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                              "autocannon when Node.js is, else httpx)")
     parser.add_argument("--peer", choices=("auto", "none"), default="auto",
                         help="run oidc-provider as the peer when Node.js is present (auto)")
+    parser.add_argument("--databases", default="auto",
+                        help="comma-separated: sqlite, postgresql (auto: sqlite, and postgresql "
+                             "when IDPROOF_BENCH_DATABASE_URL or IDPROOF_TEST_DATABASE_URL is "
+                             "set; a fresh database is created there and dropped)")
     parser.add_argument("--json", action="store_true",
                         help="also print all results as one JSON object on the last line")
     args = parser.parse_args(argv)
     args.worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    args.db_names = (["sqlite"] + (["postgresql"] if pg_admin_url() else [])
+                     if args.databases == "auto" else
+                     [d.strip() for d in args.databases.split(",") if d.strip()])
+    if not set(args.db_names) <= {"sqlite", "postgresql"} or not args.db_names:
+        parser.error("--databases takes sqlite and/or postgresql")
+    if "postgresql" in args.db_names and not pg_admin_url():
+        parser.error("postgresql needs IDPROOF_BENCH_DATABASE_URL (or IDPROOF_TEST_DATABASE_URL)")
     if (args.seconds <= 0 or args.connections < 1 or not args.worker_counts
             or min(args.worker_counts) < 1):
         parser.error("--seconds, --connections and --workers must be positive")
@@ -115,9 +128,12 @@ def measure_with_cpu(server: ServerProcess, label: str, method: str, path: str,
 
 
 # -- servers ------------------------------------------------------------------------------------
-def idproof_env(data_dir: Path, port: int) -> dict[str, str]:
-    """The caller's environment less any IDPROOF_* setting, then a fresh SQLite data dir."""
+def idproof_env(data_dir: Path, port: int, db_url: str | None = None) -> dict[str, str]:
+    """The caller's environment less any IDPROOF_* setting, then a fresh data dir (and its
+    SQLite database, unless `db_url` names another)."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("IDPROOF_")}
+    if db_url is not None:
+        env["IDPROOF_DATABASE_URL"] = db_url
     env.update({"IDPROOF_DATA_DIR": str(data_dir), "IDPROOF_LOGGING__LEVEL": "WARNING",
                 "IDPROOF_PUBLIC_URL": f"http://{HOST}:{port}",
                 # One load generator on one IP would meet the per-IP and per-client route
@@ -141,12 +157,12 @@ def basic_auth(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
-def start_idproof(workers: int, tmp: Path,
-                  started: list[ServerProcess]) -> tuple[ServerProcess, dict[str, str]]:
+def start_idproof(workers: int, tmp: Path, started: list[ServerProcess],
+                  db_url: str | None = None) -> tuple[ServerProcess, dict[str, str]]:
     """`idproof serve` on a fresh data dir with one API client; returns the server and the
     request headers for the token grant ("token") and for GET /v1/me ("me")."""
     port = free_port()
-    env = idproof_env(tmp / f"idproof-w{workers}", port)
+    env = idproof_env(tmp / f"idproof-w{workers}", port, db_url)
     t0 = time.perf_counter()
     creds = create_client(env)  # also initialises the data dir, as `serve` would
     server = ServerProcess(f"idproof-w{workers}", [str(VENV_BIN / "idproof"), "serve",
@@ -179,12 +195,13 @@ def start_bare(workers: int, started: list[ServerProcess]) -> ServerProcess:
 
 
 def bench_workers(workers: int, tmp: Path, args: argparse.Namespace, tool: str,
-                  started: list[ServerProcess]) -> tuple[dict[str, LoadResult],
-                                                         dict[str, LoadResult]]:
+                  started: list[ServerProcess], db_url: str | None = None
+                  ) -> tuple[dict[str, LoadResult], dict[str, LoadResult]]:
     """Both servers up at once (the idle one costs nothing), each idproof figure measured
     right before its bare counterpart, so that a change in the machine's other load skews
     a ratio as little as it can."""
-    idp, auth = start_idproof(workers, tmp, started)
+    tmp = tmp / ("pg" if db_url else "sqlite")
+    idp, auth = start_idproof(workers, tmp, started, db_url)
     bare = start_bare(workers, started)
     form = {"Content-Type": FORM}
     out_idp: dict[str, LoadResult] = {}
@@ -205,10 +222,23 @@ def bench_workers(workers: int, tmp: Path, args: argparse.Namespace, tool: str,
     for server in (bare, idp):
         server.stop()
         started.remove(server)
-    checks["audit_verifies"] = audit_verifies(idproof_env(tmp / f"idproof-w{workers}", idp.port))
+    checks["audit_verifies"] = audit_verifies(idproof_env(tmp / f"idproof-w{workers}", idp.port,
+                                                          db_url))
     out_idp["token"].extra["bad_input"] = checks
-    print("  " + summary(workers, checks), flush=True)
+    print(f"  [{'postgresql' if db_url else 'sqlite'}] " + summary(workers, checks), flush=True)
     return out_idp, out_bare
+
+
+def bench_database(db: str, workers: int, tmp: Path, args: argparse.Namespace, tool: str,
+                   started: list[ServerProcess]) -> tuple[dict[str, LoadResult],
+                                                          dict[str, LoadResult]]:
+    """`bench_workers` on SQLite (in the data dir) or on a fresh PostgreSQL database."""
+    if db == "sqlite":
+        return bench_workers(workers, tmp, args, tool, started)
+    admin = pg_admin_url()
+    assert admin is not None
+    with fresh_database(admin) as url:
+        return bench_workers(workers, tmp, args, tool, started, url)
 
 
 def bench_peer(folder: Path, args: argparse.Namespace, tool: str,
@@ -245,7 +275,8 @@ def _line(r: LoadResult) -> str:
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     idp, bare, inp = results["idproof"], results["bare"], results["in_process"]
-    ws = args.worker_counts
+    # One run per (database, workers): "sqlite w1", "postgresql w2", ...
+    ws = [f"{db} w{w}" for db in args.db_names for w in args.worker_counts]
     ratios: dict[str, float] = {}
     names = {"token": ("POST /oauth/token", "bare POST"), "me": ("GET /v1/me", "bare GET")}
     print()
@@ -254,8 +285,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
           f"{os.cpu_count()} cores shared by server and load generator")
     for what, (title, bare_title) in names.items():
         for w in ws:
-            print(f"{title:18} workers={w}: {_line(idp[w][what])}")
-            print(f"{bare_title:18} workers={w}: {_line(bare[w][what])}")
+            print(f"{title:18} {w:13}: {_line(idp[w][what])}")
+            print(f"{bare_title:18} {w:13}: {_line(bare[w][what])}")
     if results["loadgen"] == "httpx":
         print("note: httpx costs ~1 ms of CPU per request here, so the bare figures are mostly "
               "the load generator's own limit and ratios near 1 say little: install wrk")
@@ -269,13 +300,13 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         for w in ws:
             r, b = idp[w][what], bare[w][what]
             ratio = r.rps / b.rps if b.rps else 0.0
-            ratios[f"{what}_w{w}_vs_bare"] = ratio
+            ratios[f"{what}_{w.replace(' ', '_')}_vs_bare"] = ratio
             busy = max(r.extra.get("other_cores", 0.0), b.extra.get("other_cores", 0.0))
             gen = b.extra.get("loadgen_cores", 0.0)
             flag = f"  [other load {busy:.1f} cores: noisy]" if busy >= NOISY_CORES else ""
             if gen >= LOADGEN_BOUND_CORES:
                 flag += f"  [load generator used {gen:.2f} cores: the bare figure is its limit]"
-            print(f"{label}  workers={w}: {r.rps:6,.0f} (p50 {r.p50_ms:5.1f} ms, p99 "
+            print(f"{label}  {w:13}: {r.rps:6,.0f} (p50 {r.p50_ms:5.1f} ms, p99 "
                   f"{r.p99_ms:6.1f} ms)  {names[what][1]}: {b.rps:6,.0f}/s  ratio {ratio:.3f}"
                   f"{flag}")
     peer = results.get("peer")
@@ -287,25 +318,31 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         for w in ws:
             r = idp[w]["token"]
             ratio = r.rps / peer.rps if peer.rps else 0.0
-            ratios[f"token_w{w}_vs_peer"] = ratio
-            print(f"token grants/s  workers={w}: {r.rps:6,.0f}  oidc-provider: "
+            ratios[f"token_{w.replace(' ', '_')}_vs_peer"] = ratio
+            print(f"token grants/s  {w:13}: {r.rps:6,.0f}  oidc-provider: "
                   f"{peer.rps:6,.0f}/s  ratio {ratio:.3f}  (goal >= 1.0 per process)")
-    if len(ws) > 1:
-        lo, hi = min(ws), max(ws)
+    counts = args.worker_counts
+    for db in args.db_names if len(counts) > 1 else []:
+        lo, hi = f"{db} w{min(counts)}", f"{db} w{max(counts)}"
+        tag = f"{db}_w{max(counts)}_vs_w{min(counts)}"
         for what in ("token", "me"):
             a, b2 = idp[lo][what].rps, idp[hi][what].rps
-            ratios[f"{what}_scaling_w{hi}_vs_w{lo}"] = b2 / a if a else 0.0
+            ratios[f"{what}_scaling_{tag}"] = b2 / a if a else 0.0
             a, b2 = bare[lo][what].rps, bare[hi][what].rps
-            ratios[f"bare_{what}_scaling_w{hi}_vs_w{lo}"] = b2 / a if a else 0.0
-        print(f"workers {lo} -> {hi}: grants x{ratios[f'token_scaling_w{hi}_vs_w{lo}']:.2f}, "
-              f"/v1/me x{ratios[f'me_scaling_w{hi}_vs_w{lo}']:.2f} (bare: POST "
-              f"x{ratios[f'bare_token_scaling_w{hi}_vs_w{lo}']:.2f}, GET "
-              f"x{ratios[f'bare_me_scaling_w{hi}_vs_w{lo}']:.2f})")
+            ratios[f"bare_{what}_scaling_{tag}"] = b2 / a if a else 0.0
+        print(f"{db}: workers {min(counts)} -> {max(counts)}: grants "
+              f"x{ratios[f'token_scaling_{tag}']:.2f} (goal >= 1.6), /v1/me "
+              f"x{ratios[f'me_scaling_{tag}']:.2f} (bare: POST "
+              f"x{ratios[f'bare_token_scaling_{tag}']:.2f}, GET "
+              f"x{ratios[f'bare_me_scaling_{tag}']:.2f})")
     print(f"bearer verify in-process: {inp['bearer_verify_per_s']:8,.0f}/s "
           f"({inp['bearer_verify_us']:6.1f} µs/op; tokens.verify alone "
           f"{inp['jwt_verify_us']:.1f} µs)")
     print(f"token grant in-process:   {inp['oauth_token_per_s']:8,.0f}/s "
           f"({inp['oauth_token_us']:6.1f} µs/op; tokens.mint alone {inp['jwt_mint_us']:.1f} µs)")
+    print(f"token grants in-process, 32 coroutines on one event loop (the endpoint's path): "
+          f"{inp['oauth_token_loop_per_s']:8,.0f}/s ({inp['oauth_token_loop_cpu_us']:6.1f} µs "
+          "of process CPU per grant)")
     best = max(idp[w]["token"].rps for w in ws)
     ratios["best_grants_vs_keycloak_2cpu"] = best / KEYCLOAK_2CPU
     ratios["best_grants_vs_hydra_2cpu"] = best / HYDRA_2CPU
@@ -346,13 +383,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results["in_process"] = bench_in_process(tmp, args.seconds)
             print("  in-process: done", flush=True)
-            for w in args.worker_counts:
-                results["idproof"][w], results["bare"][w] = bench_workers(w, tmp, args, tool,
-                                                                          started)
-                print(f"  workers={w}: done", flush=True)
-                if w == min(args.worker_counts) and folder is not None and args.peer == "auto":
-                    results["peer"] = bench_peer(folder, args, tool, started)
-                    print("  oidc-provider: done", flush=True)
+            for db in args.db_names:
+                for w in args.worker_counts:
+                    key = f"{db} w{w}"
+                    results["idproof"][key], results["bare"][key] = bench_database(
+                        db, w, tmp, args, tool, started)
+                    print(f"  {key}: done", flush=True)
+                    if "peer" not in results and folder is not None and args.peer == "auto":
+                        results["peer"] = bench_peer(folder, args, tool, started)
+                        print("  oidc-provider: done", flush=True)
             if folder is None or args.peer != "auto":
                 results["peer_skipped"] = why
         finally:  # on any error or signal too: no server outlives the bench (or its data dir)
@@ -364,9 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = {
             **results,
-            "idproof": {f"workers_{w}": {k: v.as_dict() for k, v in d.items()}
+            "idproof": {w.replace(" ", "_"): {k: v.as_dict() for k, v in d.items()}
                         for w, d in results["idproof"].items()},
-            "bare": {f"workers_{w}": {k: v.as_dict() for k, v in d.items()}
+            "bare": {w.replace(" ", "_"): {k: v.as_dict() for k, v in d.items()}
                      for w, d in results["bare"].items()},
             "peer": results["peer"].as_dict() if "peer" in results else None,
             "reference": {"keycloak_per_vcpu": KEYCLOAK_PER_VCPU,

@@ -23,6 +23,10 @@ class AuthSettings(BaseModel):
     client_cache_seconds: float = Field(0.5, ge=0, le=10)
     # Distinct access tokens whose signature each process remembers having checked (LRU).
     bearer_cache_size: int = Field(10_000, ge=0, le=1_000_000)
+    # Serve the usual grant (client and secret cached) on the event loop, its audit INSERT
+    # batched with other requests' (auth/oauth.py: token_cached); off: every grant runs the
+    # full use case in a thread. Both audit and count failures alike; a switch to compare them.
+    grant_on_event_loop: bool = True
 
 
 class BruteForceSettings(BaseModel):

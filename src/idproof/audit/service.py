@@ -40,6 +40,7 @@ from idproof.audit.store import HEAD_ID, DbNodeReader, LogStateError, advance_he
 from idproof.core.channel import Channel
 from idproof.core.clock import Clock, SystemClock
 from idproof.db.after_commit import after_commit
+from idproof.db.async_batch import AsyncBatcher
 from idproof.db.engine import Database
 
 log = structlog.get_logger("idproof.audit")
@@ -93,6 +94,7 @@ class AuditService:
         # The tree size after each integration that added events (the log checkpoints).
         self.appended = appended or Channel[int]("audit.appended")
         self.inline = inline
+        self._batcher = AsyncBatcher(self._write_recorded)
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -133,6 +135,22 @@ class AuditService:
         self._db.insert_grouped(_QUEUE, [row])  # committed on return; commits shared
         self._recorded([row])
         return str(row["event_id"])
+
+    async def record_async(self, event: AuditEvent) -> str:
+        """`record` for a coroutine: returns once the event is committed to the queue, its
+        INSERT batched with other coroutines' (one thread call and one commit per batch)."""
+        row = self.values(event)
+        await self._batcher.write([row])
+        return str(row["event_id"])
+
+    @property
+    def async_writes(self) -> int:
+        """Thread calls `record_async` has made (each one commit for a batch of events)."""
+        return self._batcher.calls
+
+    def _write_recorded(self, rows: builtins.list[dict[str, Any]]) -> None:
+        self._db.insert_grouped(_QUEUE, rows)
+        self._recorded(rows)
 
     def record_many(self, events: Iterable[AuditEvent]) -> list[str]:
         """Record several events in one transaction."""

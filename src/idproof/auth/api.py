@@ -81,7 +81,12 @@ async def token(request: Request) -> Response:
     service = get_container(request).oauth
     try:
         req = await _oauth_request(request)
-        body = await run_in_threadpool(service.token, req)
+        # The usual grant (cached client and secret) is served on the event loop; anything
+        # else, every refusal included, by the full use case in a thread.
+        body = (await service.token_cached(req)
+                if get_container(request).settings.auth.grant_on_event_loop else None)
+        if body is None:
+            body = await run_in_threadpool(service.token, req)
     except OAuthError as err:
         return await run_in_threadpool(_oauth_error, request, "token", err)
     return JSONResponse(body, headers=_NO_STORE)

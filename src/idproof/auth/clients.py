@@ -152,6 +152,12 @@ class ClientService:
             self._cache[client_id] = (now + self._cache_seconds, view)
         return view
 
+    def cached(self, client_id: str) -> ClientView | None:
+        """The client from the cache `get` fills, or None when it is not there (or stale):
+        no database read (for the grant path on the event loop)."""
+        hit = self._cache.get(client_id)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     def list(self, tenant_name: str | None = None) -> list[ClientView]:
         stmt = select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
         if tenant_name:
@@ -285,6 +291,33 @@ class ClientService:
                     self._verified.clear()
                 self._verified[key] = self._clock.timestamp() + self._cache_seconds
         return ok
+
+    def secret_cached(self, client_id: str, secret: str) -> bool:
+        """True when `secret` was verified for `client_id` recently (see `check_secret`);
+        False means unknown here, not wrong: no database read."""
+        hit = self._verified.get((client_id, self._hasher.digest(secret)))
+        return hit is not None and hit > self._clock.timestamp()
+
+    def expires_soon(self, client_id: str, secret: str) -> bool:
+        """True when the cached client or its verified secret has less than half its time
+        left: time to `refresh` them, ahead, so that a busy client never misses the cache."""
+        half = self._cache_seconds / 2
+        hit = self._cache.get(client_id)
+        seen = self._verified.get((client_id, self._hasher.digest(secret)))
+        return (hit is None or hit[0] - time.monotonic() < half
+                or seen is None or seen - self._clock.timestamp() < half)
+
+    def refresh(self, client_id: str, secret: str) -> None:
+        """Re-read the client and re-verify the secret from the database, renewing (or
+        dropping) both cache entries: the same staleness bound, without a miss."""
+        self.get(client_id, fresh=True)
+        key = (client_id, self._hasher.digest(secret))
+        ok = self._check_secret_db(client_id, secret)
+        with self._lock:
+            if ok:
+                self._verified[key] = self._clock.timestamp() + self._cache_seconds
+            else:
+                self._verified.pop(key, None)
 
     def _check_secret_db(self, client_id: str, secret: str) -> bool:
         now: datetime = self._clock.now()

@@ -6,13 +6,11 @@ client IP; this module answers with an RFC 6749 §5.2 error or a response body.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
 
 import structlog
 
@@ -26,6 +24,7 @@ from idproof.auth.assertions import (
     verify_assertion,
 )
 from idproof.auth.clients import ClientService, ClientView
+from idproof.auth.credentials import basic_credentials, plain_secret
 from idproof.auth.mtls import ClientCertificate
 from idproof.auth.revocation import RevocationList
 from idproof.auth.scopes import KNOWN_SCOPES
@@ -113,6 +112,7 @@ class OAuthService:
         # Residency (ResidencyGuard.check): raises the 421 `residency_mismatch` problem for a
         # tenant of another region, so this deployment never mints it a token.
         self._tenant_check: Callable[[str], None] = tenant_check or (lambda _t: None)
+        self._refreshing: set[str] = set()  # clients whose cache entries are being renewed
 
     # -- client authentication -----------------------------------------------------------
     def _fail(self, req: OAuthRequest, action: str, reason: str,
@@ -162,12 +162,10 @@ class OAuthService:
 
         if has_basic:
             assert basic is not None
-            try:
-                raw = base64.b64decode(basic[6:].strip(), validate=True).decode("utf-8")
-                cid_raw, secret_raw = raw.split(":", 1)
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                raise self._fail(req, action, "malformed_basic") from None
-            client_id, secret = unquote_plus(cid_raw), unquote_plus(secret_raw)
+            pair = basic_credentials(basic)
+            if pair is None:
+                raise self._fail(req, action, "malformed_basic")
+            client_id, secret = pair
             if "client_id" in params and params["client_id"] != client_id:
                 raise OAuthError("invalid_request", "client_id does not match")
             return self._by_secret(req, action, client_id, secret)
@@ -255,26 +253,70 @@ class OAuthService:
         if grant != "client_credentials":
             raise self._refuse(req, client, OAuthError(
                 "unsupported_grant_type", "only client_credentials is supported"))
-        scopes = list(client.scopes)
-        if "scope" in params:
-            asked = list(dict.fromkeys(params["scope"].split()))
-            if not asked or not set(asked) <= set(client.scopes) or not set(asked) <= KNOWN_SCOPES:
-                raise self._refuse(req, client, OAuthError(
-                    "invalid_scope", "the requested scope is not granted to this client"))
-            scopes = asked
+        scopes = self._scopes(params, client)
+        if scopes is None:
+            raise self._refuse(req, client, OAuthError(
+                "invalid_scope", "the requested scope is not granted to this client"))
+        body, event = self._issue(req, client, scopes)
+        self._audit.record(event)
+        return body
+
+    async def token_cached(self, req: OAuthRequest) -> dict[str, Any] | None:
+        """The grant's success path on the event loop: no thread, no database read (client,
+        verified secret and block state from the caches; the audit INSERT awaited, batched
+        with other requests'). None when anything is not cached or not plainly a success:
+        `token` then decides, audits and counts failures exactly as always."""
+        params = parse_form(req.form)
+        creds = plain_secret(req.authorization, req.client_cert is not None, params)
+        if creds is None or params.get("grant_type") != "client_credentials":
+            return None
+        client = self._clients.cached(creds[0])
+        if (client is None or client.disabled or not ip_allowed(req.ip, client.allowed_ips)
+                or not self._clients.secret_cached(*creds)):
+            return None
+        scopes = self._scopes(params, client)
+        if scopes is None or await self._guard.client_retry_after_async(client.id) is not None:
+            return None
+        try:  # residency, from its cache: another region's tenant goes the full way (refused)
+            self._tenant_check(client.tenant_id)
+        except IdproofError:
+            return None
+        if self._clients.expires_soon(*creds) and client.id not in self._refreshing:
+            self._refreshing.add(client.id)  # one renewal per client at a time
+            renewal = asyncio.get_running_loop().run_in_executor(
+                None, self._clients.refresh, *creds)
+            renewal.add_done_callback(lambda _f: self._refreshing.discard(client.id))
+        body, event = self._issue(req, client, scopes)
+        await self._audit.record_async(event)
+        return body
+
+    @staticmethod
+    def _scopes(params: dict[str, str], client: ClientView) -> list[str] | None:
+        """The scopes to grant: the client's, or the asked subset of them; None if refused."""
+        if "scope" not in params:
+            return list(client.scopes)
+        asked = list(dict.fromkeys(params["scope"].split()))
+        if not asked or not set(asked) <= set(client.scopes) or not set(asked) <= KNOWN_SCOPES:
+            return None
+        return asked
+
+    def _issue(self, req: OAuthRequest, client: ClientView,
+               scopes: list[str]) -> tuple[dict[str, Any], AuditEvent]:
+        """A signed access token's response body, and its audit event (to record)."""
         token, claims = tokens.mint(
             self._keys.keyset(), issuer=self._s.issuer, audience=self._s.auth.audience,
             client_id=client.id, tenant_id=client.tenant_id, scopes=scopes,
             now=int(self._clock.timestamp()), ttl=self._s.auth.token_ttl_seconds,
             # RFC 8705 §3: a token got over mTLS is bound to that certificate.
             cnf={"x5t#S256": req.client_cert.x5t_s256} if req.client_cert else None)
-        self._audit.record(AuditEvent(
+        event = AuditEvent(
             action="token.issued", actor_type="client", actor_id=client.id,
             tenant_id=client.tenant_id, target_type="token", target_id=claims.jti,
             ip=req.ip, request_id=req.request_id,
-            details={"scopes": scopes, "bound": req.client_cert is not None}))
-        return {"access_token": token, "token_type": "Bearer",
-                "expires_in": self._s.auth.token_ttl_seconds, "scope": " ".join(scopes)}
+            details={"scopes": scopes, "bound": req.client_cert is not None})
+        return ({"access_token": token, "token_type": "Bearer",
+                 "expires_in": self._s.auth.token_ttl_seconds, "scope": " ".join(scopes)},
+                event)
 
     def _in_region(self, req: OAuthRequest, client: ClientView) -> None:
         """A client of a tenant served by another region gets no token here (audited)."""

@@ -17,11 +17,15 @@ Three separate counters, because they protect different things and must not hurt
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+import weakref
+from typing import Any
 
+import anyio.to_thread
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage, Storage
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from idproof.core.channel import Channel
@@ -48,6 +52,10 @@ class BruteForceGuard:
         # Failed client authentications, (ip, tenant id or None), for the detectors.
         self.failed = failed or Channel[tuple[str, str | None]]("auth.failed")
         self._tenants: dict[str, tuple[float, str]] = {}  # memory storage: ip -> tenant
+        self._storage_uri = storage_uri
+        # asyncio Redis clients (bound to their event loop) for the checks on the request path.
+        self._aredis: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary())
 
     def _notify(self, ip: str, tenant_id: str | None) -> None:
         self.failed.publish((ip, tenant_id))
@@ -114,6 +122,39 @@ class BruteForceGuard:
         if self.storage.get(key) <= 0:
             return None
         return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
+
+    async def _remaining_async(self, key: str) -> int | None:
+        """`_remaining` for a coroutine: memory storage is read in place (no I/O); Redis with
+        one pipelined GET and TTL on an asyncio client, so the event loop never waits on a
+        socket; any other storage in a worker thread."""
+        if isinstance(self.storage, MemoryStorage):
+            return self._remaining(key)
+        if not isinstance(self.storage, RedisStorage):
+            return await anyio.to_thread.run_sync(self._remaining, key)
+        full = self.storage.prefixed_key(key)
+        async with self._async_redis().pipeline(transaction=False) as pipe:
+            count, ttl = await pipe.get(full).ttl(full).execute()
+        if int(count or 0) <= 0:
+            return None
+        return max(1, math.ceil(max(int(ttl), 0)))
+
+    def _async_redis(self) -> Any:
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        client = self._aredis.get(loop)
+        if client is None:
+            client = self._aredis[loop] = redis.asyncio.Redis.from_url(
+                self._storage_uri.replace("redis+unix", "unix"))
+        return client
+
+    async def retry_after_async(self, ip: str) -> int | None:
+        """`retry_after` without blocking the event loop."""
+        return await self._remaining_async(self._block_key(ip))
+
+    async def client_retry_after_async(self, client_id: str) -> int | None:
+        """`client_retry_after` without blocking the event loop."""
+        return await self._remaining_async(self._client_block_key(client_id))
 
     # -- per IP ----------------------------------------------------------------------------
     def retry_after(self, ip: str) -> int | None:

@@ -62,7 +62,7 @@ class IpBlockMiddleware:
         path: str = scope.get("path", "")
         if scope["type"] == "http" and path.startswith(_BLOCKABLE_PREFIXES):
             ip = scope["state"]["client_ip"]
-            retry = self.guard.retry_after(ip)
+            retry = await self.guard.retry_after_async(ip)
             if retry is not None:
                 if path.startswith("/oauth/"):
                     self.guard.refused_attempt(ip)  # still an attempt, for the detectors

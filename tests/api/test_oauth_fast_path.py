@@ -1,0 +1,86 @@
+"""The grant served on the event loop from the caches: the same answer and audit event as the
+full use case, renewals ahead of expiry that still see another replica's changes, and
+anything unusual left to the full path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from idproof.audit.models import AuditEventRow
+from idproof.bootstrap import build_container
+
+GRANT = {"grant_type": "client_credentials"}
+
+
+def test_cached_grants_answer_and_audit_like_the_full_path(container, api, make_client) -> None:
+    c = make_client()
+    first = api.post("/oauth/token", data=GRANT, auth=(c.client_id, c.secret))
+    writes = container.audit.async_writes
+    second = api.post("/oauth/token", data=GRANT, auth=(c.client_id, c.secret))
+    assert first.status_code == second.status_code == 200
+    assert container.audit.async_writes == writes + 1  # the second took the cached path
+    a, b = first.json(), second.json()
+    assert a.keys() == b.keys()
+    assert a["scope"] == b["scope"] == "identity.verify identity.read_status"
+    assert second.headers["cache-control"] == first.headers["cache-control"]
+    assert api.get("/v1/me", headers={"Authorization": f"Bearer {b['access_token']}"}
+                   ).status_code == 200
+    container.audit.integrate_all()
+    with container.db.read() as s:
+        issued = list(s.scalars(select(AuditEventRow).where(
+            AuditEventRow.action == "token.issued")))
+    assert len(issued) == 2
+    assert {e.actor_id for e in issued} == {c.client_id}
+    assert issued[1].details == {"scopes": ["identity.verify", "identity.read_status"],
+                                 "bound": False}
+
+
+def test_unusual_requests_take_the_full_path(container, api, make_client) -> None:
+    c = make_client()
+    assert api.post("/oauth/token", data=GRANT, auth=(c.client_id, c.secret)).status_code == 200
+    writes = container.audit.async_writes
+    # A scope not granted, another grant type, a wrong secret: refused as always (audited,
+    # counted), none of them by the cached path.
+    r = api.post("/oauth/token", data={**GRANT, "scope": "identity.admin"},
+                 auth=(c.client_id, c.secret))
+    assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
+    r = api.post("/oauth/token", data={"grant_type": "password"}, auth=(c.client_id, c.secret))
+    assert r.json()["error"] == "unsupported_grant_type"
+    r = api.post("/oauth/token", data=GRANT, auth=(c.client_id, "wrong"))
+    assert r.status_code == 401
+    assert container.audit.async_writes == writes
+    # Disabling on this process is seen at once, cached secret or not.
+    container.clients.disable(c.client_id)
+    r = api.post("/oauth/token", data=GRANT, auth=(c.client_id, c.secret))
+    assert r.status_code == 401
+
+
+def test_renewal_sees_another_replicas_changes(settings, clock, container) -> None:
+    issued = container.clients.create("demo", "identity.verify")
+    cid, secret = issued.client.id, issued.secret
+    clients = container.clients
+    assert clients.cached(cid) is None and not clients.secret_cached(cid, secret)
+    assert clients.get(cid) is not None and clients.check_secret(cid, secret)
+    assert clients.cached(cid) is not None and clients.secret_cached(cid, secret)
+    other = build_container(settings, clock)  # another replica, with caches of its own
+    try:
+        other.clients.rotate_secret(cid, timedelta(0))  # the old secret ends now
+        other.clients.disable(cid)
+    finally:
+        other.close()
+    assert clients.secret_cached(cid, secret)  # within this replica's staleness bound
+    clients.refresh(cid, secret)
+    view = clients.cached(cid)
+    assert view is not None and view.disabled
+    assert not clients.secret_cached(cid, secret)
+
+
+def test_the_switch_sends_every_grant_to_the_thread(container, api, make_client) -> None:
+    container.settings.auth.grant_on_event_loop = False
+    c = make_client()
+    for _ in range(3):
+        assert api.post("/oauth/token", data=GRANT,
+                        auth=(c.client_id, c.secret)).status_code == 200
+    assert container.audit.async_writes == 0
