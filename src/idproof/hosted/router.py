@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import IdproofError
 from idproof.hosted import assets, branding_api, consent_routes, handoff_routes, live_routes
-from idproof.hosted.flow import Page
+from idproof.hosted.flow import CAPTURE_PAGES, Page
 from idproof.hosted.flow_page import flow_page
 from idproof.hosted.pages import (
     COOKIE,
@@ -35,6 +35,7 @@ from idproof.hosted.pages import (
     upload_reason,
 )
 from idproof.hosted.service import Browser, HostedService
+from idproof.verification.lifecycle import Status
 from idproof.web.deps import client_ip, request_id
 from idproof.web.forms import InMemoryFormRoute
 
@@ -62,9 +63,16 @@ async def flow(request: Request) -> Response:
     return await flow_page(request, svc, browser, cookie, state, watching=watching)
 
 
+OPEN = {Status.NOT_STARTED.value, Status.IN_PROGRESS.value}
+
+
 async def _step_error(request: Request, svc: HostedService, browser: Browser, cookie: str,
-                      exc: IdproofError, key: str | None = None) -> HTMLResponse:
+                      exc: IdproofError, key: str | None = None) -> Response:
     state = await run_in_threadpool(svc.state, browser)
+    if state.page.name not in CAPTURE_PAGES or state.view.status not in OPEN:
+        # The session moved on meanwhile (decided early, or cancelled from another tab): say
+        # that, not a misleading upload error.
+        return await back_to_flow(svc, browser)
     t = translator(request, state.locale)
     if key is None:
         key = upload_reason(exc)
