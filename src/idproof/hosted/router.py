@@ -9,6 +9,8 @@ page assets in `assets.py`, the phone hand-off in `handoff_routes.py`.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -163,7 +165,20 @@ async def documents(request: Request,
         if exc.code == "consent_required":
             return await back_to_flow(svc, browser)
         return await _step_error(request, svc, browser, cookie, exc, key)
+    await _settled(svc, browser, "document")
     return await back_to_flow(svc, browser)
+
+
+async def _settled(svc: HostedService, browser: Browser, step: str) -> None:
+    """Holds the upload's response (without a thread) until the worker has judged the photos
+    or `settle_seconds` pass: a blurred or unreadable document is then asked for again on the
+    same step, before the person moves on; a slow worker still lets them go on (the next page
+    polls and comes back for a retake)."""
+    deadline = time.monotonic() + svc.settle_seconds
+    while time.monotonic() < deadline:
+        if await run_in_threadpool(svc.step_state, browser, step) != "processing":
+            return
+        await asyncio.sleep(0.25)
 
 
 @router.post("/verify/s/selfie")

@@ -87,6 +87,9 @@ class HostedService:
         self.handoffs = HandoffService(db, audit, self._clock)
         self.branding = BrandingService(db, audit, self._clock)
         self.privacy = PrivacyHooks()  # the tenant's consent texts and withdrawal
+        # How long a document upload's response waits for the worker's quality verdict, so
+        # a retake is asked for on the same step (0: move on at once, as with no worker).
+        self.settle_seconds = 8.0
 
     def set_biometrics(self, biometrics: Any) -> None:
         self._biometrics = biometrics
@@ -273,6 +276,11 @@ class HostedService:
             raise Conflict("selfie and liveness checks are not available on this server",
                            code="biometrics_unavailable")
         return svc
+
+    def step_state(self, browser: Browser, step: str) -> str | None:
+        """One step's state now (a short read, polled while an upload's verdict is due)."""
+        view = self._sessions.get(browser.tenant_id, browser.session_id)
+        return next((st.state for st in view.steps if st.step == step), None)
 
     def submit_selfie(self, browser: Browser, actor: Actor, data: bytes) -> None:
         self._require_consent(browser)
