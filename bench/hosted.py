@@ -1,12 +1,16 @@
 """Hosted pages: weight per page (HTML + the JS/CSS it loads) and server time per page/upload.
 
-Run: .venv/bin/python bench/hosted.py [--runs 30]
+Run: .venv/bin/python bench/hosted.py [--runs 30] [--browser-runs 10] [--mobile] [--no-browser]
 In process (ASGI, SQLite in a temporary data dir, no worker): each page is put in its state
 and fetched `--runs` times; the time is the server's (request in, response out, through every
 middleware), the median and p95. Weight is uncompressed and gzip -6 bytes of the HTML and of
 every script and stylesheet it references (a first visit; the assets are cacheable after).
 Uploads: the consent POST and a document upload (a generated passport JPEG), each on a fresh
 session. Ratios compare the capture pages with the consent page and uploads with page views.
+Then, in Debian Chromium with a fake camera (bench/_hosted_browser.py), each built-in workflow
+walked from its link to the decision screen `--browser-runs` times: p50/p95 seconds, and the
+requests and bytes a first visit takes (down: headers + bodies; up: headers, form
+bodies and the photos posted, counted from the form since Chromium does not report files).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -57,6 +62,8 @@ class Bench:
                             secret_key=base64.b64encode(b"b" * 32).decode(),
                             security=SecuritySettings(rate_limits=RateLimitSettings(enabled=False)))
         self.container: Container = prepare(settings)
+        # No worker runs here: an upload would wait its whole bound for the photo's verdict.
+        self.container.hosted.settle_seconds = 0.0
         self.app = create_app(self.container)
         issued = self.container.clients.create("demo", "identity.verify")
         self.actor = Actor(tenant_id=issued.client.tenant_id, client_id=issued.client.id)
@@ -167,8 +174,22 @@ def _passport_jpeg() -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--browser-runs", type=int, default=10,
+                        help="walks per workflow in Chromium (p50 over these)")
+    parser.add_argument("--mobile", action="store_true", help="a phone viewport in Chromium")
+    parser.add_argument("--no-browser", action="store_true", help="in-process figures only")
     args = parser.parse_args()
     runs = max(3, min(args.runs, 500))
+    _in_process(runs)
+    if not args.no_browser:
+        import _hosted_browser
+
+        mobile = bool(args.mobile)
+        results = _hosted_browser.run(max(1, min(args.browser_runs, 100)), mobile=mobile)
+        _hosted_browser.report(results, mobile)
+
+
+def _in_process(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         b = Bench(Path(tmp) / "data")
         b.browser().get("/healthz")  # first-request set-up out of the figures

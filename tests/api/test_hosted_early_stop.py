@@ -84,3 +84,23 @@ def test_the_final_screen_lists_every_reason_with_what_to_do(api, auth, containe
     assert "Le document a expiré." in page and "Utilisez un document encore valide." in page
     assert "L'âge minimum n'est pas atteint." in page or "L&#39;âge minimum" in page
     assert page.count("<li>") == 2
+
+
+def test_a_selfie_sent_after_an_early_stop_shows_the_decision_not_an_upload_error(
+        api, auth, container) -> None:  # noqa: F811
+    # The person took the selfie while the document job found a duplicate and another tab
+    # ended the flow: the late selfie must not read "the image is damaged".
+    from tests.api.test_hosted import csrf_of, jpeg
+
+    sid, _path, r = opened(api, auth, workflow="kyc_standard")
+    consent(api, r.text)
+    csrf = csrf_of(api.get("/verify/s").text)
+    _fail(container, sid, "document", "duplicate_document")
+    assert 'data-page="done"' in api.get("/verify/s").text  # the other tab: stopped early
+    late = api.post("/verify/s/selfie", data={"csrf_token": csrf},
+                    files={"file": ("selfie.jpg", jpeg(), "image/jpeg")},
+                    follow_redirects=False)
+    assert late.status_code == 303 and late.headers["location"] == "/verify/s"
+    page = api.get("/verify/s").text
+    assert 'data-page="done"' in page and "damaged" not in page
+    assert api.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "in_review"

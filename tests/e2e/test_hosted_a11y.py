@@ -85,6 +85,13 @@ def test_every_page_has_no_serious_axe_violation(server: Server, tmp_path: Path)
             page.select_option("#document_type", "passport")
             page.set_input_files("#front", str(photo))
             page.click("#document-submit")
+            # A plain grey photo: the upload's answer waits for the worker, which asks for a
+            # retake on this same step (unless a loaded machine takes past the bound).
+            page.wait_for_selector("#retry, #selfie-form")
+            if page.locator("#retry").count():
+                check("document retake")
+                _set(server, sid, document=("passed", []))
+                page.goto(f"{server.url}/verify/s")
             page.wait_for_selector("#selfie-form")
             check("selfie")
             page.goto(f"{server.url}/verify/s/withdraw")
@@ -116,4 +123,4 @@ def test_every_page_has_no_serious_axe_violation(server: Server, tmp_path: Path)
         finally:
             browser.close()
     assert {k: v for k, v in found.items() if v} == {}
-    assert len(found) == 9
+    assert len(found) in {9, 10}, sorted(found)

@@ -110,3 +110,61 @@ def test_cross_site_modal_hands_off_and_escape_cancels_on_the_server(
         httpd.shutdown()
     assert server.container.sessions.get(issued.client.tenant_id,
                                          view.id).status == "cancelled"
+
+
+def test_cross_site_embed_completes_through_the_sdk(server: Server, tmp_path: Path) -> None:
+    """The integrating page on localhost, idproof on 127.0.0.1: the person goes through in the
+    hand-off window, sees the decision there, and onComplete fires in the integrating page."""
+    from playwright.sync_api import sync_playwright
+
+    from idproof.verification.schemas import CreateSession
+    from idproof.verification.service import Actor
+    from tests.e2e.walk import passport_jpeg
+
+    httpd, origin = _app(tmp_path, server.url, "about:blank")
+    assert origin.startswith("http://localhost:") and server.url.startswith("http://127.0.0.1:")
+    issued = server.container.clients.create("demo", "identity.verify",
+                                             allowed_origins=[origin])
+    view, url, _ = server.container.sessions.create(
+        Actor(tenant_id=issued.client.tenant_id, client_id=issued.client.id),
+        CreateSession(workflow="document_only", reference="x-site-done"))
+    index = tmp_path / "site" / "index.html"
+    index.write_text(index.read_text().replace("about:blank", url))
+    document = passport_jpeg(tmp_path / "passport.jpg", seed=21)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(60_000)
+                page.goto(f"{origin}/")
+                page.click("#open")
+                handle = page.wait_for_selector("iframe")
+                frame = handle.content_frame() if handle else None
+                assert frame is not None
+                with page.expect_popup() as popup_info:
+                    frame.click("#handoff-open")
+                popup = popup_info.value
+                popup.check("#agree")
+                popup.click("#consent-submit")
+                popup.select_option("#document_type", "passport")
+                popup.set_input_files("#front", str(document))
+                popup.click("#document-submit")
+                popup.wait_for_selector("body[data-page='done']", timeout=90_000)
+                assert "Thank you" in popup.inner_text("main")
+                page.wait_for_timeout(500)  # the person has not closed the final screen yet
+                assert "complete " not in page.inner_text("#log")
+                popup.click("#sdk-close")
+                page.wait_for_function(
+                    "document.getElementById('log').textContent.includes('complete ')")
+                log = page.inner_text("#log")
+                assert f"complete {view.id} approved" in log, log
+                assert "error" not in log and "step document" in log
+                assert page.query_selector("iframe") is None
+            finally:
+                browser.close()
+    finally:
+        httpd.shutdown()
+    assert server.container.sessions.get(issued.client.tenant_id,
+                                         view.id).status == "approved"

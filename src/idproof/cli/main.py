@@ -16,6 +16,7 @@ from rich.table import Column, Table
 
 from idproof.bootstrap import Container, prepare, start_background_services
 from idproof.cli.audit import audit_app
+from idproof.cli.branding import branding_app
 from idproof.cli.keys import keys_app
 from idproof.cli.mtls_clients import clients_tls_command, tls_identity
 from idproof.cli.operators import operators_app
@@ -42,6 +43,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(operators_app, name="operators")
 app.add_typer(screening_app, name="screening")
 app.add_typer(signals_app, name="signals")
+app.add_typer(branding_app, name="branding")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(security_app, name="security")
 app.add_typer(workflows_app, name="workflows")

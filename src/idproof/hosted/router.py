@@ -9,10 +9,12 @@ page assets in `assets.py`, the phone hand-off in `handoff_routes.py`.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from idproof.core.errors import IdproofError
@@ -24,7 +26,7 @@ from idproof.hosted import (
     live_routes,
     step_routes,
 )
-from idproof.hosted.flow import PERSON_PAGES, Page
+from idproof.hosted.flow import CAPTURE_PAGES, PERSON_PAGES, Page
 from idproof.hosted.flow_page import flow_page
 from idproof.hosted.pages import (
     COOKIE,
@@ -42,6 +44,7 @@ from idproof.hosted.pages import (
     upload_reason,
 )
 from idproof.hosted.service import Browser, HostedService
+from idproof.verification.lifecycle import Status
 from idproof.web.deps import client_ip, request_id
 from idproof.web.forms import InMemoryFormRoute
 
@@ -70,13 +73,20 @@ async def flow(request: Request) -> Response:
     return await flow_page(request, svc, browser, cookie, state, watching=watching)
 
 
+OPEN = {Status.NOT_STARTED.value, Status.IN_PROGRESS.value}
+
+
 async def _step_error(request: Request, svc: HostedService, browser: Browser, cookie: str,
-                      exc: IdproofError, key: str | None = None) -> HTMLResponse:
+                      exc: IdproofError, key: str | None = None) -> Response:
     if await run_in_threadpool(svc.resolve, cookie) is None:
         # The session went while the step ran (erased on a consent withdrawal or an
         # erasure request; the browser session goes with it): no flow page to show.
         return nosession(request)
     state = await run_in_threadpool(svc.state, browser)
+    if state.page.name not in CAPTURE_PAGES or state.view.status not in OPEN:
+        # The session moved on meanwhile (decided early, or cancelled from another tab): say
+        # that, not a misleading upload error.
+        return await back_to_flow(svc, browser)
     t = translator(request, state.locale)
     if key is None:
         key = upload_reason(exc)
@@ -167,7 +177,20 @@ async def documents(request: Request,
         if exc.code == "consent_required":
             return await back_to_flow(svc, browser)
         return await _step_error(request, svc, browser, cookie, exc, key)
+    await _settled(svc, browser, "document")
     return await back_to_flow(svc, browser)
+
+
+async def _settled(svc: HostedService, browser: Browser, step: str) -> None:
+    """Holds the upload's response (without a thread) until the worker has judged the photos
+    or `settle_seconds` pass: a blurred or unreadable document is then asked for again on the
+    same step, before the person moves on; a slow worker still lets them go on (the next page
+    polls and comes back for a retake)."""
+    deadline = time.monotonic() + svc.settle_seconds
+    while time.monotonic() < deadline:
+        if await run_in_threadpool(svc.step_state, browser, step) != "processing":
+            return
+        await asyncio.sleep(0.25)
 
 
 @router.post("/verify/s/selfie")

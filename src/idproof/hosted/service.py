@@ -105,6 +105,9 @@ class HostedService:
         self.privacy = PrivacyHooks(consents)
         # The e-mail, phone and questionnaire pages, and screening when it is due.
         self.steps = HostedSteps(db, sessions, steps, screening)
+        # How long a document upload's response waits for the worker's quality verdict, so
+        # a retake is asked for on the same step (0: move on at once, as with no worker).
+        self.settle_seconds = 8.0
 
     # -- link exchange (link_exchange.py) -----------------------------------------------
     def open_link(self, token: str, *, cookie: str | None, ip: str | None,
@@ -287,6 +290,11 @@ class HostedService:
             raise Conflict("selfie and liveness checks are not available on this server",
                            code="biometrics_unavailable")
         return svc
+
+    def step_state(self, browser: Browser, step: str) -> str | None:
+        """One step's state now (a short read, polled while an upload's verdict is due)."""
+        view = self._sessions.get(browser.tenant_id, browser.session_id)
+        return next((st.state for st in view.steps if st.step == step), None)
 
     def submit_selfie(self, browser: Browser, actor: Actor, data: bytes) -> None:
         self._require_consent(browser)
