@@ -34,13 +34,16 @@ ENV_PREFIX = "IDPROOF_"
 
 class SmsSettings(BaseModel):
     """The SMS gateway of the workflow phone step (IDPROOF_SMS__PROVIDER, __URL, ...):
-    `http` posts {to, from, text} with a bearer token; `log` (development) writes codes to
-    the operator log only with __LOG_ENABLED=true; `none` refuses to send."""
+    `http` posts {to, from, text} with a bearer token; `twilio` sends through Twilio's
+    Messaging API (__ACCOUNT_SID, __TOKEN: the auth token, __SENDER: a number or messaging
+    service SID); `log` (development) writes codes to the operator log only with
+    __LOG_ENABLED=true; `none` refuses to send."""
 
-    provider: Literal["none", "http", "log"] = "none"
-    url: str | None = None
-    token: SecretStr | None = None
-    sender: str = Field("idproof", max_length=20)
+    provider: Literal["none", "http", "twilio", "log"] = "none"
+    url: str | None = None  # http: the gateway; twilio: another API base URL (optional)
+    token: SecretStr | None = None  # http: the bearer token; twilio: the auth token
+    account_sid: str | None = Field(None, max_length=64)  # twilio
+    sender: str = Field("idproof", max_length=40)
     log_enabled: bool = False
 
 

@@ -13,6 +13,7 @@ from idproof.workflows.steps.delivery import (
     LogSmsGateway,
     SmsGateway,
     SmtpCodeSender,
+    TwilioSmsGateway,
 )
 from idproof.workflows.steps.otp_store import MemoryOtpStore, OtpStore, RedisOtpStore
 from idproof.workflows.steps.service import ContactSteps
@@ -22,6 +23,9 @@ def sms_gateway(settings: Settings) -> SmsGateway | None:
     sms = settings.sms
     if sms.provider == "http" and sms.url and sms.token:
         return HttpSmsGateway(sms.url, sms.token.get_secret_value(), sms.sender)
+    if sms.provider == "twilio" and sms.account_sid and sms.token:
+        return TwilioSmsGateway(sms.account_sid, sms.token.get_secret_value(), sms.sender,
+                                base_url=sms.url or "https://api.twilio.com")
     if sms.provider == "log":
         return LogSmsGateway(enabled=sms.log_enabled)
     return None
