@@ -241,3 +241,21 @@ def test_country_mismatch_and_one_device_many_documents(api, auth, container) ->
     with_document(container, third, "b" * 32, "DEU")
     out = signals(api, auth, third).json()
     assert out["signals"]["velocity"] == {"document": 1} and out["reasons"] == []
+
+
+def test_the_erasure_receipt_counts_the_subjects_face_index_entries(api, auth, container,  # type: ignore[no-untyped-def]
+                                                                     make_client) -> None:
+    sid = session(api, auth)
+    selfie(container, sid, np.random.default_rng(5).normal(size=128))
+    signals(api, auth, sid)
+    decide(container, sid, "approved")
+    with container.db.read() as s:
+        assert len(s.scalars(select(SignalFace).where(SignalFace.session_id == sid)).all()) == 1
+    dpo = bearer(get_token(api, make_client(scopes="privacy.manage")))
+    r = api.delete("/v1/subjects/u1", headers=dpo)
+    assert r.status_code == 200, r.text
+    receipt = r.json()
+    assert receipt["totals"]["face_index_entries_deleted"] == 1
+    assert [e["face_index_entries_deleted"] for e in receipt["sessions"]] == [1]
+    with container.db.read() as s:
+        assert s.scalars(select(SignalFace).where(SignalFace.session_id == sid)).all() == []

@@ -27,6 +27,7 @@ class ReceiptSession(BaseModel):
     document_records_deleted: int
     face_templates_deleted: int
     consent_records_deleted: int
+    face_index_entries_deleted: int = 0
     vault_entries_erased: int
     data_key: str | None = Field(description="The id of the data key shredded (not the key)")
     data_keys_shredded: int

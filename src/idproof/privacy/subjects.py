@@ -27,6 +27,7 @@ from idproof.privacy.contacts_section import workflow_contacts
 from idproof.privacy.models import ConsentGrant, LegalHold
 from idproof.privacy.package import Encryption, build_zip, check_encryption, encrypt
 from idproof.privacy.screening_section import screening_hits
+from idproof.signals.models import SignalFace
 from idproof.vault.models import VaultToken
 from idproof.verification.biometrics.models import SelfieTemplate
 from idproof.verification.blobs import BlobNotFound, BlobStore
@@ -241,7 +242,8 @@ class SubjectService:
             "erased_at": now.isoformat(), "sessions": entries,
             "totals": {k: sum(int(e[k]) for e in entries) for k in (
                 "images_deleted", "document_records_deleted", "face_templates_deleted",
-                "consent_records_deleted", "vault_entries_erased", "data_keys_shredded")},
+                "face_index_entries_deleted", "consent_records_deleted",
+                "vault_entries_erased", "data_keys_shredded")},
             "kept": ["audit events (they hold no personal data)"],
         }
         with self._db.session() as s:
@@ -279,6 +281,10 @@ class SubjectService:
                 SelfieTemplate).where(SelfieTemplate.session_id == sid)),
             "consent_records_deleted": count(select(func.count()).select_from(
                 ConsentGrant).where(ConsentGrant.session_id == sid)),
+            # The 1:N face index drops them on `session.erased` (signals' subscription).
+            "face_index_entries_deleted": count(select(func.count()).select_from(
+                SignalFace).where(SignalFace.tenant_id == tenant_id,
+                                  SignalFace.session_id == sid)),
             "vault_entries_erased": count(select(func.count()).select_from(VaultToken).where(
                 VaultToken.tenant_id == tenant_id, VaultToken.subject_key_id == key_id,
                 VaultToken.value_sealed.is_not(None))) if key_id else 0,
