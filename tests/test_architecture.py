@@ -346,3 +346,58 @@ def test_the_backend_check_sees_a_choice() -> None:
     assert chooses_a_backend("from huey import RedisHuey\n")
     assert chooses_a_backend("from idproof.verification import blobs_s3\n")
     assert not chooses_a_backend("from huey import Huey\n")
+
+
+# -- features' public surfaces -------------------------------------------------------------------
+
+# What other features may import from each feature package (modules, relative to it); the
+# rest is the feature's own. Widening a surface is a decision: add the module here, and say
+# why in docs/architecture.md ("Who owns what").
+SURFACES: dict[str, set[str]] = {
+    "auth": {"clients", "models", "scopes", "tenants"},
+    "console": {"review", "web"},  # the console's page helpers and review queue, for screening
+    "hosted": {"pages"},
+    "operators": {"console", "models", "policy", "router", "sessions"},
+    "privacy": {"retention"},
+    "screening": {"console_review", "countries", "service"},  # the console mounts its page
+    "signals": {"console_view", "models"},
+    "vault": {"models", "service"},
+    "verification": {"actor", "biometrics.models", "blobs", "blobs_s3", "blobs_sql",
+                     "captures", "decision", "document.countries", "lifecycle", "links",
+                     "models", "review", "schemas", "service"},
+    "webhooks": {"schemas", "service"},
+    "workflows": {"catalog", "diff", "flow", "models", "service", "steps.questionnaire",
+                  "steps.screening_step", "steps.service", "variables"},
+}
+
+
+def foreign_imports(feature: str, source: str) -> set[tuple[str, str]]:
+    """(feature, module) pairs a module of `feature` imports from other features."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("idproof."):
+            parts = (node.module or "").split(".")
+            if parts[1] in SURFACES and parts[1] != feature:
+                module = ".".join(parts[2:])
+                found |= ({(parts[1], f"{module}.{a.name}".strip(".")) for a in node.names}
+                          if module == "" else {(parts[1], module)})
+    return found
+
+
+def test_no_feature_imports_anothers_internals() -> None:
+    bad = set()
+    for rel, path in _modules():
+        feature = rel.split("/")[0]
+        if feature not in SURFACES:
+            continue
+        for other, module in foreign_imports(feature, path.read_text()):
+            if module not in SURFACES[other] and module.split(".")[0] not in SURFACES[other] - {""}:
+                bad.add(f"{rel} -> {other}.{module}")
+    assert not bad, f"imports of another feature's internals: {sorted(bad)}"
+
+
+def test_the_surface_check_sees_an_internal_import() -> None:
+    assert foreign_imports("console", "from idproof.verification.session_core import X\n") == {
+        ("verification", "session_core")}
+    assert foreign_imports("console", "from idproof.verification import models\n") == {
+        ("verification", "models")}
