@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
 from sqlalchemy.orm import Session
 
-from idproof.audit.log import AuditLog, default_origin
+from idproof.audit.log import AuditLog
 from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
 from idproof.auth.bearer import BearerVerifier
@@ -20,11 +19,23 @@ from idproof.auth.clients import ClientService
 from idproof.auth.mtls_service import ClientTlsService
 from idproof.auth.oauth import OAuthService
 from idproof.auth.revocation import RevocationList
-from idproof.auth.secret_hashing import SecretHasher
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.auth.tenants import TenantService
 from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
-from idproof.bootstrap_backends import make_huey, open_blob_store, open_data_protection
+from idproof.bootstrap_backends import open_blob_store, open_data_protection
+from idproof.bootstrap_parts import (
+    build_audit,
+    build_auth,
+    build_console,
+    build_platform,
+    build_protection,
+    build_sessions,
+    build_webhooks,
+    build_workflow_steps,
+    default_face_analyzer,
+    job_deadlines,
+    region_lookup,
+)
 from idproof.config import Settings
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.events import (
@@ -36,18 +47,13 @@ from idproof.core.events import (
 )
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
-from idproof.datadir import derive, init_data_dir, load_server_secret
+from idproof.datadir import derive, init_data_dir
 from idproof.db.engine import Database
 from idproof.db.migrate import upgrade
 from idproof.hosted.service import HostedService
-from idproof.jobs import WEBHOOK_QUEUE_SUFFIX, Jobs
+from idproof.jobs import Jobs
 from idproof.operators.accounts import OperatorAccounts
 from idproof.operators.console import ConsoleService
-from idproof.operators.passkeys import Relying
-from idproof.operators.sealing import SecretSealer
-from idproof.operators.sessions import ConsoleSessions
-from idproof.operators.sso import build_sso
-from idproof.operators.throttle import Limits, SignInThrottle
 from idproof.privacy.consent import ConsentService
 from idproof.privacy.purge import RetentionService
 from idproof.privacy.residency import ResidencyGuard, check_deployment
@@ -57,17 +63,13 @@ from idproof.screening.service import RESCREEN_TASK, ScreeningService
 from idproof.security.alerts import AlertService
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.rate_limit import RateLimiter
-from idproof.security.route_limits import RouteLimiter, RouteLimits
+from idproof.security.route_limits import RouteLimits
 from idproof.security.threat_detectors import Detectors
 from idproof.signals.service import SignalService
-from idproof.signals.sessions import decision_values as signal_values
 from idproof.signals.sessions import session_changed as signals_session_changed
 from idproof.signals.sessions import step_recorded as signals_step_recorded
-from idproof.signals.setup import build_signals
 from idproof.vault.service import VaultService
 from idproof.verification.biometrics.analysis import FaceAnalyzer
-from idproof.verification.biometrics.engines import DlibFaceEngine
-from idproof.verification.biometrics.pad import FrequencyPAD
 from idproof.verification.biometrics.service import BiometricsService
 from idproof.verification.captures import PROCESS_CAPTURE, CaptureService
 from idproof.verification.document.reader import DocumentReader
@@ -77,7 +79,6 @@ from idproof.webhooks.service import DELIVER_WEBHOOK, WebhookService
 from idproof.workflows.service import WorkflowService
 from idproof.workflows.steps.screening_step import ScreeningStep
 from idproof.workflows.steps.service import ContactSteps
-from idproof.workflows.steps.wiring import build_contact_steps
 
 
 @dataclass
@@ -137,34 +138,35 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
     (`document_reader`, `face_analyzer`) and the queue jobs are put on (`tasks`)."""
     clock = clock or SystemClock()
     check_deployment(settings)  # never write a tenant's data outside its declared region
-    secret, db, jobs = _platform(settings)
+    secret, db, jobs = build_platform(settings)
     events = EventBus()
     queue: TaskQueue = tasks or jobs
-    audit, audit_log, audit_sequencer = _audit(settings, db, secret, clock)
+    audit, audit_log, audit_sequencer = build_audit(settings, db, secret, clock)
     tenants = TenantService(db, audit, clock, home_region=settings.residency.region)
-    storage, guard, route_limits = _protection(settings)
-    residency = ResidencyGuard(settings.residency, _region_of(db))  # API, tokens, pages
-    auth = _auth(settings, db, audit, secret, clock, guard, residency)
+    storage, guard, route_limits = build_protection(settings)
+    residency = ResidencyGuard(settings.residency, region_lookup(db))  # API, tokens, pages
+    auth = build_auth(settings, db, audit, secret, clock, guard, residency)
     protection = open_data_protection(settings, audit, clock)
     vault = VaultService(db, protection, audit, RateLimiter(storage), clock=clock,
                          detokenize_limit=settings.vault.detokenize_rate_limit)
     workflows = WorkflowService(db, audit, clock)
-    signals, sessions = _sessions(settings, db, audit, secret, events, clock, workflows,
+    signals, sessions = build_sessions(settings, db, audit, secret, events, clock, workflows,
                                   protection)
     blobs = open_blob_store(settings, db)
     captures = CaptureService(db, audit, protection, vault, blobs, sessions,
                               document_reader or DocumentReader(), events=events, tasks=queue,
                               retention=tenants.image_retention, clock=clock,
-                              **_job_deadlines(settings))
+                              **job_deadlines(settings))
     retention = RetentionService(db, audit, captures, clock,
                                  batch=settings.privacy.purge_progress_every)
-    webhooks = _webhooks(settings, db, audit, secret, queue, clock)
+    webhooks = build_webhooks(settings, db, audit, secret, queue, clock)
     biometrics = BiometricsService(db, audit, protection, blobs, sessions,
-                                   face_analyzer or _face_analyzer(), clock)
-    subjects = SubjectService(db, audit, protection, blobs, captures, clock, emit=webhooks.emit)
-    consents = ConsentService(db, audit, sessions, captures, subjects, clock)
+                                   face_analyzer or default_face_analyzer(), clock)
+    data = captures.subject_data  # a session's personal data, for the privacy operations
+    subjects = SubjectService(db, audit, protection, blobs, data, clock, emit=webhooks.emit)
+    consents = ConsentService(db, audit, sessions, data, subjects, clock)
     screening = ScreeningService(db, audit, clock, tasks=queue)
-    contact_steps, screening_step = _workflow_steps(settings, db, audit, protection, sessions,
+    contact_steps, screening_step = build_workflow_steps(settings, db, audit, protection, sessions,
                                                     secret, screening, clock)
     hosted = HostedService(db, audit, LinkSigner(derive(secret, "hosted-link")), sessions,
                            captures, auth.clients, derive(secret, "hosted-csrf"), clock,
@@ -181,95 +183,13 @@ def build_container(settings: Settings, clock: Clock | None = None, *,
         captures=captures, hosted=hosted, jobs=jobs, webhooks=webhooks, biometrics=biometrics,
         operators=OperatorAccounts(db, audit, settings.public_url, timedelta(
             hours=settings.operators.enrollment_ttl_hours), clock),
-        console=_console(settings, db, audit, secret, clock, storage), workflows=workflows,
+        console=build_console(settings, db, audit, secret, clock, storage), workflows=workflows,
         subjects=subjects, retention=retention, consents=consents, screening=screening,
         screening_monitor=screening_monitor, signals=signals, residency=residency,
         contact_steps=contact_steps, screening_step=screening_step,
         route_limits=route_limits, alerts=alerts, detectors=detectors)
     _wire(container, events)
     return container
-
-
-def _workflow_steps(settings: Settings, db: Database, audit: AuditService,
-                    protection: DataProtection, sessions: SessionService, secret: bytes,
-                    screening: ScreeningService, clock: Clock
-                    ) -> tuple[ContactSteps, ScreeningStep]:
-    """The e-mail, phone and questionnaire steps, and the screening step."""
-    return (build_contact_steps(settings, db, audit, protection, sessions,
-                                derive(secret, "workflow-otp"), clock),
-            ScreeningStep(db, audit, protection, sessions, screening, clock))
-
-
-def _sessions(settings: Settings, db: Database, audit: AuditService, secret: bytes,
-              events: EventBus, clock: Clock, workflows: WorkflowService,
-              protection: DataProtection) -> tuple[SignalService, SessionService]:
-    """The sessions, whose workflow rules read the fraud signals' values (`signals.*`)."""
-    signals = build_signals(db, audit, protection, derive(secret, "signals-hash"), clock,
-                            settings.signals)
-    sessions = SessionService(db, audit, LinkSigner(derive(secret, "hosted-link")),
-                              settings.public_url, events, clock, workflows=workflows,
-                              signals=partial(signal_values, signals, protection))
-    return signals, sessions
-
-
-def _platform(settings: Settings) -> tuple[bytes, Database, Jobs]:
-    """The server secret, the database and the job queues."""
-    secret = load_server_secret(settings)
-    # hide_parameters: a failing statement must not print personal data into a log.
-    db = Database(settings.sqlalchemy_url(), hide_parameters=True)
-    jobs = Jobs(make_huey(settings), webhook_threads=settings.jobs.webhook_threads,
-                webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX))
-    return secret, db, jobs
-
-
-def _audit(settings: Settings, db: Database, secret: bytes, clock: Clock
-           ) -> tuple[AuditService, AuditLog, Sequencer]:
-    audit = AuditService(db, clock)
-    audit_log = AuditLog(db, derive(secret, "audit-log-seal"), clock=clock, audit=audit,
-                         origin=settings.audit.origin or default_origin(settings.public_url),
-                         every_events=settings.audit.checkpoint_every_events,
-                         every_seconds=settings.audit.checkpoint_every_seconds)
-    # Started by `idproof serve` and `idproof worker` (start_background_services); until then,
-    # and in one-shot commands and tests, each commit integrates its own events inline.
-    sequencer = Sequencer(audit, db, interval=settings.audit.sequencer_interval_seconds,
-                          batch=settings.audit.sequencer_batch)
-    return audit, audit_log, sequencer
-
-
-def _webhooks(settings: Settings, db: Database, audit: AuditService, secret: bytes,
-              queue: TaskQueue, clock: Clock) -> WebhookService:
-    wh = settings.webhooks
-    return WebhookService(db, audit, derive(secret, "webhook-secret-seal"), tasks=queue,
-                          allow_private_networks=settings.webhook_allow_private_networks,
-                          timeout_seconds=wh.timeout_seconds,
-                          deadline_seconds=wh.deadline_seconds, schedule=wh.schedule,
-                          secret_grace=timedelta(hours=wh.secret_grace_hours),
-                          sweep_batch=wh.sweep_batch, clock=clock,
-                          retention=timedelta(days=wh.retention_days))
-
-
-def _job_deadlines(settings: Settings) -> dict[str, timedelta]:
-    """A document job stuck this long is queued again; past the timeout the session is
-    decided without it."""
-    return {"stuck_after": timedelta(seconds=settings.jobs.stuck_after_seconds),
-            "job_timeout": timedelta(seconds=settings.jobs.timeout_seconds)}
-
-
-def _face_analyzer() -> FaceAnalyzer:
-    # One face engine per process: its models load on first use and stay loaded.
-    face_engine = DlibFaceEngine()
-    return FaceAnalyzer(face_engine, face_engine, FrequencyPAD())
-
-
-def _region_of(db: Database) -> Callable[[str], str | None]:
-    from idproof.auth.models import Tenant
-
-    def region(tenant_id: str) -> str | None:
-        with db.read() as s:
-            row = s.get(Tenant, tenant_id)
-            return row.region if row is not None else None
-
-    return region
 
 
 def _wire(c: Container, events: EventBus) -> None:
@@ -316,66 +236,6 @@ def _sweep(c: Container) -> dict[str, int]:
     if c.settings.privacy.daily_purge:
         out.update(c.retention.sweep())
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Auth:
-    clients: ClientService
-    keys: SigningKeyRing
-    revocations: RevocationList
-    oauth: OAuthService
-    bearer: BearerVerifier
-    mtls: ClientTlsService
-
-
-def _auth(settings: Settings, db: Database, audit: AuditService, secret: bytes, clock: Clock,
-          guard: BruteForceGuard, residency: ResidencyGuard) -> _Auth:
-    clients = ClientService(db, audit, SecretHasher(derive(secret, "client-secret-pepper")),
-                            clock, cache_seconds=settings.auth.client_cache_seconds)
-    keys = SigningKeyRing(db, derive(secret, "signing-key-seal"), audit, clock,
-                          keep_previous_seconds=settings.auth.token_ttl_seconds
-                          + settings.auth.leeway_seconds + 60)
-    revocations = RevocationList(db, settings.auth.revocation_cache_seconds, clock)
-    mtls = ClientTlsService(db, audit, clock)
-    oauth = OAuthService(settings=settings, db=db, clients=clients, keys=keys,
-                         revocations=revocations, audit=audit, guard=guard, clock=clock,
-                         tls_check=mtls.check, tenant_check=residency.check)
-    bearer = BearerVerifier(settings, keys, revocations, clients, clock)
-    return _Auth(clients, keys, revocations, oauth, bearer, mtls)
-
-
-def _protection(settings: Settings) -> tuple[str, BruteForceGuard, RouteLimits]:
-    """The shared counters' storage (Redis when configured), the guard and the limits."""
-    storage = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
-    bf = settings.security.brute_force
-    guard = BruteForceGuard(storage, max_failures=bf.max_failures,
-                            window_seconds=bf.window_seconds, block_seconds=bf.block_seconds,
-                            client_max_failures=bf.client_max_failures,
-                            client_window_seconds=bf.client_window_seconds,
-                            bearer_max_failures=bf.bearer_max_failures,
-                            bearer_window_seconds=bf.bearer_window_seconds)
-    route_limits = RouteLimits(RouteLimiter(storage, enabled=settings.security.rate_limits
-                                            .enabled), settings.security.rate_limits)
-    return storage, guard, route_limits
-
-
-def _console(settings: Settings, db: Database, audit: AuditService, secret: bytes,
-             clock: Clock, storage: str) -> ConsoleService:
-    ops = settings.operators
-    sessions = ConsoleSessions(db, clock, idle=timedelta(minutes=ops.idle_minutes),
-                               absolute=timedelta(hours=ops.absolute_hours),
-                               pending=timedelta(minutes=ops.mfa_pending_minutes))
-    return ConsoleService(
-        db, audit, sessions,
-        SignInThrottle(storage, derive(secret, "operator-throttle"), Limits(
-            slow_after=ops.slow_after, lock_after=ops.lock_after,
-            lock_seconds=round(ops.lock_minutes * 60), ip_slow_after=ops.ip_slow_after,
-            ip_lock_after=ops.ip_lock_after)),
-        SecretSealer(derive(secret, "operator-totp-seal")),
-        derive(secret, "operator-recovery-pepper"), Relying(settings.public_url), clock,
-        csrf_key=derive(secret, "console-csrf"),
-        sso=build_sso(db, audit, sessions, derive(secret, "console-sso-seal"), ops.oidc,
-                      settings.public_url, clock))
 
 
 def start_background_services(container: Container) -> None:

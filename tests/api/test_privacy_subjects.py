@@ -271,7 +271,7 @@ def test_erase_while_the_document_is_read_stops_cleanly(api, auth, colour_contai
                                          "workflow": "document_only"}, headers=auth).json()["id"]
     api.post(f"/v1/sessions/{sid}/documents", data={"side": "front"},
              files={"file": ("d.jpg", capture("good", 5), "image/jpeg")}, headers=auth)
-    real = c.captures._reader
+    real = c.captures.job._reader
     erased = []
 
     class ReaderErasedMeanwhile:
@@ -280,11 +280,11 @@ def test_erase_while_the_document_is_read_stops_cleanly(api, auth, colour_contai
             erased.append(r.status_code)
             return real.read(image)
 
-    c.captures._reader = ReaderErasedMeanwhile()  # type: ignore[assignment]
+    c.captures.job._reader = ReaderErasedMeanwhile()  # type: ignore[assignment]
     try:
         run(c, jobs)  # no error raised
     finally:
-        c.captures._reader = real
+        c.captures.job._reader = real
     assert erased == [200]
     with c.db.read() as s:
         assert s.get(VerificationSession, sid) is None

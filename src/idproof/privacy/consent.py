@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
+from idproof.core.data_subject import DataSubject
 from idproof.core.errors import Conflict, NotFound, ValidationFailed
 from idproof.core.ids import new_id
 from idproof.db.engine import Database
 from idproof.privacy.models import ConsentGrant, ConsentText, LegalHold
 from idproof.privacy.subjects import SubjectService, subject_digest
-from idproof.verification.captures import CaptureService
 from idproof.verification.lifecycle import Status
 from idproof.verification.models import VerificationSession
 from idproof.verification.service import Actor, SessionService
@@ -42,12 +42,12 @@ class TextView:
 
 class ConsentService:
     def __init__(self, db: Database, audit: AuditService, sessions: SessionService,
-                 captures: CaptureService, subjects: SubjectService,
+                 data: DataSubject, subjects: SubjectService,
                  clock: Clock | None = None) -> None:
         self._db = db
         self._audit = audit
         self._sessions = sessions
-        self._captures = captures
+        self._data = data  # a session's personal data: erased through it
         self._subjects = subjects
         self._clock = clock or SystemClock()
 
@@ -134,7 +134,7 @@ class ConsentService:
         erased = []
         for sid in erase:
             try:
-                if self._captures.erase(actor, sid):
+                if self._data.erase(actor, sid):
                     erased.append(sid)
             except NotFound:
                 erased.append(sid)  # erased meanwhile by another request

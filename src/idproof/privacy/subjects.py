@@ -17,6 +17,7 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.models import AuditEventRow
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
+from idproof.core.data_subject import DataSubject
 from idproof.core.errors import Conflict, NotFound, ValidationFailed
 from idproof.core.ids import new_id
 from idproof.crypto.errors import CryptoError
@@ -31,7 +32,6 @@ from idproof.signals.models import SignalFace
 from idproof.vault.models import VaultToken
 from idproof.verification.biometrics.models import SelfieTemplate
 from idproof.verification.blobs import BlobNotFound, BlobStore
-from idproof.verification.captures import CaptureService
 from idproof.verification.models import (
     Capture,
     SessionDocument,
@@ -79,13 +79,13 @@ class Export:
 
 class SubjectService:
     def __init__(self, db: Database, audit: AuditService, protection: DataProtection,
-                 blobs: BlobStore, captures: CaptureService, clock: Clock | None = None,
+                 blobs: BlobStore, data: DataSubject, clock: Clock | None = None,
                  *, emit: Emit | None = None) -> None:
         self._db = db
         self._audit = audit
         self._protection = protection
         self._blobs = blobs
-        self._captures = captures
+        self._data = data  # a session's personal data: erased through it
         self._clock = clock or SystemClock()
         # The webhook outbox (`subject.erased`); none in tools that send no webhooks.
         self._emit: Emit = emit or (lambda _s, _t, _e, _d: None)
@@ -233,7 +233,7 @@ class SubjectService:
             entries = [self._inventory(s, actor.tenant_id, sid) for sid in ids]
         for entry in entries:
             try:
-                self._captures.erase(actor, entry["session_id"])
+                self._data.erase(actor, entry["session_id"])
             except NotFound:
                 entry["already_gone"] = True  # erased by a concurrent request or the sweep
         now = self._clock.now()
