@@ -25,6 +25,7 @@ from idproof.auth.signing_keys import SigningKeyRing
 from idproof.auth.tenants import TenantService
 from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
 from idproof.config import Settings
+from idproof.console.rollup import roll_up
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, SessionEvent
 from idproof.core.tasks import TaskQueue
@@ -240,6 +241,7 @@ def _wire(c: Container, events: EventBus) -> None:
     c.jobs.handle(DELIVER_WEBHOOK, c.webhooks.deliver, queue="webhooks")
     c.jobs.every("sweep", partial(_sweep, c), minutes=c.settings.jobs.sweep_every_minutes)
     c.jobs.every("webhook_sweep", c.webhooks.sweep, queue="webhooks")
+    c.jobs.every("console_rollup", partial(roll_up, c.db))  # final sessions into the rollups
     # Hooks still to become events (tests/test_architecture.py lists them as debt).
     c.audit.on_appended(c.audit_log.after_append)
     c.route_limits.on_refused(partial(audit_rate_limited, c.audit))

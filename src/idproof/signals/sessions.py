@@ -17,6 +17,7 @@ from idproof.signals.models import SignalFace, SignalResult
 from idproof.signals.service import Assessment, SignalService
 from idproof.verification.biometrics.models import SelfieTemplate
 from idproof.verification.models import SessionDocument, VerificationSession
+from idproof.verification.reasons import set_decision
 
 FINAL_OTHER = ("declined", "expired", "abandoned", "cancelled")
 
@@ -70,7 +71,7 @@ def session_changed(signals: SignalService, s: Session, event: SessionEvent) -> 
         reasons = list(decision.get("reasons", []))
         decision["reasons"] = reasons + [r for r in result.reasons if r not in reasons]
         decision["signals"] = list(result.reasons)
-        row.decision = decision
+        set_decision(s, row, decision)
     if row.status == "approved":
         s.execute(update(SignalFace).where(SignalFace.session_id == row.id,
                                            SignalFace.list == "pending")

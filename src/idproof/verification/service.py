@@ -40,6 +40,7 @@ from idproof.verification.models import (
     SessionStep,
     VerificationSession,
 )
+from idproof.verification.reasons import set_decision
 from idproof.verification.review import (
     ReviewRequest,
     needs_second_reviewer,
@@ -384,8 +385,8 @@ class SessionService:
         decision = decide(wf, results)
         self.set_status(s, row, decision.status)
         row.decided_at = self._clock.now()
-        row.decision = {"status": decision.status.value, "reasons": list(decision.reasons),
-                        "checks": decision.checks}
+        set_decision(s, row, {"status": decision.status.value,
+                              "reasons": list(decision.reasons), "checks": decision.checks})
         self._audit.record_in(s, AuditEvent(
             action="session.decided", tenant_id=row.tenant_id, target_type="session",
             target_id=row.id, details={"status": decision.status.value,
@@ -500,9 +501,9 @@ class SessionService:
                 self.set_status(s, row, final)
                 checks = dict((row.decision or {}).get("checks", {}))
                 checks["is_verified"] = final == Status.APPROVED
-                row.decision = {"status": final.value, "reasons": list(reasons),
-                                "checks": checks, "automatic_reasons": auto_reasons,
-                                "review": review}
+                set_decision(s, row, {"status": final.value, "reasons": list(reasons),
+                                      "checks": checks, "automatic_reasons": auto_reasons,
+                                      "review": review})
                 row.decided_at = now
             self._audit.record_in(s, AuditEvent(
                 action="session.reviewed", actor_type=actor.actor_type,
@@ -533,7 +534,7 @@ class SessionService:
         lifetime = max(row.expires_at - row.created_at, timedelta(hours=1))
         row.expires_at = now + lifetime
         row.submitted_at = row.decided_at = row.link_used_at = None
-        row.decision = None
+        set_decision(s, row, None)
         return self.url_for(row.id)
 
     def expire_due(self) -> int:

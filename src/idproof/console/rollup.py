@@ -1,0 +1,206 @@
+"""Daily rollups of final sessions for the dashboard: the sweep that fills them, and reading a
+period back as exact counters (rolled-up days from the rollups, the rest from the sessions)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from idproof.console.models import SessionRollup
+from idproof.db.engine import Database
+from idproof.verification.lifecycle import FINAL
+from idproof.verification.models import SessionReason, SessionStep, VerificationSession
+
+Key = tuple[str, str]  # (kind, key): ("status", "approved"), ("reason", "face_mismatch"), …
+CHUNK = 500  # ids per IN (…) list
+
+
+@dataclass
+class Counts:
+    """Counters of one period, summed from the rollups and the live sessions."""
+
+    by: Counter[Key] = field(default_factory=Counter)
+
+    def add(self, items: Iterable[tuple[Key, int]]) -> None:
+        for k, n in items:
+            self.by[k] += n
+
+    def of(self, kind: str) -> dict[str, int]:
+        return {k: n for (kd, k), n in self.by.items() if kd == kind and n}
+
+
+def day_of(at: datetime) -> str:
+    return at.astimezone(UTC).date().isoformat()
+
+
+def seconds_to_decide(created: datetime, decided: datetime) -> int:
+    """Whole seconds from creation to decision (the unit the rollups count in)."""
+    return max(0, int((decided - created).total_seconds()))
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i:i + CHUNK]
+
+
+def _facts(s: Session, rows: Sequence[Any]) -> Counter[tuple[str, str, str, str]]:
+    """(tenant, day, kind, key) counters of these final sessions."""
+    out: Counter[tuple[str, str, str, str]] = Counter()
+    where = {r.id: (r.tenant_id, day_of(r.created_at)) for r in rows}
+    for r in rows:
+        t, d = where[r.id]
+        out[(t, d, "status", r.status)] += 1
+        if r.submitted_at is not None:
+            out[(t, d, "completed", "")] += 1
+        if r.decided_at is not None:
+            out[(t, d, "seconds", str(seconds_to_decide(r.created_at, r.decided_at)))] += 1
+    decided = [r.id for r in rows if r.decided_at is not None]
+    for part in _chunks(list(where)):
+        for sid, step, state in s.execute(select(
+                SessionStep.session_id, SessionStep.step, SessionStep.state)
+                .where(SessionStep.session_id.in_(part))):
+            out[(*where[sid], "step", f"{step}:{state}")] += 1
+    for part in _chunks(decided):
+        for sid, reason in s.execute(select(SessionReason.session_id, SessionReason.reason)
+                                     .where(SessionReason.session_id.in_(part))):
+            out[(*where[sid], "reason", reason)] += 1
+    return out
+
+
+def _add(s: Session, facts: Counter[tuple[str, str, str, str]]) -> None:
+    """Add counters to the rollup rows (updating the existing, inserting the new)."""
+    days = sorted({(t, d) for t, d, _, _ in facts})
+    have: set[tuple[str, str, str, str]] = set()
+    for i in range(0, len(days), 200):
+        have.update((t, d, k, key) for t, d, k, key in s.execute(select(
+            SessionRollup.tenant_id, SessionRollup.day, SessionRollup.kind, SessionRollup.key)
+            .where(tuple_(SessionRollup.tenant_id, SessionRollup.day).in_(days[i:i + 200]))))
+    for (t, d, kind, key), n in facts.items():
+        if (t, d, kind, key) in have:
+            s.execute(update(SessionRollup).where(
+                SessionRollup.tenant_id == t, SessionRollup.day == d,
+                SessionRollup.kind == kind, SessionRollup.key == key)
+                .values(n=SessionRollup.n + n))
+        else:
+            s.add(SessionRollup(tenant_id=t, day=d, kind=kind, key=key, n=n))
+
+
+def roll_up(db: Database, batch: int = 5000) -> int:
+    """Count final sessions not yet counted into the rollups; returns how many. Each batch
+    marks its sessions and adds their counters in one transaction: a session is either in
+    the rollups or read live, never both (a concurrent sweep's claim makes this one stop)."""
+    total = 0
+    final = sorted(st.value for st in FINAL)
+    while True:
+        with db.session() as s:
+            rows = s.execute(select(
+                VerificationSession.id, VerificationSession.tenant_id,
+                VerificationSession.status, VerificationSession.created_at,
+                VerificationSession.submitted_at, VerificationSession.decided_at)
+                .where(VerificationSession.rolled_up.is_(False),
+                       VerificationSession.status.in_(final)).limit(batch)).all()
+            if not rows:
+                return total
+            claimed = 0
+            for part in _chunks([r.id for r in rows]):
+                claimed += s.execute(update(VerificationSession).where(
+                    VerificationSession.id.in_(part),
+                    VerificationSession.rolled_up.is_(False),
+                    VerificationSession.status.in_(final))
+                    .values(rolled_up=True)
+                    .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+            if claimed != len(rows):  # another sweep is at work: leave it to that one
+                s.rollback()
+                return total
+            _add(s, _facts(s, rows))
+        total += len(rows)
+        if len(rows) < batch:
+            return total
+
+
+def _full_days(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """The whole UTC days inside [start, end), as [first midnight, last midnight)."""
+    a = start.astimezone(UTC)
+    first = a.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < a:
+        first += timedelta(days=1)
+    b = end.astimezone(UTC)
+    last = b.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (first, last) if first < last else None
+
+
+def _live(s: Session, where: Any) -> Counts:
+    """Counters of the sessions matching `where`, read from the sessions themselves."""
+    c = Counts()
+    V = VerificationSession
+    c.add((("status", st), n) for st, n in s.execute(
+        select(V.status, func.count()).where(where).group_by(V.status)))
+    c.add([(("completed", ""), s.scalar(select(func.count()).select_from(V).where(
+        where, V.submitted_at.is_not(None))) or 0)])
+    c.add((("step", f"{step}:{state}"), n) for step, state, n in s.execute(
+        select(SessionStep.step, SessionStep.state, func.count())
+        .join(V, V.id == SessionStep.session_id).where(where)
+        .group_by(SessionStep.step, SessionStep.state)))
+    decided = and_(where, V.decided_at.is_not(None))
+    c.add((("reason", r), n) for r, n in s.execute(
+        select(SessionReason.reason, func.count())
+        .join(V, V.id == SessionReason.session_id).where(decided)
+        .group_by(SessionReason.reason)))
+    secs: Counter[int] = Counter(seconds_to_decide(a, b) for a, b in s.execute(
+        select(V.created_at, V.decided_at).where(decided)) if b is not None)
+    c.add((("seconds", str(k)), n) for k, n in secs.items())
+    return c
+
+
+def period_counts(s: Session, tenant_ids: Sequence[str], start: datetime,
+                  end: datetime) -> Counts:
+    """Exact counters of the sessions created in [start, end): whole days' rolled-up
+    sessions from the rollups; their other sessions and the partial days' from the table."""
+    V = VerificationSession
+    tenants = V.tenant_id.in_(list(tenant_ids))
+    days = _full_days(start, end)
+    if days is None:
+        return _live(s, and_(tenants, V.created_at >= start, V.created_at < end))
+    first, last = days
+    c = Counts()
+    # Three index ranges (an OR of them would read the whole period's rows).
+    for part in (and_(tenants, V.created_at >= start, V.created_at < first),
+                 and_(tenants, V.created_at >= last, V.created_at < end),
+                 and_(tenants, V.rolled_up.is_(False), V.created_at >= first,
+                      V.created_at < last)):
+        c.add(_live(s, part).by.items())
+    c.add((((kind, key), int(n)) for kind, key, n in s.execute(
+        select(SessionRollup.kind, SessionRollup.key, func.sum(SessionRollup.n))
+        .where(SessionRollup.tenant_id.in_(list(tenant_ids)),
+               SessionRollup.day >= day_of(first), SessionRollup.day < day_of(last))
+        .group_by(SessionRollup.kind, SessionRollup.key))))
+    return c
+
+
+def quantile(hist: dict[int, int], q: float) -> float | None:
+    """The q-quantile of a histogram, as `ordered[round(q * (n - 1))]` of its values."""
+    return _at(hist, round(q * (sum(hist.values()) - 1))) if hist else None
+
+
+def median_of(hist: dict[int, int]) -> float | None:
+    n = sum(hist.values())
+    if not n:
+        return None
+    if n % 2:
+        return _at(hist, n // 2)
+    return (_at(hist, n // 2 - 1) + _at(hist, n // 2)) / 2
+
+
+def _at(hist: dict[int, int], index: int) -> float:
+    seen = 0
+    for value in sorted(hist):
+        seen += hist[value]
+        if index < seen:
+            return float(value)
+    raise IndexError(index)  # pragma: no cover - index < total by construction
