@@ -166,9 +166,12 @@ def test_webhooks_create_test_deliveries_retry(app, container, clock, receiver) 
                  data={"csrf_token": csrf(r.text)})
     assert r.status_code == 200 and container.webhooks.list_endpoints(
         container.tenants.get("demo").id) == []
-    actions = {e.action for e in container.audit.list() if e.action.startswith("webhook.")}
+    events = [e for e in container.audit.list() if e.action.startswith("webhook.")]
     assert {"webhook.endpoint_created", "webhook.secret_rotated", "webhook.delivery_retried",
-            "webhook.endpoint_deleted"} <= actions
+            "webhook.endpoint_deleted"} <= {e.action for e in events}
+    # recorded as the operator's actions, not as an API client's
+    who = {("operator", dev_id(container, "developer"))}
+    assert {(e.actor_type, e.actor_id) for e in events} == who
 
 
 def test_webhooks_bad_input(app, container, clock) -> None:
