@@ -12,10 +12,13 @@ from idproof.verification.models import VerificationSession
 # is the list's tie-breaker, so the index gives the whole order and no sort is needed.
 SESSIONS_BY_TENANT_CREATED = Index("ix_sessions_tenant_created", VerificationSession.tenant_id,
                                    VerificationSession.created_at, VerificationSession.id)
-# The live part of the dashboard: a tenant's sessions not yet in the rollups, by date.
+# The live part of the dashboard: a tenant's sessions not yet in the rollups, by date; it
+# carries what the dashboard counts, so those counts read the index alone.
 SESSIONS_NOT_ROLLED_UP = Index("ix_sessions_tenant_rolled_created",
                                VerificationSession.tenant_id, VerificationSession.rolled_up,
-                               VerificationSession.created_at)
+                               VerificationSession.created_at, VerificationSession.status,
+                               VerificationSession.submitted_at,
+                               VerificationSession.decided_at, VerificationSession.id)
 # The rollup sweep's work: final sessions not yet counted.
 SESSIONS_ROLLUP_DUE = Index("ix_sessions_rolled_status", VerificationSession.rolled_up,
                             VerificationSession.status)

@@ -56,7 +56,8 @@ def upgrade() -> None:
     op.add_column('verification_sessions', sa.Column(
         'rolled_up', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index('ix_sessions_tenant_rolled_created', 'verification_sessions',
-                    ['tenant_id', 'rolled_up', 'created_at'])
+                    ['tenant_id', 'rolled_up', 'created_at', 'status', 'submitted_at',
+                     'decided_at', 'id'])
     op.create_index('ix_sessions_rolled_status', 'verification_sessions',
                     ['rolled_up', 'status'])
     op.execute(BACKFILL[op.get_bind().dialect.name])
