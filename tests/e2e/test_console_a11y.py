@@ -90,7 +90,8 @@ def test_every_console_page_is_accessible(server: Server) -> None:
                                ("webhooks", "/console/webhooks"),
                                ("audit", "/console/audit"),
                                ("checkpoints", "/console/audit/checkpoints"),
-                               ("settings", "/console/settings")]:
+                               ("settings", "/console/settings"),
+                               ("branding", "/console/settings/branding")]:
                 visit(name, path)
                 if name == "dashboard":
                     # one session started: the outcome and funnel charts are drawn
@@ -132,7 +133,7 @@ def test_every_console_page_is_accessible(server: Server) -> None:
         finally:
             browser.close()
     assert {k: v for k, v in found.items() if v} == {}, found
-    assert len(found) == 16
+    assert len(found) == 17
 
 
 def test_a_role_without_a_page_gets_403_and_no_data(server: Server) -> None:
