@@ -26,8 +26,15 @@ from idproof.auth.tenants import TenantService
 from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
 from idproof.config import Settings
 from idproof.console.rollup import roll_up
+from idproof.console.rollup import session_erased as rollup_session_erased
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.events import DocumentFrontStored, EventBus, SessionDecided, SessionEvent
+from idproof.core.events import (
+    DocumentFrontStored,
+    EventBus,
+    SessionDecided,
+    SessionErased,
+    SessionEvent,
+)
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
 from idproof.crypto.setup import open_data_protection
@@ -234,6 +241,7 @@ def _wire(c: Container, events: EventBus) -> None:
     events.subscribe(SessionEvent, partial(signals_session_changed, c.signals))
     events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))
     events.subscribe(SessionEvent, c.biometrics.session_changed)  # selfie at submit; cleanup
+    events.subscribe(SessionErased, rollup_session_erased)  # the dashboard forgets it too
     # Tasks, run by a worker after the commit that queued them (ids only).
     c.jobs.handle(PROCESS_CAPTURE, c.captures.process, retries=3, retry_delay=2)
     # One attempt per task: the service keeps its own retry schedule, and its sweep queues

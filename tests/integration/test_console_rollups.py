@@ -12,11 +12,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, insert, inspect, select, text
+from sqlalchemy import create_engine, delete, insert, inspect, select, text, true, update
 
 from idproof.console.analytics import session_query, summary
 from idproof.console.models import SessionRollup
-from idproof.console.rollup import roll_up
+from idproof.console.rollup import roll_up, session_erased
+from idproof.core.events import SessionErased
 from idproof.db.engine import Database
 from idproof.db.migrate import alembic_config, upgrade
 from idproof.db.models import metadata
@@ -172,3 +173,20 @@ def test_dashboard_figures_are_the_same_with_rollups(db: Database) -> None:
     assert roll_up(db) == 1
     with db.read() as s:
         assert summary(s, ["ten_a"], *periods[0], NOW) == live
+    # An erased session leaves the rollups in its erasure's transaction (bootstrap's table
+    # subscribes session_erased to SessionErased): the figures match a live recount.
+    with db.session() as s:
+        gone = s.scalars(select(VerificationSession).where(
+            VerificationSession.rolled_up == true(),
+            VerificationSession.status == "declined")).first()
+        assert gone is not None
+        session_erased(s, SessionErased(tenant_id="ten_a", session_id=gone.id))
+        s.delete(gone)
+    with db.read() as s:
+        after_erasure = [summary(s, ["ten_a"], a, b, NOW) for a, b in periods]
+    with db.session() as s:  # the same sessions counted live only
+        s.execute(update(VerificationSession).values(rolled_up=False))
+        s.execute(delete(SessionRollup))
+    with db.read() as s:
+        assert [summary(s, ["ten_a"], a, b, NOW) for a, b in periods] == after_erasure
+    assert after_erasure[0]["sessions"]["declined"] == live["sessions"]["declined"] - 1

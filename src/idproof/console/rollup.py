@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, cast, false, func, select, tuple_, update
+from sqlalchemy import BigInteger, and_, cast, delete, false, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from idproof.console.models import SessionRollup
+from idproof.core.events import SessionErased
 from idproof.db.engine import Database
 from idproof.verification.lifecycle import FINAL
 from idproof.verification.models import SessionReason, SessionStep, VerificationSession
@@ -100,6 +101,28 @@ def _add(s: Session, facts: Counter[tuple[str, str, str, str]]) -> None:
             s.add(SessionRollup(tenant_id=t, day=d, kind=kind, key=key, n=n))
 
 
+def _rows(dialect: str) -> Any:
+    V = VerificationSession
+    return select(V.id, V.tenant_id, V.status, V.created_at, V.submitted_at, V.decided_at,
+                  V.rolled_up, seconds_to_decide(dialect).label("seconds"))
+
+
+def session_erased(s: Session, event: SessionErased) -> None:
+    """Subscribed to `session.erased` (in its transaction, before the row goes): an erased
+    session leaves the rollups too, so they keep matching the sessions table."""
+    row = s.execute(_rows(s.get_bind().dialect.name)
+                    .where(VerificationSession.id == event.session_id)).first()
+    if row is None or not row.rolled_up:
+        return
+    for (t, d, kind, key), n in _facts(s, [row]).items():
+        s.execute(update(SessionRollup).where(
+            SessionRollup.tenant_id == t, SessionRollup.day == d, SessionRollup.kind == kind,
+            SessionRollup.key == key).values(n=SessionRollup.n - n))
+    s.execute(delete(SessionRollup).where(SessionRollup.tenant_id == row.tenant_id,
+                                          SessionRollup.day == day_of(row.created_at),
+                                          SessionRollup.n <= 0))
+
+
 def roll_up(db: Database, batch: int = 5000) -> int:
     """Count final sessions not yet counted into the rollups; returns how many. Each batch
     marks its sessions and adds their counters in one transaction: a session is either in
@@ -108,12 +131,7 @@ def roll_up(db: Database, batch: int = 5000) -> int:
     final = sorted(st.value for st in FINAL)
     while True:
         with db.session() as s:
-            rows = s.execute(select(
-                VerificationSession.id, VerificationSession.tenant_id,
-                VerificationSession.status, VerificationSession.created_at,
-                VerificationSession.submitted_at, VerificationSession.decided_at,
-                seconds_to_decide(db.dialect).label("seconds"))
-                .where(VerificationSession.rolled_up == false(),
+            rows = s.execute(_rows(db.dialect).where(VerificationSession.rolled_up == false(),
                        VerificationSession.status.in_(final)).limit(batch)).all()
             if not rows:
                 return total
