@@ -198,10 +198,14 @@ def _live(s: Session, parts: Sequence[Any]) -> Counts:
         select(SessionStep.step, SessionStep.state, func.count())
         .join(live, live.c.id == SessionStep.session_id)
         .group_by(SessionStep.step, SessionStep.state)))
-    c.add((("reason", r), n) for r, n in s.execute(
-        select(SessionReason.reason, func.count())
-        .join(live, live.c.id == SessionReason.session_id).where(decided)
-        .group_by(SessionReason.reason)))
+    # By primary key for the decided ones: joined to the UNION ALL, PostgreSQL hash-joins
+    # the whole reasons table (50 ms with 100,000 sessions) for a few thousand sessions.
+    ids = list(s.scalars(select(live.c.id).where(decided)))
+    for i in range(0, len(ids), 5000):
+        c.add((("reason", r), n) for r, n in s.execute(
+            select(SessionReason.reason, func.count())
+            .where(SessionReason.session_id.in_(ids[i:i + 5000]))
+            .group_by(SessionReason.reason)))
     return c
 
 
