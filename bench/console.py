@@ -29,10 +29,11 @@ from starlette.testclient import TestClient
 
 from idproof.bootstrap import Container, build_container
 from idproof.config import JobsSettings, Settings
+from idproof.console.rollup import roll_up
 from idproof.core.clock import FrozenClock
 from idproof.core.logging import configure_logging
 from idproof.db.migrate import upgrade
-from idproof.verification.models import VerificationSession
+from idproof.verification.models import SessionReason, VerificationSession
 from idproof.web.app import create_app
 
 PASSWORD = "plum-orbit-canyon-42"
@@ -50,6 +51,7 @@ def _seed(c: Container, n: int, now: datetime) -> dict[str, str]:
     rng = random.Random(7)
     sample: dict[str, str] = {}
     batch: list[dict[str, object]] = []
+    reasons_of: list[dict[str, object]] = []  # what set_decision writes with each decision
     with c.db.session() as s:
         for i in range(n):
             created = now - timedelta(seconds=rng.randrange(60 * 86400))
@@ -65,13 +67,19 @@ def _seed(c: Container, n: int, now: datetime) -> dict[str, str]:
                    "decided_at": created + timedelta(minutes=5) if decided else None,
                    "decision": {"outcome": status, "reasons": reasons} if decided else None}
             batch.append(row)
+            if decided:
+                reasons_of += [{"session_id": row["id"], "reason": r, "tenant_id": tenant.id,
+                                "created_at": created} for r in reasons]
             if i == n // 2:
                 sample["reference"] = str(row["reference"])
             if len(batch) == 5000:
                 s.execute(insert(VerificationSession), batch)
-                batch = []
+                s.execute(insert(SessionReason), reasons_of)
+                batch, reasons_of = [], []
         if batch:
             s.execute(insert(VerificationSession), batch)
+        if reasons_of:
+            s.execute(insert(SessionReason), reasons_of)
     return sample
 
 
@@ -121,8 +129,14 @@ def run(url: str, label: str, n: int, runs: int) -> list[tuple[str, float, float
         t0 = time.perf_counter()
         sample = _seed(c, n, now)
         seeded = time.perf_counter() - t0
-        with c.db.engine.begin() as conn:  # the statistics a live database keeps up to date
-            conn.execute(text("ANALYZE"))
+        t0 = time.perf_counter()
+        rolled = roll_up(c.db)  # what the periodic sweep does in a live deployment
+        rollup_s = time.perf_counter() - t0
+        # What a live database keeps up to date by itself (autovacuum on PostgreSQL): the
+        # statistics, and the visibility map that lets index-only scans skip the table
+        # (the bulk INSERT and the sweep's UPDATE leave it unset).
+        with c.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE" if c.db.dialect == "postgresql" else "ANALYZE"))
         app = create_app(c)
         tc = _sign_in(app, c, clock)
         day = (now - timedelta(days=10)).date().isoformat()
@@ -134,12 +148,12 @@ def run(url: str, label: str, n: int, runs: int) -> list[tuple[str, float, float
                  ("sessions, one day", f"/console/sessions?from={day}&to={day}"),
                  ("sessions, reason filter", "/console/sessions?reason=face_mismatch"),
                  ("dashboard (30 days)", "/console/dashboard")]
-        print(f"\n{label}: {n:,} sessions seeded in {seeded:.1f} s; {runs} requests a page")
+        print(f"\n{label}: {n:,} sessions seeded in {seeded:.1f} s; {rolled:,} final ones "
+              f"rolled up by the sweep in {rollup_s:.1f} s; {runs} requests a page")
         print(f"  {'page':<30} {'p50 ms':>8} {'p95 ms':>8} {'rows':>5}  goal p95 < {GOAL_MS:.0f}")
         out = []
         for name, path in pages:
-            # The dashboard aggregates the whole period: fewer runs keep the bench short.
-            p50, p95, rows = _time(tc, path, max(5, runs // 4) if "dashboard" in path else runs)
+            p50, p95, rows = _time(tc, path, runs)
             verdict = "met" if p95 < GOAL_MS else "NOT met"
             print(f"  {name:<30} {p50:8.1f} {p95:8.1f} {rows:5d}  {verdict}")
             out.append((name, p50, p95))

@@ -356,7 +356,7 @@ def test_the_backend_check_sees_a_choice() -> None:
 SURFACES: dict[str, set[str]] = {
     "auth": {"clients", "models", "scopes", "tenants"},
     "console": {"review", "web"},  # the console's page helpers and review queue, for screening
-    "hosted": {"pages"},
+    "hosted": {"branding", "branding_rules", "pages"},  # the console edits the branding
     "operators": {"console", "models", "policy", "router", "sessions"},
     "privacy": {"retention"},
     "screening": {"console_review", "countries", "service"},  # the console mounts its page

@@ -37,11 +37,14 @@ from idproof.bootstrap_parts import (
     region_lookup,
 )
 from idproof.config import Settings
+from idproof.console.rollup import roll_up
+from idproof.console.rollup import session_erased as rollup_session_erased
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.events import (
     DocumentFrontStored,
     EventBus,
     SessionDecided,
+    SessionErased,
     SessionEvent,
     StepRecorded,
 )
@@ -207,6 +210,7 @@ def _wire(c: Container, events: EventBus) -> None:
     events.subscribe(SessionEvent, partial(signals_session_changed, c.signals, c.sessions))
     events.subscribe(SessionEvent, partial(_session_webhook, c.sessions, c.webhooks))
     events.subscribe(SessionEvent, c.biometrics.session_changed)  # selfie at submit; cleanup
+    events.subscribe(SessionErased, rollup_session_erased)  # the dashboard forgets it too
     # Tasks, run by a worker after the commit that queued them (ids only).
     c.jobs.handle(PROCESS_CAPTURE, c.captures.process, retries=3, retry_delay=2)
     # One attempt per task: the service keeps its own retry schedule, and its sweep queues
@@ -217,6 +221,7 @@ def _wire(c: Container, events: EventBus) -> None:
     c.jobs.handle(RESCREEN_TASK, c.screening_monitor.rescreen, retries=2, retry_delay=30)
     c.jobs.every("sweep", partial(_sweep, c), minutes=c.settings.jobs.sweep_every_minutes)
     c.jobs.every("webhook_sweep", c.webhooks.sweep, queue="webhooks")
+    c.jobs.every("console_rollup", partial(roll_up, c.db))  # final sessions into the rollups
     # Notifications (core.channel), after the fact; a failing listener is logged only.
     c.audit.appended.subscribe(c.audit_log.after_append)  # checkpoints as the tree grows
     c.audit.recorded.subscribe(c.detectors.observe)  # the detectors watch committed events

@@ -109,6 +109,62 @@ def test_clients_bad_input_changes_nothing(app, container, clock) -> None:
     assert dev.get("/console/clients?tenant=other").status_code == 404
 
 
+def test_clients_edit_scopes_ips_origins(app, container, clock) -> None:
+    issued = container.clients.create("demo", "identity.verify", allowed_ips=["10.0.0.0/8"])
+    cid = issued.client.id
+    dev = operator(app, container, clock, "developer")
+    assert f'href="/console/clients/{cid}/edit"' in dev.get("/console/clients").text
+    form = dev.get(f"/console/clients/{cid}/edit")
+    assert form.status_code == 200 and "10.0.0.0/8" in form.text
+    version = re.search(r'name="version" value="([^"]+)"', form.text)
+    assert version
+    data = {"csrf_token": csrf(form.text), "version": version.group(1),
+            "scopes": ["identity.verify", "analytics.read"],
+            "allowed_ips": "192.0.2.0/24\n198.51.100.7",
+            "allowed_origins": "https://app.example"}
+    r = dev.post(f"/console/clients/{cid}/edit", data=data)
+    assert r.status_code == 200 and "API client saved" in r.text, r.text
+    view = container.clients.get(cid, fresh=True)
+    assert view.scopes == ("identity.verify", "analytics.read")
+    assert view.allowed_ips == ("192.0.2.0/24", "198.51.100.7/32")
+    assert view.allowed_origins == ("https://app.example",)
+    (event,) = container.audit.list(action="client.updated")
+    assert (event.actor_type, event.actor_id) == ("operator", dev_id(container, "developer"))
+    assert event.details["scopes"] == ["identity.verify", "analytics.read"]
+    assert event.details["scopes_before"] == ["identity.verify"]
+    # the same (now stale) form again: 409, nothing overwritten
+    r = dev.post(f"/console/clients/{cid}/edit",
+                 data={**data, "csrf_token": csrf(r.text), "scopes": ["identity.verify"]})
+    assert r.status_code == 409 and "Someone changed this API client" in r.text
+    assert container.clients.get(cid, fresh=True).scopes == ("identity.verify",
+                                                             "analytics.read")
+    # bad input: 422 with a message, nothing changed
+    fresh = dev.get(f"/console/clients/{cid}/edit")
+    good = {"csrf_token": csrf(fresh.text),
+            "version": re.search(r'name="version" value="([^"]+)"', fresh.text).group(1)}
+    for bad in [{"scopes": ["root"]}, {"scopes": ["identity.verify"], "allowed_ips": "x"},
+                {"scopes": ["identity.verify"], "allowed_origins": "ftp://x"},
+                {"scopes": ["identity.verify"], "admin": "1"}, {}]:
+        r = dev.post(f"/console/clients/{cid}/edit", data={**good, **bad})
+        assert r.status_code == 422 and 'role="alert"' in r.text, (bad, r.text)
+    assert len(container.audit.list(action="client.updated")) == 1
+    assert container.clients.get(cid, fresh=True).allowed_ips == ("192.0.2.0/24",
+                                                                  "198.51.100.7/32")
+    # no CSRF token: 403; another tenant's client: 404; a role without integration: 403
+    assert dev.post(f"/console/clients/{cid}/edit", data={k: v for k, v in data.items()
+                                                          if k != "csrf_token"}
+                    ).status_code == 403
+    container.tenants.ensure("other")
+    theirs = container.clients.create("other", "identity.verify")
+    assert dev.get(f"/console/clients/{theirs.client.id}/edit").status_code == 404
+    r = dev.post(f"/console/clients/{theirs.client.id}/edit", data={**good, **data})
+    assert r.status_code == 404
+    assert container.clients.get(theirs.client.id, fresh=True).scopes == ("identity.verify",)
+    analyst = operator(app, container, clock, "analyst")
+    r = analyst.get(f"/console/clients/{cid}/edit")
+    assert r.status_code == 403 and "198.51.100.7" not in r.text
+
+
 def test_roles_without_integration_get_403_and_no_data(app, container, clock) -> None:
     issued = container.clients.create("demo", "identity.verify")
     for role in ("reviewer", "analyst", "auditor"):
@@ -166,9 +222,12 @@ def test_webhooks_create_test_deliveries_retry(app, container, clock, receiver) 
                  data={"csrf_token": csrf(r.text)})
     assert r.status_code == 200 and container.webhooks.list_endpoints(
         container.tenants.get("demo").id) == []
-    actions = {e.action for e in container.audit.list() if e.action.startswith("webhook.")}
+    events = [e for e in container.audit.list() if e.action.startswith("webhook.")]
     assert {"webhook.endpoint_created", "webhook.secret_rotated", "webhook.delivery_retried",
-            "webhook.endpoint_deleted"} <= actions
+            "webhook.endpoint_deleted"} <= {e.action for e in events}
+    # recorded as the operator's actions, not as an API client's
+    who = {("operator", dev_id(container, "developer"))}
+    assert {(e.actor_type, e.actor_id) for e in events} == who
 
 
 def test_webhooks_bad_input(app, container, clock) -> None:

@@ -101,7 +101,8 @@ def test_every_console_page_is_accessible(server: Server) -> None:
                                ("workflows", "/console/workflows"),
                                ("template", "/console/workflows/document_selfie"),
                                ("workflow builder", "/console/workflows/eu_flow?version=1"),
-                               ("workflow diff", "/console/workflows/eu_flow/diff")]:
+                               ("workflow diff", "/console/workflows/eu_flow/diff"),
+                               ("branding", "/console/settings/branding")]:
                 visit(name, path)
                 if name == "dashboard":
                     # one session started: the outcome and funnel charts are drawn
@@ -136,6 +137,12 @@ def test_every_console_page_is_accessible(server: Server) -> None:
             page.get_by_role("button", name="Create").click()
             page.wait_for_selector("#new-secret")
             found["client secret"] = _serious(axe, page)
+            page.get_by_role("link", name="Edit").first.click()
+            page.wait_for_selector("h1")
+            page.get_by_label("analytics.read").check()
+            page.get_by_role("button", name="Save").click()
+            page.wait_for_selector("text=API client saved")
+            found["client edit"] = _serious(axe, page)
             page.goto(server.url + "/console/webhooks")
             page.get_by_label("URL (public https)").fill(f"http://127.0.0.1:{server.port}/hook")
             page.get_by_label("session.decided").check()
@@ -154,7 +161,7 @@ def test_every_console_page_is_accessible(server: Server) -> None:
         finally:
             browser.close()
     assert {k: v for k, v in found.items() if v} == {}, found
-    assert len(found) == 21
+    assert len(found) == 23
 
 
 def test_a_role_without_a_page_gets_403_and_no_data(server: Server) -> None:

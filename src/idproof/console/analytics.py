@@ -7,76 +7,36 @@ import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from statistics import median
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true, union
+from sqlalchemy import and_, or_, select, union
 from sqlalchemy.orm import Session
 
 from idproof.console.review import decode_cursor, encode_cursor, reason_filter
+from idproof.console.rollup import median_of, period_counts, quantile
 from idproof.core.errors import ValidationFailed
 from idproof.verification.lifecycle import Status
-from idproof.verification.models import ReviewSettings, SessionStep, VerificationSession
+from idproof.verification.models import ReviewSettings, VerificationSession
 
 # The columns a session export may carry: ids, codes and times, never personal data.
 CSV_COLUMNS = ("id", "tenant_id", "status", "workflow", "workflow_version", "reference",
                "reasons", "created_at", "submitted_at", "decided_at")
 
 
-def _p(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def _reason_counts(s: Session, where: Any) -> Counter[str]:
-    """Reason codes of the decided sessions, counted by the database (the JSON array is
-    expanded there: fetching 100,000 decisions to count them in Python took seconds)."""
-    if s.get_bind().dialect.name == "postgresql":
-        items = func.json_array_elements_text(
-            VerificationSession.decision["reasons"]).table_valued("value")
-    else:
-        items = func.json_each(VerificationSession.decision, "$.reasons").table_valued("value")
-    rows = s.execute(select(items.c.value, func.count()).select_from(VerificationSession)
-                     .join(items, true()).where(where).group_by(items.c.value))
-    return Counter({str(code): int(n) for code, n in rows})
-
-
-def _durations(s: Session, where: Any) -> list[float]:
-    """Seconds from creation to decision, computed by the database."""
-    seconds: Any
-    if s.get_bind().dialect.name == "postgresql":
-        seconds = func.extract("epoch", VerificationSession.decided_at
-                               - VerificationSession.created_at)
-    else:
-        seconds = (func.julianday(VerificationSession.decided_at)
-                   - func.julianday(VerificationSession.created_at)) * 86400.0
-    return [float(x) for x in s.scalars(select(seconds).where(where))]
-
-
 def summary(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetime,
             now: datetime) -> dict[str, Any]:
-    """The figures for sessions created in [start, end) of the given tenants."""
+    """The figures for sessions created in [start, end) of the given tenants: counters from
+    the daily rollups for whole days, the rest counted live (`rollup.period_counts`)."""
     if end <= start:
         raise ValidationFailed("`from` must be before `to`", code="invalid_period")
-    where = and_(VerificationSession.tenant_id.in_(list(tenant_ids)),
-                 VerificationSession.created_at >= start, VerificationSession.created_at < end)
-    by_status = dict(s.execute(select(VerificationSession.status, func.count())
-                               .where(where).group_by(VerificationSession.status)).all())
-    started = sum(by_status.values())
-    completed = s.scalar(select(func.count()).select_from(VerificationSession).where(
-        where, VerificationSession.submitted_at.is_not(None))) or 0
-    funnel_rows = s.execute(select(SessionStep.step, SessionStep.state, func.count())
-                            .join(VerificationSession,
-                                  VerificationSession.id == SessionStep.session_id)
-                            .where(where).group_by(SessionStep.step, SessionStep.state)).all()
+    counts = period_counts(s, tenant_ids, start, end)
+    by_status = counts.of("status")
     funnel: dict[str, dict[str, int]] = {}
-    for step, state, n in funnel_rows:
+    for key, n in counts.of("step").items():
+        step, _, state = key.partition(":")
         funnel.setdefault(step, {})[state] = n
-    decided_where = and_(where, VerificationSession.decided_at.is_not(None))
-    reasons = _reason_counts(s, decided_where)
-    durations = _durations(s, decided_where)
+    reasons = Counter(counts.of("reason"))
+    seconds = {int(k): n for k, n in counts.of("seconds").items()}
     sla = {r.tenant_id: r.sla_hours for r in s.scalars(
         select(ReviewSettings).where(ReviewSettings.tenant_id.in_(list(tenant_ids))))}
     backlog = breaches = 0
@@ -89,19 +49,17 @@ def summary(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetim
             breaches += 1
     return {
         "from": start.isoformat(), "to": end.isoformat(),
-        "sessions": {"started": started, "completed": completed,
-                     "approved": by_status.get("approved", 0),
-                     "declined": by_status.get("declined", 0),
-                     "in_review": by_status.get("in_review", 0),
-                     "abandoned": by_status.get("abandoned", 0),
-                     "expired": by_status.get("expired", 0),
-                     "cancelled": by_status.get("cancelled", 0)},
+        "sessions": {"started": sum(by_status.values()),
+                     "completed": counts.of("completed").get("", 0),
+                     **{st: by_status.get(st, 0) for st in (
+                         "approved", "declined", "in_review", "abandoned", "expired",
+                         "cancelled")}},
         "funnel": [{"step": k, "passed": v.get("passed", 0), "failed": v.get("failed", 0),
                     "pending": sum(n for st, n in v.items() if st not in ("passed", "failed"))}
                    for k, v in sorted(funnel.items())],
         "top_reasons": [{"reason": r, "count": n} for r, n in reasons.most_common(10)],
-        "time_to_decision_seconds": {"median": median(durations) if durations else None,
-                                     "p95": _p(durations, 0.95)},
+        "time_to_decision_seconds": {"median": median_of(seconds),
+                                     "p95": quantile(seconds, 0.95)},
         "review": {"backlog": backlog, "sla_breaches": breaches},
     }
 

@@ -1,4 +1,5 @@
-"""Console integration pages for API clients: list, create (secret shown once), rotate, disable."""
+"""Console integration pages for API clients: list, create (secret shown once), edit, rotate,
+disable."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from idproof.auth.clients import ClientView
 from idproof.auth.scopes import KNOWN_SCOPES
-from idproof.console.forms import ClientForm, Empty, RotateForm, failure_text, parse_form
+from idproof.console.forms import (
+    ClientEditForm,
+    ClientForm,
+    Empty,
+    RotateForm,
+    failure_text,
+    parse_form,
+)
 from idproof.console.web import chosen_tenant, op_of, page, role_may
 from idproof.core.errors import IdproofError
 from idproof.operators.policy import Action, Resource, can
@@ -98,3 +106,36 @@ async def clients_disable(request: Request, client_id: str,
     request.app.state.container.clients.disable(view.id, actor=live.operator_id)
     return _page(request, live, view.tenant_name,
                  notice="The API client is disabled: its tokens stop working within a second.")
+
+
+def _edit_page(request: Request, live: Live, view: ClientView, *, status: int = 200,
+               **ctx: Any) -> HTMLResponse:
+    return page(request, live, "client_edit.html", status=status, client=view,
+                scopes=sorted(KNOWN_SCOPES), version=view.version, **ctx)
+
+
+@route("GET", "/console/clients/{client_id}/edit", MANAGE)
+def clients_edit_page(request: Request, client_id: str,
+                      live: Annotated[Live, Depends(role_may(MANAGE))]) -> Response:
+    return _edit_page(request, live, _owned(request, live, client_id))
+
+
+@route("POST", "/console/clients/{client_id}/edit", MANAGE)
+async def clients_edit(request: Request, client_id: str,
+                       live: Annotated[Live, Depends(role_may(MANAGE))]) -> Response:
+    view = _owned(request, live, client_id)
+    try:
+        body = parse_form(ClientEditForm, await request.form())
+        saved = request.app.state.container.clients.edit(
+            view.id, body.scopes, allowed_ips=body.ips(), allowed_origins=body.origins(),
+            version=body.version, actor=live.operator_id)
+    except IdproofError as exc:
+        if exc.code == "client_conflict":
+            text = ("Someone changed this API client since you opened the page. Nothing "
+                    "was saved; the current settings are shown.")
+        else:
+            text = "Nothing was saved. " + failure_text(exc, _TEXTS)
+        current = request.app.state.container.clients.get(view.id, fresh=True) or view
+        return _edit_page(request, live, current, status=exc.status, error=text)
+    return _edit_page(request, live, saved, notice="API client saved. New tokens carry the "
+                      "new scopes; tokens already issued keep theirs until they expire.")

@@ -25,6 +25,12 @@ def _lines(value: str) -> list[str]:
     return [x.strip() for x in value.replace(",", "\n").splitlines() if x.strip()]
 
 
+def known_scopes(v: list[str]) -> list[str]:
+    if set(v) - KNOWN_SCOPES:
+        raise ValueError("unknown scope")
+    return v
+
+
 class ClientForm(_Form):
     name: str = Field("", max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=len(KNOWN_SCOPES))
@@ -34,9 +40,25 @@ class ClientForm(_Form):
     @field_validator("scopes")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        if set(v) - KNOWN_SCOPES:
-            raise ValueError("unknown scope")
-        return v
+        return known_scopes(v)
+
+    def ips(self) -> list[str]:
+        return _lines(self.allowed_ips)
+
+    def origins(self) -> list[str]:
+        return _lines(self.allowed_origins)
+
+
+class ClientEditForm(_Form):
+    version: str = Field(max_length=64)
+    scopes: list[str] = Field(min_length=1, max_length=len(KNOWN_SCOPES))
+    allowed_ips: str = Field("", max_length=2000)
+    allowed_origins: str = Field("", max_length=2000)
+
+    @field_validator("scopes")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        return known_scopes(v)
 
     def ips(self) -> list[str]:
         return _lines(self.allowed_ips)

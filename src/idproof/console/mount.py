@@ -9,6 +9,7 @@ from fastapi.responses import Response
 # here, above both packages, so that operators never imports the console built on it.
 import idproof.console.assets
 import idproof.console.audit_pages
+import idproof.console.branding_pages
 import idproof.console.clients_pages
 import idproof.console.insights
 import idproof.console.pages

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from idproof.audit.events import AuditEvent
@@ -23,6 +23,7 @@ from idproof.verification.models import (
     ReviewAssignment,
     ReviewProposal,
     ReviewSettings,
+    SessionReason,
     SessionStep,
     VerificationSession,
 )
@@ -97,10 +98,12 @@ def visible_tenants(s: Session, op: OperatorContext) -> dict[str, Tenant]:
 
 
 def reason_filter(reason: str) -> Any:
-    """Sessions whose decision lists `reason` (JSON text match; codes are [a-z0-9_])."""
+    """Sessions whose decision lists `reason`: a lookup in `session_reasons` (written with
+    the decision) by its primary key, not a search in the decision's JSON text."""
     if not reason.replace("_", "").isalnum():
         raise ValidationFailed("unknown reason", code="invalid_reason")
-    return cast(VerificationSession.decision, String).like(f'%"{reason}"%')
+    return exists().where(SessionReason.session_id == VerificationSession.id,
+                          SessionReason.reason == reason)
 
 
 class ReviewConsole:

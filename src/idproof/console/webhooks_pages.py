@@ -31,7 +31,7 @@ def _caller(request: Request, live: Live, tenant: Tenant) -> Caller:
     # unambiguous, and the console records the operator in every event it causes.
     who = _who(request)
     return Caller(tenant_id=tenant.id, client_id=live.operator_id, ip=who.ip,
-                  request_id=who.request_id)
+                  request_id=who.request_id, actor_type="operator")
 
 
 def _page(request: Request, live: Live, tenant: str, *, status: int = 200,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.errors import NotFound
+from idproof.core.errors import Conflict, NotFound
 from idproof.db.engine import Database
 from idproof.hosted.branding_rules import BrandingIn, clean_logo
 from idproof.hosted.models import Branding
@@ -31,6 +31,14 @@ class BrandView:
         """Changes with the colours: the stylesheet's URL, so browsers may cache it."""
         return hashlib.sha256(f"{self.accent_color}{self.background_color}".encode()
                               ).hexdigest()[:16]
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes with any setting: a form's version (optimistic concurrency)."""
+        text = "|".join(str(v) for v in (self.display_name, self.accent_color,
+                                         self.background_color, self.privacy_url,
+                                         self.support_contact, self.logo_sha256))
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     @property
     def support_is_email(self) -> bool:
@@ -60,20 +68,27 @@ class BrandingService:
             row = s.get(Branding, tenant_id)
             return _view(row) if row is not None else None
 
-    def put(self, tenant_id: str, body: BrandingIn, *, actor_id: str) -> BrandView:
+    def put(self, tenant_id: str, body: BrandingIn, *, actor_id: str,
+            actor_type: str = "client", version: str | None = None) -> BrandView:
+        """Set the branding; with `version` (the form's `fingerprint`, "" for none yet), a
+        branding changed meanwhile is not overwritten (409 `branding_conflict`)."""
         with self._db.session() as s:
-            row = s.get(Branding, tenant_id)
+            row = s.get(Branding, tenant_id, with_for_update=True)
+            if version is not None and version != (_view(row).fingerprint if row else ""):
+                raise Conflict("the branding changed since this form was loaded",
+                               code="branding_conflict")
             if row is None:
                 row = Branding(tenant_id=tenant_id)
                 s.add(row)
             row.display_name, row.accent_color = body.display_name, body.accent_color
             row.background_color, row.privacy_url = body.background_color, body.privacy_url
             row.support_contact, row.updated_at = body.support_contact, self._clock.now()
-            self._record(s, tenant_id, actor_id, "hosted.branding_updated")
+            self._record(s, tenant_id, actor_id, actor_type, "hosted.branding_updated")
             s.flush()
             return _view(row)
 
-    def set_logo(self, tenant_id: str, data: bytes, *, actor_id: str) -> BrandView:
+    def set_logo(self, tenant_id: str, data: bytes, *, actor_id: str,
+                 actor_type: str = "client") -> BrandView:
         png = clean_logo(data)
         with self._db.session() as s:
             row = s.get(Branding, tenant_id)
@@ -82,7 +97,7 @@ class BrandingService:
                                code="branding_not_found")
             row.logo_png, row.logo_sha256 = png, hashlib.sha256(png).hexdigest()
             row.updated_at = self._clock.now()
-            self._record(s, tenant_id, actor_id, "hosted.branding_logo_updated")
+            self._record(s, tenant_id, actor_id, actor_type, "hosted.branding_logo_updated")
             return _view(row)
 
     def logo(self, tenant_id: str) -> tuple[bytes, str] | None:
@@ -92,7 +107,8 @@ class BrandingService:
                 return None
             return row.logo_png, row.logo_sha256
 
-    def _record(self, s: Session, tenant_id: str, actor_id: str, action: str) -> None:
+    def _record(self, s: Session, tenant_id: str, actor_id: str, actor_type: str,
+                action: str) -> None:
         self._audit.record_in(s, AuditEvent(
-            action=action, actor_type="client", actor_id=actor_id, tenant_id=tenant_id,
+            action=action, actor_type=actor_type, actor_id=actor_id, tenant_id=tenant_id,
             target_type="tenant", target_id=tenant_id))

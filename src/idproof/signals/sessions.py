@@ -97,7 +97,7 @@ def session_changed(signals: SignalService, sessions: SessionService, s: Session
         return
     result = s.get(SignalResult, row.id)
     if result is not None and row.decision is not None and result.reasons:
-        sessions.add_decision_reasons(row, "signals", result.reasons)
+        sessions.add_decision_reasons(s, row, "signals", result.reasons)
     if row.status == "approved":
         s.execute(update(SignalFace).where(SignalFace.session_id == row.id,
                                            SignalFace.list == "pending")

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,12 +47,35 @@ class VerificationSession(Base):
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Counted in the console's daily rollups (set, once final, by the rollup sweep): the
+    # dashboard reads rolled-up sessions from the rollups and the others from this table.
+    rolled_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_sessions_idempotency"),
         Index("ix_sessions_tenant_reference", "tenant_id", "reference"),
         # The review queue: a tenant's sessions in one status, oldest decision first.
         Index("ix_sessions_tenant_status_decided", "tenant_id", "status", "decided_at"),
+    )
+
+
+class SessionReason(Base):
+    """One reason code of a session's decision: written with the decision (`reasons.py`),
+    so that the console filters by reason with an index instead of searching JSON text."""
+
+    __tablename__ = "session_reasons"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("verification_sessions.id",
+                                                       ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    # The session's creation time, copied: the sessions list by reason reads this index in
+    # the list's order (newest first) and stops after one page.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_session_reasons_tenant_reason_created", "tenant_id", "reason",
+              "created_at", "session_id"),
     )
 
 

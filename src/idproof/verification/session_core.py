@@ -25,6 +25,7 @@ from idproof.verification.decision import Decision, StepResult, StepState, decid
 from idproof.verification.lifecycle import Status, accepts_captures, transition
 from idproof.verification.links import LinkSigner
 from idproof.verification.models import SessionStep, VerificationSession
+from idproof.verification.reasons import set_decision
 from idproof.verification.schemas import DecisionView, SessionView, StepView
 from idproof.workflows.catalog import Workflow, get_workflow
 from idproof.workflows.service import WorkflowService
@@ -194,8 +195,8 @@ class SessionCore:
         decision = decide(wf, results, values)
         self.set_status(s, row, decision.status)
         row.decided_at = self._clock.now()
-        row.decision = {"status": decision.status.value, "reasons": list(decision.reasons),
-                        "checks": decision.checks}
+        set_decision(s, row, {"status": decision.status.value,
+                              "reasons": list(decision.reasons), "checks": decision.checks})
         self._audit.record_in(s, AuditEvent(
             action="session.decided", tenant_id=row.tenant_id, target_type="session",
             target_id=row.id, details={"status": decision.status.value,
@@ -238,7 +239,7 @@ class SessionCore:
             self.set_status(s, row, Status.IN_PROGRESS)
 
     @staticmethod
-    def add_decision_reasons(row: VerificationSession, source: str,
+    def add_decision_reasons(s: Session, row: VerificationSession, source: str,
                              reasons: Sequence[str]) -> None:
         """Another check's reason codes join a decision (the fraud signals, before
         `session.decided` goes out); `source` also keeps them apart."""
@@ -246,7 +247,7 @@ class SessionCore:
         known = list(decision.get("reasons", []))
         decision["reasons"] = known + [r for r in reasons if r not in known]
         decision[source] = list(reasons)
-        row.decision = decision
+        set_decision(s, row, decision)
 
     def claim_link(self, s: Session, row: VerificationSession) -> bool:
         """Use up the session's single-use hosted link; False when it was used already

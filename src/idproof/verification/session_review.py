@@ -20,6 +20,7 @@ from idproof.verification.models import (
     SessionDocument,
     VerificationSession,
 )
+from idproof.verification.reasons import set_decision
 from idproof.verification.review import (
     ReviewRequest,
     needs_second_reviewer,
@@ -175,9 +176,9 @@ class SessionReview(SessionCore):
             self.set_status(s, row, final)
             checks = dict((row.decision or {}).get("checks", {}))
             checks["is_verified"] = final == Status.APPROVED
-            row.decision = {"status": final.value, "reasons": list(reasons),
-                            "checks": checks, "automatic_reasons": auto_reasons,
-                            "review": review}
+            set_decision(s, row, {"status": final.value, "reasons": list(reasons),
+                                  "checks": checks, "automatic_reasons": auto_reasons,
+                                  "review": review})
             row.decided_at = now
         self._audit.record_in(s, AuditEvent(
             action="session.reviewed", actor_type=actor.actor_type, actor_id=actor.client_id,
@@ -207,5 +208,5 @@ class SessionReview(SessionCore):
         lifetime = max(row.expires_at - row.created_at, timedelta(hours=1))
         row.expires_at = now + lifetime
         row.submitted_at = row.decided_at = row.link_used_at = None
-        row.decision = None
+        set_decision(s, row, None)
         return self.url_for(row.id)

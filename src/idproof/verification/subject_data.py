@@ -21,6 +21,7 @@ from idproof.verification.blobs import BlobStore
 from idproof.verification.models import (
     Capture,
     SessionDocument,
+    SessionReason,
     SessionStep,
     VerificationSession,
 )
@@ -80,7 +81,7 @@ class SessionSubjectData:
             keys = [c.blob_key for c in caps if c.deleted_at is None]
             subject, tenant_id = row.subject_key_id, row.tenant_id
             self._sessions.emit(s, row, "session.erased")
-            for model in (SessionDocument, Capture, SessionStep):
+            for model in (SessionDocument, Capture, SessionStep, SessionReason):
                 s.execute(delete(model).where(model.session_id == row.id))
             s.delete(row)
             self._audit.record_in(s, AuditEvent(

@@ -111,7 +111,7 @@ class WebhookService(DeliveryWorker):
         except ValidationFailed as exc:
             # An inward URL is a probe as often as a mistake: on the record either way.
             self._audit.record(AuditEvent(
-                action="webhook.endpoint_refused", outcome="failure", actor_type="client",
+                action="webhook.endpoint_refused", outcome="failure", actor_type=caller.actor_type,
                 actor_id=caller.client_id, tenant_id=caller.tenant_id, ip=caller.ip,
                 request_id=caller.request_id, details={"reason": str(exc.extra["reason"])}))
             raise
@@ -130,7 +130,7 @@ class WebhookService(DeliveryWorker):
                                code="too_many_webhook_endpoints")
             s.add(ep)
             self._audit.record_in(s, AuditEvent(
-                action="webhook.endpoint_created", actor_type="client",
+                action="webhook.endpoint_created", actor_type=caller.actor_type,
                 actor_id=caller.client_id, tenant_id=caller.tenant_id,
                 target_type="webhook_endpoint", target_id=ep.id, ip=caller.ip,
                 request_id=caller.request_id, details={"event_types": list(ep.event_types)}))
@@ -159,7 +159,7 @@ class WebhookService(DeliveryWorker):
                              WebhookDelivery.status == "pending")
                       .values(status="cancelled", next_attempt_at=None, updated_at=now))
             self._audit.record_in(s, AuditEvent(
-                action="webhook.endpoint_deleted", actor_type="client",
+                action="webhook.endpoint_deleted", actor_type=caller.actor_type,
                 actor_id=caller.client_id, tenant_id=caller.tenant_id,
                 target_type="webhook_endpoint", target_id=ep.id, ip=caller.ip,
                 request_id=caller.request_id))
@@ -176,7 +176,7 @@ class WebhookService(DeliveryWorker):
             ep.secret_version += 1
             ep.secret_sealed = self._seal(ep.id, ep.secret_version, secret)
             self._audit.record_in(s, AuditEvent(
-                action="webhook.secret_rotated", actor_type="client",
+                action="webhook.secret_rotated", actor_type=caller.actor_type,
                 actor_id=caller.client_id, tenant_id=caller.tenant_id,
                 target_type="webhook_endpoint", target_id=ep.id, ip=caller.ip,
                 request_id=caller.request_id,
@@ -285,7 +285,7 @@ class WebhookService(DeliveryWorker):
             d.next_attempt_at = now
             d.updated_at = now
             self._audit.record_in(s, AuditEvent(
-                action="webhook.delivery_retried", actor_type="client",
+                action="webhook.delivery_retried", actor_type=caller.actor_type,
                 actor_id=caller.client_id, tenant_id=caller.tenant_id,
                 target_type="webhook_delivery", target_id=d.id, ip=caller.ip,
                 request_id=caller.request_id))

@@ -39,12 +39,14 @@ DELIVER_WEBHOOK = "deliver_webhook"
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who manages webhooks: an API client of a tenant."""
+    """Who manages webhooks: an API client of a tenant, or a console operator (actor_type
+    "operator", client_id then the operator's id): the audit log names which."""
 
     tenant_id: str
     client_id: str | None = None
     ip: str | None = None
     request_id: str | None = None
+    actor_type: str = "client"
 
 
 def _iso(dt: datetime) -> str:
