@@ -359,7 +359,7 @@ SURFACES: dict[str, set[str]] = {
     "hosted": {"branding", "branding_rules", "pages"},  # the console edits the branding
     "operators": {"console", "models", "policy", "router", "sessions"},
     "privacy": {"retention"},
-    "screening": {"console_review", "countries", "service"},  # the console mounts its page
+    "screening": {"console_review", "countries", "hits", "service"},  # the console mounts its page
     "signals": {"console_view", "models"},
     "vault": {"models", "service"},
     "verification": {"actor", "biometrics.models", "blobs", "blobs_s3", "blobs_sql",

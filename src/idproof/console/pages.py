@@ -14,6 +14,7 @@ from idproof.core.errors import IdproofError
 from idproof.operators.policy import Action, Resource, can
 from idproof.operators.router import HEADERS, ConsoleExit, _who, message, route, signed_in
 from idproof.operators.sessions import Live
+from idproof.screening.hits import HitReview
 from idproof.signals.console_view import case_signals
 from idproof.verification.review import REVIEW_REASONS, ReviewRequest
 from idproof.verification.service import Actor
@@ -80,10 +81,15 @@ def _case_page(request: Request, live: Live, session_id: str, *, status: int = 2
     svc = _console(request)
     full = permitted(live, Action.SESSION_READ)
     case = svc.case(session_id, with_images=full)
-    signals = case_signals(request.app.state.container.signals, case.session.tenant_id,
-                           case.session.id, full=full)
+    c = request.app.state.container
+    signals = case_signals(c.signals, case.session.tenant_id, case.session.id, full=full)
+    # Screening hits (list data, no personal data of the person): a reviewer marks each one.
+    hits = (HitReview(c.db, c.audit, c.clock).for_session(case.session.tenant_id,
+                                                          case.session.id)
+            if permitted(live, Action.REVIEW_DECIDE) else None)
     return page(request, live, "review_case.html", status=status, case=case,
-                full=full, signals=signals, can_decide=permitted(live, Action.REVIEW_DECIDE),
+                full=full, signals=signals, screening_hits=hits,
+                can_decide=permitted(live, Action.REVIEW_DECIDE),
                 can_reveal=permitted(live, Action.PII_REVEAL),
                 revealed=revealed, catalogue=REVIEW_REASONS, now=svc.now(), **ctx)
 

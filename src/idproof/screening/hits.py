@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.service import AuditService
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, NotFound, ValidationFailed
+from idproof.core.ids import new_id
 from idproof.db.engine import Database
+from idproof.screening.matching import Hit
 from idproof.screening.models import ScreeningHit
 
 VERDICTS = ("confirmed", "dismissed")  # a true positive, a false positive
@@ -113,3 +116,28 @@ class HitReview:
                 details={"hit": hit_id, "verdict": verdict, "source": row.source,
                          "entry": row.entry_id, "score": row.score, "note": True}))
         return self.get(tenants, hit_id)
+
+
+def open_step_cases(s: Session, tenant_id: str, session_id: str, hits: Sequence[Hit],
+                    snapshots: Mapping[str, str], audit: AuditService, now: datetime) -> int:
+    """The workflow step's hits as open review cases, in the step's own transaction (one per
+    list entry and session; a case known already stays as it is). How many were new."""
+    new = 0
+    for hit in hits:
+        if s.scalar(select(ScreeningHit.id).where(
+                ScreeningHit.session_id == session_id, ScreeningHit.source == hit.source,
+                ScreeningHit.entry_id == hit.entry_id)) is not None:
+            continue
+        row = ScreeningHit(
+            id=new_id("hit"), tenant_id=tenant_id, session_id=session_id, source=hit.source,
+            entry_id=hit.entry_id, snapshot_id=snapshots.get(hit.source, "unknown"),
+            listed_name=hit.name[:300], score=hit.score, explanation=hit.explanation[:500],
+            origin="step", status="open", created_at=now)
+        s.add(row)
+        audit.record_in(s, AuditEvent(
+            action="screening.hit_found", actor_type="system", tenant_id=tenant_id,
+            target_type="session", target_id=session_id,
+            details={"hit": row.id, "source": hit.source, "entry": hit.entry_id,
+                     "score": hit.score, "origin": "step"}))
+        new += 1
+    return new

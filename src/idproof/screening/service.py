@@ -305,6 +305,11 @@ class ScreeningService:
             active = self._active(s)
         return [self._load(source, sid) for source, sid in sorted(active.items())]
 
+    def active_snapshots(self) -> dict[str, str]:
+        """The snapshot id active now for each list source."""
+        with self._db.read() as s:
+            return dict(self._active(s))
+
     # -- settings ---------------------------------------------------------------------------
 
     def threshold(self, tenant_id: str) -> float:

@@ -16,6 +16,7 @@ from idproof.core.events import StepRecorded
 from idproof.crypto.fields import bind_protection
 from idproof.crypto.protection import DataProtection
 from idproof.db.engine import Database
+from idproof.screening.hits import open_step_cases
 from idproof.screening.service import ScreeningService
 from idproof.verification.decision import StepResult, StepState
 from idproof.verification.lifecycle import Status
@@ -118,6 +119,9 @@ class ScreeningStep:
                                          reasons, {"hit": hit}), actor,
                   {"outcome": result.outcome,
                    "entries": [f"{h.source}:{h.entry_id}" for h in result.hits[:10]]})
+        if result.hits:  # each one a case a reviewer marks a true or a false positive
+            open_step_cases(s, row.tenant_id, row.id, result.hits[:10],
+                            self._screening.active_snapshots(), self._audit, self._clock.now())
         return reasons
 
     def _set(self, s: Session, row: VerificationSession, st: SessionStep, result: StepResult,
