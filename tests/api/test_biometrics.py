@@ -309,7 +309,7 @@ def test_a_selfie_of_a_screen_is_flagged(api, auth, passport_jpeg, photos) -> No
 def test_biometric_uploads_are_parsed_in_memory() -> None:
     import inspect
 
-    from idproof.web.forms import InMemoryMultiPartParser
+    from idproof.http.forms import InMemoryMultiPartParser
     from idproof.web.middleware import EdgeMiddleware
 
     default_limit = inspect.signature(EdgeMiddleware.__init__).parameters["max_upload_bytes"]

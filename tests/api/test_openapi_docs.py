@@ -6,8 +6,8 @@ import re
 
 from fastapi import APIRouter, Depends
 
+from idproof.auth.http import require_scopes
 from idproof.auth.scopes import KNOWN_SCOPES
-from idproof.web.deps import require_scopes
 from idproof.web.openapi import DOCS_CSP, build_openapi
 from idproof.webhooks.schemas import EVENT_TYPES
 

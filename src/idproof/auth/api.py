@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from idproof.audit.events import AuditEvent
+from idproof.auth.http import CurrentPrincipal, client_ip, get_container, request_id
 from idproof.auth.mtls_discovery import MTLS_METADATA, MTLS_METHODS
 from idproof.auth.mtls_request import certificate_for
 from idproof.auth.oauth import OAuthError, OAuthRequest
 from idproof.auth.scopes import KNOWN_SCOPES
-from idproof.web.deps import CurrentPrincipal, client_ip, get_container, request_id
 
 oauth_router = APIRouter(prefix="/oauth", tags=["oauth"])
 discovery_router = APIRouter(tags=["discovery"])

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from idproof.auth.http import get_container, require_scopes
 from idproof.console.analytics import summary
 from idproof.core.principal import Principal
-from idproof.web.deps import get_container, require_scopes
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import get_container, require_scopes
 from idproof.core.errors import NotFound
 from idproof.core.principal import Principal
 from idproof.hosted.branding import BrandingService
 from idproof.hosted.branding_rules import LOGO_MAX_BYTES, BrandingIn, brand_css
-from idproof.web.deps import get_container, require_scopes
 
 router = APIRouter(prefix="/v1/branding", tags=["branding"])
 assets = APIRouter(include_in_schema=False)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, request_id
 from idproof.hosted.flow import Page
 from idproof.hosted.pages import browser_of, nosession, post_guard, render
-from idproof.web.deps import client_ip, request_id
 
 router = APIRouter(include_in_schema=False)
 

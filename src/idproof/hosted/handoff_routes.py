@@ -9,11 +9,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id
 from idproof.core.errors import Conflict
 from idproof.hosted.flow import Page
 from idproof.hosted.flow_page import flow_page
 from idproof.hosted.pages import message, post_guard, render, service, set_cookie
-from idproof.web.deps import client_ip, get_container, request_id
 
 router = APIRouter(include_in_schema=False)
 

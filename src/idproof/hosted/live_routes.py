@@ -9,12 +9,12 @@ from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, request_id
 from idproof.core.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
 from idproof.hosted.pages import browser_of, origin_ok
 from idproof.hosted.service import Browser, HostedService
+from idproof.http.forms import InMemoryFormRoute
 from idproof.security.uploads import MAX_BYTES
-from idproof.web.deps import client_ip, request_id
-from idproof.web.forms import InMemoryFormRoute
 
 MAX_FRAMES = 40
 

@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id
 from idproof.core.errors import IdproofError
 from idproof.hosted.i18n import Translator, negotiate
 from idproof.hosted.service import Browser, HostedService
 from idproof.security.uploads import MAX_BYTES
-from idproof.web.deps import client_ip, get_container, request_id
 
 COOKIE = "idproof_hosted"
 COOKIE_PATH = "/verify"

@@ -17,6 +17,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, request_id
 from idproof.core.errors import IdproofError
 from idproof.hosted import (
     assets,
@@ -44,9 +45,8 @@ from idproof.hosted.pages import (
     upload_reason,
 )
 from idproof.hosted.service import Browser, HostedService
+from idproof.http.forms import InMemoryFormRoute
 from idproof.verification.lifecycle import Status
-from idproof.web.deps import client_ip, request_id
-from idproof.web.forms import InMemoryFormRoute
 
 __all__ = ["COOKIE", "router"]
 

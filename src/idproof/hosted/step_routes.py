@@ -10,13 +10,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, request_id
 from idproof.core.errors import IdproofError
 from idproof.hosted.flow_page import flow_page
 from idproof.hosted.i18n import Translator
 from idproof.hosted.pages import back_to_flow, post_guard, translator
 from idproof.hosted.service import Browser, HostedService
 from idproof.hosted.steps import form_answers
-from idproof.web.deps import client_ip, request_id
 
 router = APIRouter(include_in_schema=False)
 Channel = Literal["email", "phone"]

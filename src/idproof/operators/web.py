@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id
 from idproof.core.ids import random_token
 from idproof.operators.console import ConsoleService, Who, context
 from idproof.operators.policy import Action, Resource, can
 from idproof.operators.sessions import Live
-from idproof.web.deps import client_ip, get_container, request_id
 
 PUBLIC = "public"
 STAGE_MFA = "stage:mfa"

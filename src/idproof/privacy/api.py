@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id, require_scopes
 from idproof.core.principal import Principal
 from idproof.privacy.package import Encryption
 from idproof.privacy.schemas import ErasureReceipt, ExportRequest
 from idproof.verification.service import Actor
-from idproof.web.deps import client_ip, get_container, request_id, require_scopes
 
 router = APIRouter(prefix="/v1/subjects", tags=["privacy"])
 Manage = Annotated[Principal, Depends(require_scopes("privacy.manage"))]

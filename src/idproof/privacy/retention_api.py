@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import get_container, require_scopes
 from idproof.auth.tenants import TenantService
 from idproof.core.principal import Principal
 from idproof.privacy.purge import RetentionService
 from idproof.privacy.retention import DEFAULT, LIMITS, Policy
-from idproof.web.deps import get_container, require_scopes
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
 Manage = Annotated[Principal, Depends(require_scopes("privacy.manage"))]

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id, require_scopes
 from idproof.core.errors import ValidationFailed
 from idproof.core.principal import Principal
 from idproof.screening.countries import alpha2
 from idproof.screening.normalize import MAX_NAME_CHARS, has_control_chars, tokens
-from idproof.web.deps import client_ip, get_container, request_id, require_scopes
 
 router = APIRouter(prefix="/v1/screening", tags=["screening"])
 Search = Annotated[Principal, Depends(require_scopes("screening.search"))]

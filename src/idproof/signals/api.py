@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import get_container, require_scopes
 from idproof.core.principal import Principal
 from idproof.db.tenancy import get_owned
 from idproof.signals.device import DeviceAttributes
@@ -19,7 +20,6 @@ from idproof.signals.rules import Report
 from idproof.signals.service import Assessment
 from idproof.signals.sessions import session_facts
 from idproof.verification.models import VerificationSession
-from idproof.web.deps import get_container, require_scopes
 
 router = APIRouter(tags=["signals"])
 router.include_router(hosted_router)  # POST /verify/s/device, /sdk/device-post.js

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id
 from idproof.core.errors import Conflict, Forbidden, Unauthorized
 from idproof.hosted.pages import browser_of, origin_ok
 from idproof.signals.device import DeviceAttributes
@@ -17,7 +18,6 @@ from idproof.signals.service import Assessment
 from idproof.signals.sessions import session_facts
 from idproof.verification.lifecycle import Status, accepts_captures
 from idproof.verification.models import VerificationSession
-from idproof.web.deps import client_ip, get_container, request_id
 
 router = APIRouter(include_in_schema=False)
 _POST_JS = (Path(__file__).parent / "static" / "device-post.js").read_bytes()

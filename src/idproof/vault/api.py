@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id, require_scopes
 from idproof.core.principal import Principal
 from idproof.vault.service import Caller
 from idproof.vault.tokens import MAX_PURPOSE, TOKEN_PATTERN
-from idproof.web.deps import client_ip, get_container, request_id, require_scopes
 
 router = APIRouter(prefix="/v1/vault", tags=["vault"])
 

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id, require_scopes
 from idproof.core.principal import Principal
+from idproof.http.forms import InMemoryFormRoute
 from idproof.security.uploads import MAX_BYTES as MAX_UPLOAD_BYTES
 from idproof.verification.review import ReviewRequest
 from idproof.verification.schemas import (
@@ -22,8 +24,6 @@ from idproof.verification.schemas import (
     SessionView,
 )
 from idproof.verification.service import Actor
-from idproof.web.deps import client_ip, get_container, request_id, require_scopes
-from idproof.web.forms import InMemoryFormRoute
 
 # Multipart bodies (document images) are parsed in memory, never spooled to disk.
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=InMemoryFormRoute)

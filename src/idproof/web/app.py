@@ -11,7 +11,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from starlette.concurrency import run_in_threadpool
 
 from idproof import __version__
-from idproof.audit.api import router as audit_router
 from idproof.audit.log_checkpoints import periodic_checkpoints
 from idproof.auth.api import discovery_router, me_router, oauth_router
 from idproof.bootstrap import Container
@@ -25,6 +24,7 @@ from idproof.signals.api import router as signals_router
 from idproof.vault.api import router as vault_router
 from idproof.verification.api import router as sessions_router
 from idproof.verification.biometrics.api import router as biometrics_router
+from idproof.web.audit_routes import router as audit_router
 from idproof.web.middleware import BodyTooLarge, EdgeMiddleware, body_too_large_handler
 from idproof.web.openapi import install_docs, install_openapi
 from idproof.web.problems import install_problem_handlers, problem

@@ -17,10 +17,10 @@ from fastapi.routing import APIRoute
 from markupsafe import escape
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from idproof.auth.http import current_principal
 from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.screening.api import ScreeningMatchData
 from idproof.verification.schemas import DecisionView
-from idproof.web.deps import current_principal
 from idproof.webhooks.schemas import EVENT_TYPES, TEST_EVENT
 
 SCHEME = "OAuth2"

@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, request_id
 from idproof.security.uploads import UploadRejected
-from idproof.web.deps import client_ip, request_id
 from idproof.web.problems import problem
 
 if TYPE_CHECKING:

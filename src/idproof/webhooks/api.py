@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id, require_scopes
 from idproof.core.principal import Principal
-from idproof.web.deps import client_ip, get_container, request_id, require_scopes
 from idproof.webhooks.schemas import (
     CreatedEndpoint,
     CreateEndpoint,

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from idproof.auth.http import get_container, require_scopes
 from idproof.core.errors import ValidationFailed
 from idproof.core.principal import Principal
-from idproof.web.deps import get_container, require_scopes
 from idproof.workflows.diff import diff_definitions
 from idproof.workflows.service import VersionInfo, definition_schema
 

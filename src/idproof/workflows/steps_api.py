@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import client_ip, get_container, request_id, require_scopes
 from idproof.core.principal import Principal
 from idproof.verification.service import Actor
-from idproof.web.deps import client_ip, get_container, request_id, require_scopes
 from idproof.workflows.steps.service import ContactSteps
 
 router = APIRouter(prefix="/v1/sessions/{session_id}/steps", tags=["sessions"])

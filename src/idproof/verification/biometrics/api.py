@@ -10,16 +10,16 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from idproof.auth.http import get_container, require_scopes
 from idproof.core.errors import ValidationFailed
 from idproof.core.principal import Principal
+from idproof.http.forms import parse_form_in_memory
 from idproof.security.uploads import MAX_BYTES as MAX_UPLOAD_BYTES
 from idproof.verification.api import actor
 from idproof.verification.biometrics.imaging import FRAME_MAX_BYTES
 from idproof.verification.biometrics.liveness import MAX_FRAMES
 from idproof.verification.biometrics.service import ChallengeView
 from idproof.verification.schemas import SessionView
-from idproof.web.deps import get_container, require_scopes
-from idproof.web.forms import parse_form_in_memory
 
 router = APIRouter(prefix="/v1/sessions", tags=["biometrics"])
 
@@ -30,7 +30,7 @@ _TIMESTAMPS = TypeAdapter(list[int])
 
 
 async def _form(request: Request, max_files: int) -> FormData:
-    # In memory: biometric uploads must never touch the disk (see idproof.web.forms).
+    # In memory: biometric uploads must never touch the disk (see idproof.http.forms).
     form = await parse_form_in_memory(request, max_files=max_files, max_fields=10)
     if form is None:
         raise ValidationFailed("send multipart/form-data", code="invalid_form")

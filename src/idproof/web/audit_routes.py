@@ -10,9 +10,9 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from idproof.auth.http import get_container, require_scopes
 from idproof.core.errors import NotFound, ValidationFailed
 from idproof.core.principal import Principal
-from idproof.web.deps import get_container, require_scopes
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Reader = Annotated[Principal, Depends(require_scopes("audit.read"))]

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the container, the caller's IP, and bearer-token principals by scope."""
+"""The feature routers' request plumbing: the container, the caller's IP, and bearer-token
+principals by scope (FastAPI dependencies; services never import this module)."""
 
 from __future__ import annotations
 

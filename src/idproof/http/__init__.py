@@ -1,0 +1,1 @@
+"""Request plumbing shared by the feature routers (in-memory forms); FastAPI, no feature."""
