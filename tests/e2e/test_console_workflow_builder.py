@@ -184,8 +184,13 @@ def test_build_publish_and_run_both_branches(server: Server, tmp_path: Path) -> 
         finally:
             browser.close()
     # USA: down the review branch, with the review step's reason; DEU: straight to the end
-    assert usa == ("in_review", ["country_review"]), usa
-    assert deu == ("approved", []), deu
+    # Headless Chromium reports navigator.webdriver, and both sessions come from one browser
+    # with two identities: the hosted page's device signal adds `automation_suspected` and
+    # `device_reused` to the reasons (this graph's rules do not act on them).
+    signal_reasons = {"automation_suspected", "device_reused"}
+    assert usa[0] == "in_review" and usa[1][0] == "country_review", usa
+    assert set(usa[1]) - {"country_review"} <= signal_reasons, usa
+    assert deu[0] == "approved" and set(deu[1]) <= signal_reasons, deu
 
 
 def test_the_panel_alone_builds_a_branch_with_the_keyboard(server: Server) -> None:
