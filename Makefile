@@ -38,10 +38,13 @@ test: install-test services
 	$(BIN)/lint-imports --no-cache
 	set -a; . ./.cache/test-services.env; set +a; $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
+# ruff, mypy (strict for core, crypto, audit, verification.document) and the layer contracts.
 lint: install-test
 	$(BIN)/ruff check $(wildcard src tests bench tools)
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
-# mypy over src/idproof (strict for core, crypto, audit, verification.document).
+# mypy over src/idproof and the layer contracts only.
 typecheck: install-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
