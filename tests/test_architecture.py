@@ -403,3 +403,15 @@ def test_the_surface_check_sees_an_internal_import() -> None:
         ("verification", "session_core")}
     assert foreign_imports("console", "from idproof.verification import models\n") == {
         ("verification", "models")}
+
+
+# -- test modules --------------------------------------------------------------------------------
+
+def test_test_modules_have_unique_names() -> None:
+    """tests/ holds no packages (rootdir imports): two test files with one basename make pytest
+    refuse the second ("import file mismatch") and its tests never run."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, list[str]] = {}
+    for path in tests.rglob("test_*.py"):
+        seen.setdefault(path.name, []).append(path.relative_to(tests).as_posix())
+    assert not {k: v for k, v in seen.items() if len(v) > 1}
