@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from idproof.auth.scopes import parse_scopes
 from idproof.auth.secret_hashing import SecretHasher
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import Conflict, NotFound, ValidationFailed
-from idproof.core.ids import new_id
+from idproof.core.ids import new_id, random_token
 from idproof.db.engine import Database
 from idproof.security.client_ip import validate_cidrs
 
@@ -32,7 +31,7 @@ MAX_GRACE = timedelta(days=30)
 
 def new_client_secret() -> str:
     """256 random bits, prefixed so secret scanners can recognise a leaked idproof secret."""
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+    return SECRET_PREFIX + random_token(32)
 
 
 @dataclass(frozen=True, slots=True)

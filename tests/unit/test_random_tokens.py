@@ -1,0 +1,30 @@
+"""Random secrets hold letters and digits only, so no firewall rule reads them as an attack."""
+
+from __future__ import annotations
+
+import re
+
+from idproof.auth.clients import SECRET_PREFIX, new_client_secret
+from idproof.core.ids import random_token
+
+
+def test_random_tokens_are_alphanumeric_with_fixed_length() -> None:
+    tokens = [random_token(32) for _ in range(2000)]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{43}", t) for t in tokens)
+    assert len(set(tokens)) == len(tokens)
+    assert {len(random_token(n)) for n in (12, 18, 24)} == {17, 25, 33}
+
+
+def test_token_alphabet_is_fully_used() -> None:
+    # A biased or truncated encoder would leave characters unused over 2,000 tokens.
+    seen = set("".join(random_token(32) for _ in range(2000)))
+    assert len(seen) == 62
+
+
+def test_client_secrets_never_hold_sql_comment_or_dash_runs() -> None:
+    for _ in range(3000):
+        secret = new_client_secret()
+        body = secret.removeprefix(SECRET_PREFIX)
+        assert secret.startswith(SECRET_PREFIX)
+        assert re.fullmatch(r"[A-Za-z0-9]{43}", body)
+        assert "--" not in secret
