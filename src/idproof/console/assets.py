@@ -1,4 +1,4 @@
-"""The console's own static files: vendored uPlot and Drawflow, and our scripts for them."""
+"""The console's own static files: vendored uPlot and Drawflow, and our own scripts."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ STATIC = {"uPlot.iife.min.js": "application/javascript; charset=utf-8",
           "drawflow.min.css": "text/css; charset=utf-8",
           "drawflow.LICENSE.txt": "text/plain; charset=utf-8",
           "workflow_builder.js": "application/javascript; charset=utf-8",
-          "workflow_builder.css": "text/css; charset=utf-8"}
+          "workflow_builder.css": "text/css; charset=utf-8",
+          "audit_proofs.js": "application/javascript; charset=utf-8"}
 
 
 @route("GET", "/console/static/{name}", PUBLIC)

@@ -7,12 +7,15 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from idproof.audit.events import AuditEvent
 from idproof.console.audit_view import (
+    PAGE_SIZE,
     AuditFilters,
     ProofCheck,
+    browser_proofs,
     check_consistency,
     check_inclusion,
     checkpoints,
@@ -20,8 +23,8 @@ from idproof.console.audit_view import (
     event_query,
     export_lines,
 )
-from idproof.console.web import console_of, op_of, page, period, role_may, tenant_ids
-from idproof.core.errors import IdproofError
+from idproof.console.web import console_of, op_of, page, period, permitted, role_may, tenant_ids
+from idproof.core.errors import IdproofError, ValidationFailed
 from idproof.operators.policy import Action
 from idproof.operators.router import HEADERS, _who, message, route, signed_in
 from idproof.operators.sessions import Live
@@ -64,7 +67,8 @@ def _log_page(request: Request, live: Live, raw: dict[str, str], before: int | N
         return page(request, live, "audit.html", status=422, events=[], next_before=None,
                     filters=raw, query=query, error="A filter is not valid.", check=check)
     return page(request, live, "audit.html", status=status, events=events, next_before=nxt,
-                filters=raw, query=query, check=check)
+                filters=raw, query=query, check=check,
+                browser_check=permitted(live, Action.PROOFS_READ))
 
 
 @route("GET", "/console/audit", Action.AUDIT_READ)
@@ -93,6 +97,33 @@ def audit_verify(request: Request,
         return message("Not found", "There is no such audit event.", status=404,
                        link="/console/audit", link_text="Audit log")
     return _log_page(request, live, raw, None, check=check)
+
+
+class ProofsQuery(BaseModel):
+    """The shown events' indexes (one page at most), from `?indexes=12,11,10`."""
+
+    model_config = ConfigDict(extra="forbid")
+    indexes: list[Annotated[int, Field(ge=0, le=_MAX_INDEX)]] = Field(
+        min_length=1, max_length=PAGE_SIZE)
+
+
+@route("GET", "/console/audit/proofs", Action.PROOFS_READ)
+def audit_proofs(request: Request,
+                 live: Annotated[Live, Depends(role_may(Action.PROOFS_READ))],
+                 indexes: Annotated[str, Query(max_length=PAGE_SIZE * 20)] = ""
+                 ) -> Response:
+    """JSON for the page's script: the latest signed checkpoint, the log's verifier keys and
+    each shown event's recomputed leaf hash and inclusion proof, checked in the browser."""
+    try:
+        wanted = ProofsQuery.model_validate({"indexes": indexes.split(",")}).indexes
+    except ValidationError:
+        raise ValidationFailed(f"indexes: 1 to {PAGE_SIZE} event indexes, comma-separated",
+                               code="invalid_indexes") from None
+    c = request.app.state.container
+    with c.db.read() as s:
+        body = browser_proofs(c.audit_log, s, wanted, _scope(request, live, ""))
+    return JSONResponse(body, headers={**HEADERS,
+                                       "Cross-Origin-Resource-Policy": "same-origin"})
 
 
 @route("GET", "/console/audit/checkpoints", Action.PROOFS_READ)

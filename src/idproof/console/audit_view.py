@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,9 +15,16 @@ from sqlalchemy.orm import Session
 from idproof.audit.checkpoint import CheckpointError, NoteVerifier, open_checkpoint
 from idproof.audit.leaf import event_leaf_hash, leaf_fields
 from idproof.audit.log import AuditLog, event_json
-from idproof.audit.merkle import ProofError, verify_consistency, verify_inclusion
+from idproof.audit.merkle import (
+    NodeStoreError,
+    ProofError,
+    inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
 from idproof.audit.models import AuditCheckpoint, AuditEventRow
-from idproof.core.errors import IdproofError, ValidationFailed
+from idproof.audit.store import DbNodeReader
+from idproof.core.errors import IdproofError, NotFound, ValidationFailed
 
 PAGE_SIZE = 50
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
@@ -160,3 +167,40 @@ def checkpoints(log: AuditLog, s: Session, limit: int = 100) -> list[CheckpointR
                      .limit(limit))
     return [CheckpointRow(r.size, base64.b64encode(r.root).decode(), r.created_at,
                           _opened(r.note, verifiers) is not None, r.note) for r in rows]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def browser_proofs(log: AuditLog, s: Session, indexes: Sequence[int],
+                   tenants: Collection[str] | None) -> dict[str, Any]:
+    """What the audit page's script needs to check the shown events itself, with WebCrypto.
+
+    The latest checkpoint goes as the signed note it is stored as (the script reads the tree
+    size and root from the signed text only, never from a field beside it), with every verifier
+    key the log has signed with. Each event covered by it gets its leaf hash recomputed here
+    from its stored fields (so an edited row fails in the browser) and its inclusion proof.
+    Hashes and indexes only: no event field, so no personal data.
+    """
+    wanted = sorted(set(indexes), reverse=True)
+    rows = {r.idx: r for r in s.scalars(select(AuditEventRow)
+                                         .where(AuditEventRow.idx.in_(wanted)))}
+    if any(i not in rows or (tenants is not None and rows[i].tenant_id not in tenants)
+           for i in wanted):
+        # Another tenant's event, a system event and no event at all look the same.
+        raise NotFound("no such audit event", code="event_not_found")
+    cp = s.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1))
+    size = cp.size if cp is not None else 0
+    reader = DbNodeReader(s)
+    events: list[dict[str, Any]] = []
+    for i in (i for i in wanted if i < size):
+        try:
+            path = inclusion_proof(i, size, reader)
+        except NodeStoreError:
+            continue  # the page says no proof was served: the store is behind or damaged
+        events.append({"index": i, "leaf_hash": _b64(event_leaf_hash(leaf_fields(rows[i]))),
+                       "proof": [_b64(h) for h in path]})
+    return {"checkpoint": cp.note if cp is not None else None,
+            "keys": [str(v) for v in log.verifiers()], "events": events,
+            "pending": [i for i in wanted if i >= size]}
