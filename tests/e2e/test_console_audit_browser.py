@@ -281,3 +281,27 @@ def test_the_page_opens_checkpoints_as_the_server_signs_them(server: Server,
     assert results.pop("genuine") == expected
     assert results.pop("cosigned by an unknown key") == expected
     assert all(str(r).startswith("fail: ") for r in results.values()), results
+
+
+def test_without_javascript_the_server_side_verify_remains(server: Server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    c = server.container
+    c.clients.create("demo", "identity.verify", actor="opr_alice")
+    owner = c.operators.create("owner@example.com", "owner", None)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            *ARGS, "--host-resolver-rules=MAP localhost 127.0.0.1"])
+        try:
+            p = browser.new_context(java_script_enabled=False).new_page()
+            p.set_default_timeout(30_000)
+            _enrol(p, owner.enrollment_url)  # TOTP enrolment is plain forms
+            c.audit_log.checkpoint()
+            p.goto(server.url + "/console/audit?action=client.created")
+            assert p.locator(".browser-mark").count() == 1
+            assert p.locator(".browser-mark").inner_text() == ""  # nothing claimed
+            p.get_by_role("link", name="Verify").first.click()
+            p.wait_for_selector(".proof-check")
+            assert p.locator(".proof-check h2").inner_text() == "\u2713 Verified"
+        finally:
+            browser.close()
