@@ -204,12 +204,17 @@
   }
   function reason(err) { return err instanceof Fail ? err.message : "the check could not run"; }
 
-  function summary(cp, t) {
+  function summary(status, cp, t) {
     var root = btoa(String.fromCharCode.apply(null, Array.from(cp.root)));
-    return "Checked in your browser (WebCrypto): the checkpoint of " + cp.size + " events, root " +
-      root + ", is signed by " + cp.key + " (compare this key with the one published out of " +
-      "band). " + t.ok + " shown events verified, " + t.failed + " failed, " + t.pending +
-      " not yet in a signed checkpoint.";
+    var key = document.createElement("code");
+    key.className = "otpauth";  // breaks anywhere: the key string is long
+    key.textContent = cp.key;
+    status.textContent = "Checked in your browser (WebCrypto): the checkpoint of " + cp.size +
+      " events, root " + root + ", is signed by ";
+    status.appendChild(key);
+    status.appendChild(document.createTextNode(" (compare this key with the one published " +
+      "out of band). " + t.ok + " shown events verified, " + t.failed + " failed, " +
+      t.pending + " not yet in a signed checkpoint."));
   }
 
   async function run(table) {
@@ -245,7 +250,7 @@
     }
     try {
       var result = await checkRows(rows, data);
-      status.textContent = summary(result.cp, result.tally);
+      summary(status, result.cp, result.tally);
     } catch (err) {
       rows.forEach(function (r) { mark(r, "failed", "failed in your browser: " + reason(err)); });
       status.textContent = "Failed in your browser: " + reason(err) + ".";
