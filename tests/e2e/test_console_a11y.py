@@ -72,6 +72,7 @@ def test_every_console_page_is_accessible(server: Server) -> None:
     owner = server.container.operators.create("owner@example.com", "owner", None)
     axe = Axe()
     found: dict[str, list[str]] = {}
+    too_wide: dict[str, int] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
             *ARGS, "--host-resolver-rules=MAP localhost 127.0.0.1"])
@@ -88,6 +89,10 @@ def test_every_console_page_is_accessible(server: Server) -> None:
                 page.goto(server.url + path)
                 page.wait_for_selector("h1")
                 found[name] = _serious(axe, page)
+                # usable on a tablet: nothing runs past the 1024 px viewport
+                width = page.evaluate("document.documentElement.scrollWidth")
+                if width > 1024:
+                    too_wide[name] = width
 
             for name, path in [("home", "/console/"), ("account", "/console/account"),
                                ("review", "/console/review"), ("case", f"/console/review/{sid}"),
@@ -162,6 +167,7 @@ def test_every_console_page_is_accessible(server: Server) -> None:
             browser.close()
     assert {k: v for k, v in found.items() if v} == {}, found
     assert len(found) == 23
+    assert too_wide == {}, too_wide
 
 
 def test_a_role_without_a_page_gets_403_and_no_data(server: Server) -> None:

@@ -95,6 +95,8 @@ def test_every_shown_event_is_verified_in_the_browser_and_an_edit_fails(
     assert c.audit_log.public_key() in summary
     assert f"{len(marks)} shown events verified, 0 failed" in summary
     assert page.problems == [], page.problems  # no script error, no CSP refusal
+    # the 8-column table fits the 1024 px tablet viewport (long ids wrap, no sideways scroll)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     found = _serious(Axe(), page)
     assert found == [], found
 
