@@ -112,8 +112,8 @@ class SessionReview(SessionCore):
             actor_id=actor.client_id, tenant_id=actor.tenant_id, ip=actor.ip,
             request_id=actor.request_id, target_type="tenant", target_id=actor.tenant_id,
             details={"countries": list(new.countries), "document_types": list(new.types),
-                     "before": {"countries": list(before.countries),
-                                "document_types": list(before.types)}}))
+                     "countries_before": list(before.countries),
+                     "document_types_before": list(before.types)}))
 
     @staticmethod
     def version_of(row: VerificationSession) -> str:
