@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.core.errors import ValidationFailed
+from idproof.verification.document.accepted import DOCUMENT_TYPES
 from idproof.webhooks.schemas import SUBSCRIBABLE
 
 # Repeated fields (checkboxes) arrive as lists; the others as one string.
-_LISTS = {"scopes", "event_types"}
+_LISTS = {"scopes", "event_types", "document_types"}
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -92,6 +93,11 @@ class SettingsForm(_Form):
     extracted_fields_days: int = Field(ge=30, le=3650)
     unsuccessful_days: int = Field(ge=1, le=3650)
     face_templates_hours: int = Field(ge=0, le=30 * 24)
+    # Accepted issuing countries (codes separated by spaces or commas) and document types
+    # (ticked boxes); empty: every one. Checked against the catalogues when saved.
+    countries: str = Field("", max_length=2000)
+    document_types: list[str] = Field(default_factory=list,
+                                      max_length=len(DOCUMENT_TYPES))
 
 
 class Empty(_Form):

@@ -1,40 +1,51 @@
-"""Console tenant settings: retention, review SLA and four-eyes, validated, versioned, audited."""
+"""Console tenant settings: retention, review SLA and four-eyes, accepted documents,
+validated, versioned (compare-and-set in one transaction) and audited."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from idproof.auth.models import Tenant
 from idproof.console.forms import SettingsForm, failure_text, parse_form, version_of
+from idproof.console.tenant_settings import current, save
 from idproof.console.web import chosen_tenant, page, role_may
-from idproof.core.errors import IdproofError
+from idproof.core.errors import Conflict, IdproofError
 from idproof.operators.policy import Action
 from idproof.operators.router import _who, route
 from idproof.operators.sessions import Live
 from idproof.privacy.retention import LIMITS
+from idproof.verification.document.accepted import DOCUMENT_TYPES
 from idproof.verification.service import Actor
 
 SETTINGS = Action.TENANT_SETTINGS
+CONFLICT = ("Someone changed these settings since you opened the page. Nothing was saved; "
+            "the current values are shown.")
 
 
-def current(request: Request, tenant: Tenant) -> dict[str, Any]:
-    c = request.app.state.container
-    review = c.sessions.review_settings(tenant.id)
-    return {**c.retention.policy(tenant.id).as_dict(), "sla_hours": review.sla_hours,
-            "four_eyes": bool(review.four_eyes)}
+def _failure(exc: IdproofError) -> str:
+    """What the page says of a refused save (unknown codes are shown: codes, not data)."""
+    unknown = ", ".join((getattr(exc, "extra", None) or {}).get("unknown", []))
+    texts = {
+        "unknown_country": f"unknown issuing country code ({unknown}). Use ISO 3166-1 alpha-3 "
+                           "codes, as in a passport's machine-readable zone (DEU, FRA, USA).",
+        "unknown_document_type": f"unknown document type ({unknown}).",
+        "invalid_retention": "a value is outside its allowed range.",
+        "invalid_sla": "a value is outside its allowed range.",
+    }
+    return "Nothing was saved: " + texts[exc.code] if exc.code in texts else \
+        "Nothing was saved. " + failure_text(exc, {})
 
 
 def _page(request: Request, live: Live, tenant: str, *, status: int = 200,
-          shown: dict[str, Any] | None = None, **ctx: Any) -> HTMLResponse:
+          **ctx: Any) -> HTMLResponse:
     chosen, tenants = chosen_tenant(request, live, tenant)
-    values = current(request, chosen)
+    values = current(request.app.state.container, chosen.id)
     return page(request, live, "settings.html", status=status, tenant=chosen,
-                tenants=tenants, values=shown or values, version=version_of(values),
-                limits=LIMITS, **ctx)
+                tenants=tenants, values=values, version=version_of(values),
+                limits=LIMITS, document_types=DOCUMENT_TYPES, **ctx)
 
 
 @route("GET", "/console/settings", SETTINGS)
@@ -47,28 +58,14 @@ def settings_page(request: Request, live: Annotated[Live, Depends(role_may(SETTI
 async def settings_save(request: Request, live: Annotated[Live, Depends(role_may(SETTINGS))],
                         tenant: str = "") -> Response:
     chosen, _ = chosen_tenant(request, live, tenant[:64])
-    c = request.app.state.container
+    who = _who(request)
+    actor = Actor(tenant_id=chosen.id, client_id=live.operator_id, ip=who.ip,
+                  request_id=who.request_id, actor_type="operator")
     try:
         body = parse_form(SettingsForm, await request.form())
+        await run_in_threadpool(save, request.app.state.container, chosen, body, actor)
+    except Conflict:
+        return _page(request, live, chosen.name, status=409, error=CONFLICT)
     except IdproofError as exc:
-        return _page(request, live, chosen.name, status=422,
-                     error="Nothing was saved. " + failure_text(exc, {}))
-    before = current(request, chosen)
-    if not hmac.compare_digest(body.version, version_of(before)):
-        return _page(request, live, chosen.name, status=409,
-                     error="Someone changed these settings since you opened the page. "
-                           "Nothing was saved; the current values are shown.")
-    retention = {k: getattr(body, k) for k in LIMITS}
-    who = _who(request)
-    try:
-        if retention != {k: before[k] for k in LIMITS}:
-            c.retention.set_policy(chosen.name, retention, actor=live.operator_id)
-        if (body.sla_hours, body.four_eyes) != (before["sla_hours"], before["four_eyes"]):
-            c.sessions.set_review_settings(
-                Actor(tenant_id=chosen.id, client_id=live.operator_id, ip=who.ip,
-                      request_id=who.request_id, actor_type="operator"),
-                sla_hours=body.sla_hours, four_eyes=body.four_eyes)
-    except IdproofError:
-        return _page(request, live, chosen.name, status=422,
-                     error="Nothing was saved: a value is outside its allowed range.")
+        return _page(request, live, chosen.name, status=422, error=_failure(exc))
     return _page(request, live, chosen.name, notice="Settings saved.")

@@ -73,9 +73,10 @@ async def flow_page(request: Request, svc: HostedService, browser: Browser, cook
     """`watching`: another device took over; until the end this browser only follows."""
     page = state.page
     t = translator(request, state.locale)
-    policy = state.workflow.document
-    countries = country_options(t.locale, tuple(policy.types),
-                                tuple(sorted(policy.countries)) if policy.countries else None)
+    policy, accepted = state.workflow.document, state.accepted
+    # The workflow's document types and countries, narrowed to those the tenant accepts.
+    doc_types = accepted.narrow_types(policy.types)
+    countries = country_options(t.locale, doc_types, accepted.narrow_countries(policy.countries))
     template = TEMPLATES[page.name]
     current = page.name
     if watching and page.name not in {"done", "ended"}:
@@ -94,7 +95,7 @@ async def flow_page(request: Request, svc: HostedService, browser: Browser, cook
         csrf=svc.csrf_token(cookie), origins_attr=" ".join(state.origins),
         consent_version=tenant_text[0] if tenant_text else CONSENT_VERSION,
         tenant_consent=tenant_text[1] if tenant_text else None, brand=brand,
-        doc_types=policy.types,
+        doc_types=doc_types, any_country=not accepted.countries,
         back_types=policy.back_required_for, countries=countries,
         chosen_type=browser.document_type, error=error, retry=retry,
         retry_advice=retry_advice, callback=_callback(state), watching=watching,

@@ -36,6 +36,7 @@ SOURCE: dict[str, str] = {
     "document.type": "Document type",
     "document.country": "Issuing country",
     "document.any_country": "Other / not listed",
+    "document.choose_country": "Choose the issuing country",
     "document.front": "Front of the document",
     "document.back": "Back of the document",
     "document.back_hint": "Needed for identity cards, driving licences and residence permits.",
@@ -158,6 +159,8 @@ SOURCE: dict[str, str] = {
     "reason.mrz_checksum_failed": "the document's machine-readable zone is not valid",
     "reason.country_not_allowed": "documents from this country are not accepted",
     "reason.document_type_not_allowed": "this type of document is not accepted",
+    "reason.document_not_accepted": (
+        "this service does not accept this document (its type or issuing country)"),
     "reason.face_mismatch": "the face does not match the document",
     "reason.no_face": "no face was found in the photo",
     "reason.multiple_faces": "more than one face is in the photo",
@@ -183,6 +186,8 @@ SOURCE: dict[str, str] = {
     "advice.underage": "This service is only for people above its minimum age.",
     "advice.country_not_allowed": "Use a document from another country, if you have one.",
     "advice.document_type_not_allowed": "Use one of the document types offered in the list.",
+    "advice.document_not_accepted": (
+        "Use another identity document that this service accepts, if you have one."),
     "advice.front_back_mismatch": "Photograph both sides of the same document.",
     "advice.duplicate_document": (
         "If you have already verified with this document, contact the service that sent you here."),

@@ -43,7 +43,8 @@ from idproof.hosted.models import BrowserSession, ConsentRecord
 from idproof.hosted.privacy_hooks import ConsentKeeper, PrivacyHooks
 from idproof.hosted.steps import HostedSteps, page_steps
 from idproof.verification.captures import CaptureService
-from idproof.verification.decision import StepState
+from idproof.verification.decision import HARD_DECLINES, StepState
+from idproof.verification.document.accepted import EVERYTHING, AcceptedDocuments
 from idproof.verification.lifecycle import Status
 from idproof.verification.links import LinkSigner
 from idproof.verification.models import SessionStep, VerificationSession
@@ -75,6 +76,8 @@ class FlowState:
     callback_url: str | None
     origins: tuple[str, ...]
     reasons: tuple[str, ...]
+    # The tenant's accepted issuing countries and document types (the document page's lists).
+    accepted: AcceptedDocuments = EVERYTHING
 
 
 class HostedService:
@@ -167,6 +170,7 @@ class HostedService:
             consented = s.scalar(select(ConsentRecord.id).where(
                 ConsentRecord.session_id == row.id)) is not None
             workflow = self._sessions.workflow_of(row)
+            accepted = self._sessions.accepted_documents(row.tenant_id, s)
             outcomes = {st.step: Outcome(st.state, tuple(st.reasons or ()), dict(st.facts or {}))
                         for st in s.scalars(select(SessionStep).where(
                             SessionStep.session_id == row.id))}
@@ -181,7 +185,7 @@ class HostedService:
             reasons = tuple(self._sessions.decision(browser.tenant_id, view.id).reasons)
         client = self._clients.get(client_id) if client_id else None
         origins = client.allowed_origins if client is not None else ()
-        return FlowState(view, workflow, page, locale, callback, origins, reasons)
+        return FlowState(view, workflow, page, locale, callback, origins, reasons, accepted)
 
     def origins(self, browser: Browser) -> tuple[str, ...]:
         """The web origins registered for the session's client (who may frame the pages)."""
@@ -262,12 +266,14 @@ class HostedService:
                          country: str | None, front: bytes, back: bytes | None) -> None:
         self._require_consent(browser)
         state = self.state(browser)
-        policy = state.workflow.document
-        if document_type not in policy.types:
+        policy, accepted = state.workflow.document, state.accepted
+        # The workflow's lists and the tenant's: what the page offered (the job checks the
+        # document itself whatever was chosen here).
+        if document_type not in policy.types or not accepted.allows_type(document_type):
             raise ValidationFailed("this document type is not accepted",
                                    code="document_type_not_allowed")
-        if country is not None and policy.countries is not None \
-                and country not in policy.countries:
+        if country is not None and (not accepted.allows_country(country) or (
+                policy.countries is not None and country not in policy.countries)):
             raise ValidationFailed("documents from this country are not accepted",
                                    code="country_not_allowed")
         if not front:
@@ -325,7 +331,7 @@ class HostedService:
                 Status.NOT_STARTED.value, Status.IN_PROGRESS.value}:
             steps = [StepInfo(st.step, st.state, tuple(st.reasons), st.attempts)
                      for st in state.view.steps]
-            decisive = early_stop(steps, state.workflow.rules.decline,
+            decisive = early_stop(steps, (*state.workflow.rules.decline, *HARD_DECLINES),
                                   state.workflow.rules.review)
             if decisive:
                 self._stop_early(browser, actor, decisive)

@@ -74,9 +74,12 @@ class RetentionService:
         self._ip_keep = ip_keep
 
     # -- settings --------------------------------------------------------------------------
-    def policy(self, tenant_id: str) -> Policy:
-        with self._db.read() as s:
+    def policy(self, tenant_id: str, s: Session | None = None) -> Policy:
+        """A tenant's policy, read in `s` when given (the console's settings transaction)."""
+        if s is not None:
             return self._policy(s, tenant_id)
+        with self._db.read() as rs:
+            return self._policy(rs, tenant_id)
 
     @staticmethod
     def _policy(s: Session, tenant_id: str) -> Policy:
@@ -94,32 +97,37 @@ class RetentionService:
         return self.policy(tenant_id).raw_images_hours * 3600
 
     def set_policy(self, tenant_name: str, changes: dict[str, int], *,
-                   actor: str = "cli", actor_type: str = "operator") -> Policy:
-        with self._db.session() as s:
-            tenant = s.scalar(select(Tenant).where(Tenant.name == tenant_name)
-                              .with_for_update())
-            if tenant is None:
-                raise NotFound("no such tenant", code="tenant_not_found")
-            before = self._policy(s, tenant.id)
-            unknown = set(changes) - set(before.as_dict())
-            if unknown:
-                raise ValidationFailed(f"unknown setting {sorted(unknown)[0]}",
-                                       code="invalid_retention")
-            after = validated(replace(before, **changes))
-            row = s.get(RetentionPolicy, tenant.id)
-            if row is None:
-                row = RetentionPolicy(tenant_id=tenant.id)
-                s.add(row)
-            row.extracted_fields_days = after.extracted_fields_days
-            row.unsuccessful_days = after.unsuccessful_days
-            row.face_templates_hours = after.face_templates_hours
-            row.updated_at = self._clock.now()
-            tenant.image_retention_seconds = after.raw_images_hours * 3600
-            self._audit.record_in(s, AuditEvent(
-                action="privacy.retention_changed", actor_type=actor_type, actor_id=actor,
-                tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
-                details={**after.as_dict(), "before": [f"{k}={v}" for k, v in
-                                                       before.as_dict().items()]}))
+                   actor: str = "cli", actor_type: str = "operator",
+                   s: Session | None = None) -> Policy:
+        """Change a tenant's policy, in `s` when given (the console saves every tenant
+        setting in one transaction), else in a transaction of its own."""
+        if s is None:
+            with self._db.session() as ws:
+                return self.set_policy(tenant_name, changes, actor=actor,
+                                       actor_type=actor_type, s=ws)
+        tenant = s.scalar(select(Tenant).where(Tenant.name == tenant_name).with_for_update())
+        if tenant is None:
+            raise NotFound("no such tenant", code="tenant_not_found")
+        before = self._policy(s, tenant.id)
+        unknown = set(changes) - set(before.as_dict())
+        if unknown:
+            raise ValidationFailed(f"unknown setting {sorted(unknown)[0]}",
+                                   code="invalid_retention")
+        after = validated(replace(before, **changes))
+        row = s.get(RetentionPolicy, tenant.id)
+        if row is None:
+            row = RetentionPolicy(tenant_id=tenant.id)
+            s.add(row)
+        row.extracted_fields_days = after.extracted_fields_days
+        row.unsuccessful_days = after.unsuccessful_days
+        row.face_templates_hours = after.face_templates_hours
+        row.updated_at = self._clock.now()
+        tenant.image_retention_seconds = after.raw_images_hours * 3600
+        self._audit.record_in(s, AuditEvent(
+            action="privacy.retention_changed", actor_type=actor_type, actor_id=actor,
+            tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
+            details={**after.as_dict(), "before": [f"{k}={v}" for k, v in
+                                                   before.as_dict().items()]}))
         return after
 
     # -- legal holds -----------------------------------------------------------------------

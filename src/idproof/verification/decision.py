@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from idproof.verification.document.accepted import NOT_ACCEPTED
 from idproof.verification.lifecycle import Status
 from idproof.workflows.catalog import Workflow
 from idproof.workflows.flow import (
@@ -20,6 +21,10 @@ from idproof.workflows.flow import (
     pending_steps,
     walk,
 )
+
+# Reasons that decline a session whatever its workflow's rules say: the tenant does not
+# accept the document, so neither more captures nor a reviewer could make it acceptable.
+HARD_DECLINES = frozenset({NOT_ACCEPTED})
 
 
 class StepState(StrEnum):
@@ -50,11 +55,21 @@ class Decision:
     checks: dict[str, bool | None]
 
 
+def hard_declines(results: Mapping[str, StepResult]) -> tuple[str, ...]:
+    """The hard-decline reasons of steps that failed (each once, in step order)."""
+    found = [r for res in results.values() if res.state == StepState.FAILED
+             for r in res.reasons if r in HARD_DECLINES]
+    return tuple(dict.fromkeys(found))
+
+
 def incomplete_steps(workflow: Workflow, results: Mapping[str, StepResult]) -> list[str]:
-    """Steps that hold a submit back: nothing captured yet, or a retake asked for.
+    """Steps that hold a submit back: nothing captured yet, or a retake asked for; none
+    once a step failed for a hard decline (nothing left could change the outcome).
 
     A step still `processing` does not: its job owes a result, and the sweep makes sure it
     comes (re-queued when lost, failed with `processing_timeout` past the job timeout)."""
+    if hard_declines(results):
+        return []
     if workflow.flow is not None:  # only the steps on the path the outcomes so far take
         return pending_steps(compiled(workflow.flow), outcomes(results))
     return [s for s in workflow.steps if s not in results
@@ -71,7 +86,10 @@ _STATUS = {"approve": Status.APPROVED, "decline": Status.DECLINED, "review": Sta
 def ready(workflow: Workflow, results: Mapping[str, StepResult],
           signals: Mapping[str, Any] | None = None) -> bool:
     """Every step the session needs has a final result: all of them for a built-in; those
-    on the path taken for a graph (its transitions may read `signals`)."""
+    on the path taken for a graph (its transitions may read `signals`). A hard decline
+    decides at once, once no step is still being read."""
+    if hard_declines(results):
+        return not any(r.state == StepState.PROCESSING for r in results.values())
     if workflow.flow is None:
         return all(r.complete for r in results.values()) and len(results) >= len(
             workflow.steps)
@@ -86,9 +104,13 @@ def decide(workflow: Workflow, results: Mapping[str, StepResult],
     """Declined if any reason is a decline rule, in review if any is a review rule or
     unknown, approved only when every step passed with no reason at all. A graph workflow
     is decided by its CEL rules (`workflows.flow.decide_flow`), which may read the fraud
-    signals' values (`signals.*`)."""
+    signals' values (`signals.*`). A hard decline (`HARD_DECLINES`) declines either way."""
+    hard = hard_declines(results)
     if workflow.flow is not None:
         fd = decide_flow(compiled(workflow.flow), outcomes(results), signals)
+        if hard:
+            return _checks(workflow, results, Status.DECLINED,
+                           tuple(dict.fromkeys((*hard, *fd.reasons))))
         return _checks(workflow, results, _STATUS[fd.outcome or "review"], fd.reasons)
     reasons: list[str] = []
     for step in workflow.steps:
@@ -98,7 +120,7 @@ def decide(workflow: Workflow, results: Mapping[str, StepResult],
             continue
         reasons.extend(result.reasons)
     ordered = tuple(dict.fromkeys(reasons))
-    if any(r in workflow.rules.decline for r in ordered):
+    if hard or any(r in workflow.rules.decline for r in ordered):
         status = Status.DECLINED
     elif ordered or any(results[s].state != StepState.PASSED for s in workflow.steps):
         status = Status.IN_REVIEW  # unknown or review reasons: a human looks

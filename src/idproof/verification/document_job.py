@@ -196,4 +196,5 @@ class DocumentJob:
             SessionDocument.document_index == index,
             SessionDocument.session_id != row.id).limit(1)) is not None
         today: date = self._clock.now().date()
-        return check_document(doc, workflow, today, duplicate=duplicate)
+        return check_document(doc, workflow, today, duplicate=duplicate,
+                              accepted=self._sessions.accepted_documents(row.tenant_id, s))

@@ -181,3 +181,17 @@ class ReviewProposal(Base):
     # confirmed (a second reviewer agreed) or superseded (another decision was taken)
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AcceptedDocumentsRow(Base):
+    """A tenant's accepted issuing countries and document types (empty lists: every one).
+    A tenant without a row accepts every document the workflow offers."""
+
+    __tablename__ = "tenant_accepted_documents"
+
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # ISO 3166-1 alpha-3 (and ICAO) codes, sorted.
+    countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Document types as the reader names them (passport, id_card, ...).
+    document_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,8 +13,10 @@ from idproof.core.errors import Conflict, ValidationFailed
 from idproof.core.ids import new_id
 from idproof.verification.actor import Actor
 from idproof.verification.decision import StepState
+from idproof.verification.document.accepted import EVERYTHING, AcceptedDocuments
 from idproof.verification.lifecycle import Status, transition
 from idproof.verification.models import (
+    AcceptedDocumentsRow,
     ReviewProposal,
     ReviewSettings,
     SessionDocument,
@@ -60,23 +62,58 @@ class SessionReview(SessionCore):
         return found
 
 
-    def set_review_settings(self, actor: Actor, *, sla_hours: int, four_eyes: bool) -> None:
+    def set_review_settings(self, actor: Actor, *, sla_hours: int, four_eyes: bool,
+                            s: Session | None = None) -> None:
+        """Set a tenant's review rules, in `s` when given (the console saves every tenant
+        setting in one transaction), else in a transaction of its own."""
         if not 1 <= sla_hours <= 24 * 30:
             raise ValidationFailed("the SLA is 1 hour to 30 days", code="invalid_sla")
-        with self._db.session() as s:
-            row = s.get(ReviewSettings, actor.tenant_id)
-            if row is None:
-                row = ReviewSettings(tenant_id=actor.tenant_id)
-                s.add(row)
-            row.sla_hours, row.four_eyes = sla_hours, four_eyes
-            row.updated_at = self._clock.now()
-            self._audit.record_in(s, AuditEvent(
-                action="tenant.review_settings_changed", actor_type=actor.actor_type,
-                actor_id=actor.client_id, tenant_id=actor.tenant_id, ip=actor.ip,
-                request_id=actor.request_id, target_type="tenant",
-                target_id=actor.tenant_id,
-                details={"sla_hours": sla_hours, "four_eyes": four_eyes}))
+        if s is None:
+            with self._db.session() as ws:
+                return self.set_review_settings(actor, sla_hours=sla_hours,
+                                                four_eyes=four_eyes, s=ws)
+        row = s.get(ReviewSettings, actor.tenant_id)
+        if row is None:
+            row = ReviewSettings(tenant_id=actor.tenant_id)
+            s.add(row)
+        row.sla_hours, row.four_eyes = sla_hours, four_eyes
+        row.updated_at = self._clock.now()
+        self._audit.record_in(s, AuditEvent(
+            action="tenant.review_settings_changed", actor_type=actor.actor_type,
+            actor_id=actor.client_id, tenant_id=actor.tenant_id, ip=actor.ip,
+            request_id=actor.request_id, target_type="tenant", target_id=actor.tenant_id,
+            details={"sla_hours": sla_hours, "four_eyes": four_eyes}))
+        return None
 
+    def accepted_documents(self, tenant_id: str, s: Session | None = None
+                           ) -> AcceptedDocuments:
+        """The issuing countries and document types a tenant accepts (default: every one)."""
+        if s is None:
+            with self._db.read() as rs:
+                return self.accepted_documents(tenant_id, rs)
+        row = s.get(AcceptedDocumentsRow, tenant_id)
+        if row is None:
+            return EVERYTHING
+        return AcceptedDocuments(tuple(row.countries or ()), tuple(row.document_types or ()))
+
+    def set_accepted_documents(self, s: Session, actor: Actor, new: AcceptedDocuments
+                               ) -> None:
+        """Store a tenant's accepted documents (validated by `document.accepted.accepted`)
+        in the caller's transaction, audited with the values before and after (codes only)."""
+        before = self.accepted_documents(actor.tenant_id, s)
+        row = s.get(AcceptedDocumentsRow, actor.tenant_id)
+        if row is None:
+            row = AcceptedDocumentsRow(tenant_id=actor.tenant_id)
+            s.add(row)
+        row.countries, row.document_types = list(new.countries), list(new.types)
+        row.updated_at = self._clock.now()
+        self._audit.record_in(s, AuditEvent(
+            action="tenant.accepted_documents_changed", actor_type=actor.actor_type,
+            actor_id=actor.client_id, tenant_id=actor.tenant_id, ip=actor.ip,
+            request_id=actor.request_id, target_type="tenant", target_id=actor.tenant_id,
+            details={"countries": list(new.countries), "document_types": list(new.types),
+                     "countries_before": list(before.countries),
+                     "document_types_before": list(before.types)}))
 
     @staticmethod
     def version_of(row: VerificationSession) -> str:

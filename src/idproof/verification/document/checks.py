@@ -8,6 +8,7 @@ from typing import Any
 
 from idproof.verification.decision import StepResult, StepState
 from idproof.verification.document.aamva import AamvaRecord
+from idproof.verification.document.accepted import EVERYTHING, NOT_ACCEPTED, AcceptedDocuments
 from idproof.verification.document.mrz import MrzFormat, ParsedMrz
 from idproof.workflows.catalog import Workflow
 
@@ -64,9 +65,13 @@ def age_on(birth: date, today: date) -> int:
 
 
 def check_document(doc: ExtractedDocument, workflow: Workflow, today: date, *,
-                   duplicate: bool = False) -> StepResult:
-    """Reason codes for everything wrong with an (already valid, read) document."""
+                   duplicate: bool = False,
+                   accepted: AcceptedDocuments = EVERYTHING) -> StepResult:
+    """Reason codes for everything wrong with an (already valid, read) document; `accepted`
+    is the tenant's (a document outside it is `document_not_accepted`, a hard decline)."""
     reasons: list[str] = []
+    if not accepted.allows(doc.document_type, doc.issuing_country):
+        reasons.append(NOT_ACCEPTED)
     policy = workflow.document
     if doc.document_type not in policy.types:
         reasons.append("document_type_not_allowed")
@@ -93,6 +98,6 @@ def check_document(doc: ExtractedDocument, workflow: Workflow, today: date, *,
     if duplicate:
         reasons.append("duplicate_document")
     facts["document_valid"] = not expired and not {
-        "document_type_not_allowed", "country_not_allowed"} & set(reasons)
+        "document_type_not_allowed", "country_not_allowed", NOT_ACCEPTED} & set(reasons)
     state = StepState.PASSED if not reasons else StepState.FAILED
     return StepResult(state, tuple(reasons), facts)
