@@ -23,10 +23,11 @@
   var bar = document.getElementById("liveness-progress");
   var count = document.getElementById("liveness-count");
   var sleep = function (ms) { return new Promise(function (r) { setTimeout(r, ms); }); };
-  // Frames every ~120 ms; the first step keeps 3 (the neutral pose the server measures the
-  // movements from), each movement its last `cap` (older ones are the way there) and at
-  // least 4, 10-40 in all. A step not reached in time is left unticked and the next comes:
-  // at most 6 s + 3 x 7 s, inside the server's 30 s span and the challenge's 90 s.
+  // Frames every ~120 ms, a probe at most every 250 ms (one at a time). The first step sends
+  // 3 frames (the neutral pose the server measures the movements from), each movement at
+  // most `cap` (its last ones; older ones are the way there) and at least 4: 11-40 in all.
+  // A step not reached in time is left unticked and the next comes: at most 6 s + 3 x 7 s,
+  // inside the server's 30 s span and the challenge's 90 s.
   var L = { everyMs: 110, probeMs: 250, base: 3, least: 4, after: 2, lookMs: 6000,
             actMs: 7000, total: 40 };
   // What happened, for tests (no image data): the mode and each step's outcome.
@@ -88,12 +89,13 @@
   // One step: frames until the pose is reached (and a few more), or its time is up.
   function step(action, index, ctx) {
     var first = action === "look_straight";
-    var kept = [], n = 0, started = Date.now(), asking = false, reachedAt = -1;
+    var kept = [], n = 0, started = Date.now(), asking = false, askedAt = 0, reachedAt = -1;
     var keepFrom = Infinity;  // the frame being asked about and those after it stay
     var prev = null, peak = false, calm = 0, moved = false, said = "", lastPose = null;
     var cap = first ? L.base : ctx.cap;
     function ask(canvas, id) {
       asking = true;
+      askedAt = Date.now();
       keepFrom = id;
       report.probes += 1;
       cam.probe(canvas, canvas.width, canvas.height, action, first ? null : ctx.baseline)
@@ -114,23 +116,31 @@
           }
         });
     }
+    // The last frame this step needs once the pose is reached: the first step sends the
+    // reached frame and the next two (the neutral pose the server measures from), a
+    // movement the reached frame, two more, and at least four in all.
+    function last() {
+      return first ? reachedAt + L.base - 1 : Math.max(reachedAt + L.after, L.least - 1);
+    }
     function enough() {
-      if (reachedAt >= 0) {
-        // The first step keeps the frames from the reached one on: the server's baseline.
-        if (first) { kept = kept.filter(function (f) { return f.id >= reachedAt; }); }
-        return n - 1 - reachedAt >= L.after && kept.length >= (first ? L.base : L.least);
-      }
+      if (reachedAt >= 0) { return n - 1 >= last(); }
       if (report.mode === "motion") { return moved || n >= cap; }
-      return Date.now() - started > (first ? L.lookMs : L.actMs) && kept.length >= L.base;
+      return Date.now() - started > (first ? L.lookMs : L.actMs) && n >= cap;
+    }
+    function sent() {  // at most `cap` frames, the reached one among them
+      if (reachedAt < 0) { return kept.slice(-cap); }
+      return kept.filter(function (f) {
+        return f.id <= last() && (!first || f.id >= reachedAt);
+      }).slice(-cap);
     }
     var shoot = function () {
-      if (enough() || ctx.taken + kept.length >= L.total) {
-        ctx.taken += kept.length;
+      if (enough()) {
+        var out = sent();
         // Not reached in time: the last face seen stands for the neutral pose.
         if (first && !ctx.baseline) { ctx.baseline = lastPose; }
         report.steps.push({ action: action, reached: reachedAt >= 0, moved: moved,
-                            frames: kept.length });
-        return Promise.resolve(kept);
+                            frames: out.length });
+        return Promise.resolve(out);
       }
       var canvas = snapshot(), id = n;
       n += 1;
@@ -139,14 +149,15 @@
         prev = mo.grey;
         if (mo.diff > 6) { peak = true; calm = 0; } else if (peak) { calm += 1; }
         if (peak && calm >= 2 && n >= 4) { moved = true; tick(index); }
-      } else if (!asking && reachedAt < 0) {
+      } else if (!asking && reachedAt < 0 && Date.now() - askedAt >= L.probeMs) {
         ask(canvas, id);
       }
       var at = Date.now();  // epoch ms: the server checks them against the challenge
       return jpeg(canvas).then(function (blob) {
         kept.push({ id: id, blob: blob, at: at });
-        // Only the last frames of a movement stay (never the reached one and after).
-        while (kept.length > cap && kept[0].id < keepFrom) {
+        // Older frames of a movement go (the way there), but not while the server looks
+        // at one, nor the reached one and after; a bound holds if an answer is slow.
+        while (kept.length > L.total || (kept.length > cap && kept[0].id < keepFrom)) {
           kept.shift();
         }
         return sleep(L.everyMs).then(shoot);
@@ -158,7 +169,7 @@
   function run(challenge) {
     var actions = ["look_straight"].concat(challenge.actions || []);
     var moves = actions.length - 1;
-    var ctx = { baseline: null, taken: 0,
+    var ctx = { baseline: null,
                 cap: Math.max(L.least, Math.min(12, Math.floor((L.total - L.base) / moves))) };
     var frames = [];
     showSteps(actions);
