@@ -151,12 +151,14 @@ def test_the_selfie_framing_comes_from_the_face_detector(server: Server, tmp_pat
                 browser.close()
 
 
-def test_a_photo_being_checked_is_announced(server: Server, tmp_path: Path,
+def test_a_chosen_photo_is_checked_and_its_sending_announced(server: Server, tmp_path: Path,
                                             folder: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    # A photo whose face is not in the middle: fine for a file (the oval is the camera's).
     photo = tmp_path / "selfie.jpg"
-    scene("obama.jpg", size=(640, 480), folder=folder).save(photo, format="JPEG")
+    scene("obama.jpg", size=(640, 480), offset=(0.25, 0.2), folder=folder).save(
+        photo, format="JPEG")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
@@ -168,6 +170,9 @@ def test_a_photo_being_checked_is_announced(server: Server, tmp_path: Path,
             assert status.get_attribute("aria-live") == "polite"
             assert status.inner_text() == ""
             page.set_input_files("#selfie", str(photo))
+            page.wait_for_selector(".preview .use-photo")
+            assert page.evaluate("window.idproofQuality.faceBy") == "server"
+            assert page.locator(".preview .alert").count() == 0
             page.click(".preview .use-photo")
             # What the page shows once "Send" is pressed, read before it navigates away.
             page.evaluate("""document.getElementById('selfie-form').addEventListener('submit',

@@ -188,7 +188,13 @@
     window.idproofQuality = m;
     return m;
   }
-  function answered(a) { return a ? { problem: faceProblem(a), at: Date.now() } : null; }
+  // For a chosen file only a missing or second face counts: where the face sits in a photo
+  // matters to the camera's oval, not to the server's checks.
+  function answered(a, file) {
+    if (!a) { return null; }
+    var framingOnly = file && ["no_face", "multiple_faces"].indexOf(a.problem) < 0;
+    return { problem: framingOnly ? null : faceProblem(a), at: Date.now() };
+  }
   window.idproofCamera = { str: str, csrf: csrf, openCamera: openCamera, stop: stop,
                            playing: playing, fullscreen: fullscreen, probe: probe,
                            leaveFullscreen: leaveFullscreen, faceProblem: faceProblem,
@@ -332,7 +338,7 @@
         status.textContent = str("checking");  // announced: the face check takes a moment
         return probe(bitmap, bitmap.width, bitmap.height).then(function (a) {
           status.textContent = "";
-          return withProbe(m, answered(a)).problems;
+          return withProbe(m, answered(a, true)).problems;
         });
       }).then(function (found) {
         preview(file, found, function () { input.focus(); });
