@@ -54,7 +54,7 @@ typecheck: install-test
 bench: install-test
 	set -a; if [ -f .cache/test-services.env ]; then . ./.cache/test-services.env; fi; set +a; \
 		$(BIN)/python bench/oauth_token.py
-	@for b in bench/merkle.py bench/audit.py bench/audit_sequencer.py bench/crypto_primitives.py bench/crypto.py bench/documents.py bench/biometrics.py bench/webhooks.py bench/uploads.py bench/workflows.py bench/screening.py bench/signals.py bench/privacy.py bench/console.py bench/hosted.py bench/scale_drill.py; do \
+	@for b in bench/merkle.py bench/audit.py bench/audit_sequencer.py bench/crypto_primitives.py bench/crypto.py bench/documents.py bench/biometrics.py bench/pose_probe.py bench/webhooks.py bench/uploads.py bench/workflows.py bench/screening.py bench/signals.py bench/privacy.py bench/console.py bench/hosted.py bench/scale_drill.py; do \
 		if [ -f $$b ]; then $(BIN)/python $$b || exit 1; fi; done
 	@if [ -d ../shared/testdata/crs-3.3.4 ] && command -v nginx >/dev/null 2>&1; then \
 		$(BIN)/python tools/crs_replay.py ../shared/testdata/crs-3.3.4 || exit 1; \

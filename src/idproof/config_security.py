@@ -92,6 +92,9 @@ class RateLimitSettings(BaseModel):
     # Per verification session: capture uploads and one-time-code steps (API and hosted).
     session_uploads: Limit = "30/minute"
     session_otp: Limit = "10/minute"
+    # Per hosted session: the live pose feedback of the selfie and video pages (the page asks
+    # about 4 times a second while the camera runs; beyond this it falls back to its own checks).
+    session_probes: Limit = "300/minute"
     # Per hosted link (one person's browser) and per console operator (signed-in session).
     per_link: Limit = "120/minute"
     per_operator: Limit = "600/minute"

@@ -115,9 +115,12 @@ def test_a_blurred_document_is_not_taken_and_the_page_says_why(server: Server,
 
 
 def test_liveness_shows_progress_ticks_a_mirror_and_advice_without_scores(
-        server: Server) -> None:
+        tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    # The pose probe answers once, then is rate-limited: the page falls back to ticking a
+    # movement when the picture moved and settled (the moving test pattern does that).
+    server = Server(tmp_path, security={"rate_limits": {"session_probes": "1/minute"}})
     with sync_playwright() as pw:
         browser = _launch(pw)  # Chromium's own test pattern: no face, so the check fails
         try:
@@ -153,8 +156,10 @@ def test_liveness_shows_progress_ticks_a_mirror_and_advice_without_scores(
             assert page.evaluate(
                 "getComputedStyle(document.getElementById('liveness')).position") != "fixed"
             assert "score" not in page.content().lower()
+            assert page.evaluate("window.idproofLiveness.mode") == "motion"
         finally:
             browser.close()
+            server.stop()
 
 
 def test_the_phone_takes_over_and_the_desktop_follows(server: Server, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 ASSETS = {"hosted.js": "application/javascript; charset=utf-8",
           "capture.js": "application/javascript; charset=utf-8",
+          "liveness.js": "application/javascript; charset=utf-8",
           "hosted.css": "text/css; charset=utf-8"}
 
 router = APIRouter(include_in_schema=False)

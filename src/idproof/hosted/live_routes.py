@@ -1,4 +1,5 @@
-"""The hosted flow's JSON endpoints: the status poll and the liveness challenge and frames."""
+"""The hosted flow's JSON endpoints: the status poll, the pose probe, the liveness challenge
+and frames."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from idproof.auth.http import client_ip, request_id
@@ -83,3 +85,41 @@ async def liveness(request: Request,
     state = await run_in_threadpool(svc.advance, browser, actor)
     return JSONResponse({"session_id": state.view.id, "status": state.view.status,
                          "page": state.page.name}, headers={"Cache-Control": "no-store"})
+
+
+class PoseBaseline(BaseModel):
+    """The neutral pose an earlier probe answer gave (`pose`), sent back with later frames."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    yaw: float = Field(ge=-2, le=2)
+    pitch: float = Field(ge=0, le=2)
+    ear: float = Field(ge=0, le=2)
+
+
+def _baseline(raw: str | None) -> tuple[float, float, float] | None:
+    if not raw:
+        return None
+    try:
+        b = PoseBaseline.model_validate_json(raw)
+    except ValidationError:
+        raise ValidationFailed("baseline must be the JSON pose of an earlier answer",
+                               code="invalid_baseline") from None
+    return b.yaw, b.pitch, b.ear
+
+
+@router.post("/verify/s/pose")
+async def pose(request: Request, frame: Annotated[UploadFile, File()],
+               action: Annotated[str | None, Form(max_length=32)] = None,
+               baseline: Annotated[str | None, Form(max_length=200)] = None,
+               x_csrf_token: Annotated[str | None, Header()] = None) -> JSONResponse:
+    """Is the face in one small frame centred, and is the asked pose reached? Feedback for
+    the selfie framing and the liveness ticks only: it decides nothing, and the frame is
+    processed in memory and dropped (never stored, logged or audited)."""
+    svc, browser, _cookie_value = await run_in_threadpool(_json_guard, request, x_csrf_token)
+    base = _baseline(baseline)
+    data = await frame.read(MAX_BYTES + 1)
+    actor = svc.actor(browser, client_ip(request), request_id(request))
+    feedback = await run_in_threadpool(svc.probe_pose, browser, actor, data, action or None,
+                                       base)
+    del data
+    return JSONResponse(feedback.to_json(), headers={"Cache-Control": "no-store"})

@@ -318,6 +318,13 @@ class HostedService:
         self._biometrics_service().submit_liveness(actor, browser.session_id, challenge_id,
                                                    frames, timestamps)
 
+    def probe_pose(self, browser: Browser, actor: Actor, data: bytes, action: str | None,
+                   baseline: tuple[float, float, float] | None) -> Any:
+        """Live framing and pose feedback on one small frame (a PoseFeedback); stores nothing."""
+        self._require_consent(browser)
+        return self._biometrics_service().probe_pose(actor, browser.session_id, data, action,
+                                                     baseline)
+
     def advance(self, browser: Browser, actor: Actor) -> FlowState:
         """The current state, submitting the session once every step has its result, or at
         once when a step failed for a reason the workflow declines (an early stop)."""

@@ -33,6 +33,7 @@ _API_UPLOAD = re.compile(r"^/v1/sessions/([^/]+)/(documents|selfie|liveness)$")
 _API_OTP = re.compile(r"^/v1/sessions/([^/]+)/otp(/.*)?$")
 _HOSTED_UPLOAD = re.compile(r"^/verify/s/(documents|selfie|liveness)$")
 _HOSTED_OTP = re.compile(r"^/verify/s/otp(/.*)?$")
+_HOSTED_PROBE = "/verify/s/pose"  # the live pose feedback, polled a few times a second
 _HOSTED_LINK = re.compile(r"^/verify/([^/]+)$")
 
 
@@ -41,7 +42,7 @@ class Route:
     """Which limits a request falls under: its group, and the per-session step if any."""
 
     group: str
-    step: str | None = None  # "uploads" or "otp": the per-session limit applies
+    step: str | None = None  # "uploads", "otp" or "probe": the per-session limit applies
     session: str | None = None  # the session id, for API uploads and OTP steps
 
 
@@ -70,6 +71,8 @@ def classify(path: str) -> Route | None:
             return Route("hosted", "uploads")
         if _HOSTED_OTP.match(path):
             return Route("hosted", "otp")
+        if path == _HOSTED_PROBE:
+            return Route("hosted", "probe")
         return Route("hosted")
     if path == "/console" or path.startswith("/console/"):
         return Route("console")
@@ -210,6 +213,7 @@ class _Limits:
     enabled: bool
     session_uploads: str
     session_otp: str
+    session_probes: str
     per_link: str
     per_operator: str
 
@@ -240,8 +244,9 @@ class RouteLimits:
         self.refused.publish(refusal)
 
     def edge_checks(self, path: str, headers: Mapping[str, str], ip: str) -> list[Check]:
-        """Per IP for every group; per session on uploads and OTP steps; per hosted link;
-        per console operator (its signed-in session). Pure but for settings."""
+        """Per IP for every group; per session on uploads, OTP steps and pose probes; per
+        hosted link (but the probes, which have their own budget so that polling never uses
+        up the pages'); per console operator (its signed-in session). Pure but for settings."""
         route = classify(path)
         if route is None:
             return []
@@ -254,13 +259,14 @@ class RouteLimits:
             browser = cookies.get("idproof_hosted")
             # The link names its session before the dot; later pages carry its cookie.
             key = (link.split(".")[0] if link else (opaque(browser) if browser else None))
-            if key:
+            if key and route.step != "probe":
                 checks.append(Check("hosted.link", s.per_link, key))
         if route.step is not None:
             session = route.session or (opaque(cookies["idproof_hosted"])
                                         if cookies.get("idproof_hosted") else None)
             if session:
-                limit = s.session_uploads if route.step == "uploads" else s.session_otp
+                limit = {"uploads": s.session_uploads, "otp": s.session_otp,
+                         "probe": s.session_probes}[route.step]
                 checks.append(Check(f"{route.step}.session", limit, session))
         if route.group == "console":
             cookie = cookies.get("__Host-idproof_console") or cookies.get("idproof_console")

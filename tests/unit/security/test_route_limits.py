@@ -39,6 +39,7 @@ from idproof.security.route_limits import (
     ("/verify/ses_1.abc", Route("hosted")),
     ("/verify/s/documents", Route("hosted", "uploads")),
     ("/verify/s/otp", Route("hosted", "otp")),
+    ("/verify/s/pose", Route("hosted", "probe")),
     ("/console/", Route("console")),
     ("/console/login", Route("console")),
     ("/", None),
@@ -89,6 +90,10 @@ def test_edge_checks_per_session_link_and_operator() -> None:
     hosted = limits.edge_checks("/verify/s/selfie", {"cookie": "idproof_hosted=abc"}, "ip")
     assert [c.policy for c in hosted] == ["hosted.ip", "hosted.link", "uploads.session"]
     assert hosted[1].key == opaque("abc") != "abc"  # the cookie itself is never a key
+    # The pose probe, polled while the camera runs, has its own budget instead of the link's.
+    probe = limits.edge_checks("/verify/s/pose", {"cookie": "idproof_hosted=abc"}, "ip")
+    assert [c.policy for c in probe] == ["hosted.ip", "probe.session"]
+    assert probe[1].key == opaque("abc") and probe[1].limit == "300/minute"
     first_open = limits.edge_checks("/verify/ses_9.sig", {}, "ip")
     assert first_open[1].key == "ses_9"
     console = limits.edge_checks("/console/", {"cookie": "a=b; __Host-idproof_console=s1"}, "ip")

@@ -1,6 +1,8 @@
-/* idproof hosted pages: guided capture and the liveness check, on the person's device.
-   On-device checks (sharpness, glare, light, the document's edges in the frame, the face in
-   the oval) guide the person and take the photo by themselves when all pass; a preview asks
+/* idproof hosted pages: guided capture on the person's device (the liveness check is in
+   liveness.js, on top of the camera helpers exported here).
+   On-device checks (sharpness, glare, light, the document's edges in the frame) and, for a
+   selfie, the server's face detector (the pose probe: is one face there, centred, at a good
+   distance) guide the person and take the photo by themselves when all pass; a preview asks
    "use this photo / retake". They only help: the server checks every image again.
    Dependency-free; loaded from our own origin (the CSP allows no inline script). */
 (function () {
@@ -140,6 +142,64 @@
     }
   }
 
+  // -- the pose probe: the server's face detector on one small frame --------------------------
+  // The same detector and pose rules that judge the selfie and the video afterwards answer,
+  // for one ~480-pixel JPEG, whether one face is there and centred and which movement the
+  // head makes. It only guides; the server processes the frame in memory and keeps nothing.
+  // When it cannot answer (refused, rate-limited, offline) `probe` gives null and the page
+  // falls back to its own checks: skin tones in the oval, the picture moving for the video.
+  var PROBE = { side: 480, quality: 0.7 };
+  var probeOff = false;  // set once the probe failed: the fallback for the rest of the page
+  function probe(source, sw, sh, action, baseline) {
+    if (probeOff) { return Promise.resolve(null); }
+    var scale = Math.min(1, PROBE.side / Math.max(sw, sh));
+    var canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(sw * scale));
+    canvas.height = Math.max(1, Math.round(sh * scale));
+    canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
+    return new Promise(function (resolve) {
+      canvas.toBlob(resolve, "image/jpeg", PROBE.quality);
+    }).then(function (blob) {
+      var form = new FormData();
+      form.append("frame", blob, "probe.jpg");
+      if (action) { form.append("action", action); }
+      if (baseline) { form.append("baseline", JSON.stringify(baseline)); }
+      return fetch("/verify/s/pose", { method: "POST", body: form, credentials: "same-origin",
+                                       headers: { "X-CSRF-Token": csrf } });
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("probe " + r.status); }
+      return r.json();
+    }).catch(function () { probeOff = true; return null; });
+  }
+  // The probe's framing problem as one of the guidance texts ("face", "closer", "farther").
+  function faceProblem(answer) {
+    if (!answer.problem) { return null; }
+    return { too_far: "closer", too_close: "farther" }[answer.problem] || "face";
+  }
+  // A fresh probe answer replaces the skin-tone guess about the face (`seen`: the answer's
+  // problem and time; null or stale: the guess stands).
+  function withProbe(m, seen) {
+    m.faceBy = "device";
+    if (seen && Date.now() - seen.at <= 1500) {
+      m.problems = m.problems.filter(function (p) { return p !== "face"; });
+      if (seen.problem) { m.problems.push(seen.problem); }
+      m.faceBy = "server";
+    }
+    window.idproofQuality = m;
+    return m;
+  }
+  // For a chosen file only a missing or second face counts: where the face sits in a photo
+  // matters to the camera's oval, not to the server's checks.
+  function answered(a, file) {
+    if (!a) { return null; }
+    var framingOnly = file && ["no_face", "multiple_faces"].indexOf(a.problem) < 0;
+    return { problem: framingOnly ? null : faceProblem(a), at: Date.now() };
+  }
+  window.idproofCamera = { str: str, csrf: csrf, openCamera: openCamera, stop: stop,
+                           playing: playing, fullscreen: fullscreen, probe: probe,
+                           leaveFullscreen: leaveFullscreen, faceProblem: faceProblem,
+                           probeOff: function () { return probeOff; } };
+
   // -- document and selfie: guided capture, preview, then the form's file input -------------
   var tpl = document.getElementById("camera-template");
   Array.prototype.forEach.call(document.querySelectorAll("fieldset.capture"), function (fs) {
@@ -209,6 +269,19 @@
       var take = view.querySelector(".take");
       take.disabled = true;  // the manual button comes after a few seconds
       var stream = null, timer = null, runs = 0, said = "", done = false;
+      var seen = null, asking = false;  // the pose probe's last answer; one asked at a time
+      function ask() {
+        if (done || kind !== "face" || asking) { return; }
+        asking = true;
+        probe(video, video.videoWidth, video.videoHeight).then(function (a) {
+          asking = false;
+          seen = answered(a);
+        });
+      }
+      function look() {
+        var m = measure(video, video.videoWidth, video.videoHeight, kind);
+        return kind === "face" ? withProbe(m, seen) : m;
+      }
       function finish(found) {
         if (done) { return; }
         done = true;
@@ -222,12 +295,15 @@
       }
       function tick() {
         if (done) { return; }
-        var m = measure(video, video.videoWidth, video.videoHeight, kind);
+        ask();
+        var m = look();
         var first = m.problems[0];
         var say = first ? str("q-" + first) : str("q-hold");
         if (say !== said) { hint.textContent = say; said = say; }
         guide.classList.toggle("ok", !first);
-        runs = first ? 0 : runs + 1;
+        // A selfie waits for the server's word on the face while the probe is there.
+        var waiting = kind === "face" && m.faceBy !== "server" && !probeOff;
+        runs = first || waiting ? 0 : runs + 1;
         if (runs >= Q.stableRuns) { finish([]); return; }  // auto-capture
         timer = setTimeout(tick, Q.everyMs);
       }
@@ -238,7 +314,7 @@
         fullscreen(view);
         setTimeout(function () { take.disabled = false; }, Q.manualAfterMs);
         take.addEventListener("click", function () {
-          finish(measure(video, video.videoWidth, video.videoHeight, kind).problems);
+          finish(look().problems);
         }, { once: true });
         tick();
       }).catch(function () {
@@ -257,138 +333,17 @@
       }
       var file = input.files[0];
       createImageBitmap(file).then(function (bitmap) {
-        var found = measure(bitmap, bitmap.width, bitmap.height, kind).problems;
+        var m = measure(bitmap, bitmap.width, bitmap.height, kind);
+        if (kind !== "face") { return m.problems; }
+        status.textContent = str("checking");  // announced: the face check takes a moment
+        return probe(bitmap, bitmap.width, bitmap.height).then(function (a) {
+          status.textContent = "";
+          return withProbe(m, answered(a, true)).problems;
+        });
+      }).then(function (found) {
         preview(file, found, function () { input.focus(); });
       }).catch(function () { /* not decodable here (HEIC): the server says */ });
     });
   });
 
-  // -- liveness: progress, a tick per movement, a pace that follows the person -------------
-  var live = document.getElementById("liveness");
-  if (!live) { return; }
-  var texts = {};
-  (live.getAttribute("data-actions-text") || "").split("|").forEach(function (pair) {
-    var i = pair.indexOf("=");
-    if (i > 0) { texts[pair.slice(0, i)] = pair.slice(i + 1); }
-  });
-  var instruction = document.getElementById("instruction");
-  var startBtn = document.getElementById("liveness-start");
-  var lvideo = live.querySelector("video");
-  var list = document.getElementById("liveness-steps");
-  var bar = document.getElementById("liveness-progress");
-  var count = document.getElementById("liveness-count");
-  var sleep = function (ms) { return new Promise(function (r) { setTimeout(r, ms); }); };
-  var small = document.createElement("canvas");
-  function motion(prev) {  // mean grey change against the previous small frame
-    small.width = 80; small.height = 60;
-    var ctx = small.getContext("2d", { willReadFrequently: true });
-    ctx.drawImage(lvideo, 0, 0, 80, 60);
-    var d = ctx.getImageData(0, 0, 80, 60).data, g = new Float32Array(80 * 60), diff = 0;
-    for (var i = 0; i < g.length; i += 1) {
-      g[i] = (d[i * 4] + d[i * 4 + 1] + d[i * 4 + 2]) / 3;
-      if (prev) { diff += Math.abs(g[i] - prev[i]); }
-    }
-    return { grey: g, diff: prev ? diff / g.length : 0 };
-  }
-  function showSteps(actions) {
-    list.innerHTML = "";
-    actions.forEach(function (a) {
-      var li = document.createElement("li");
-      li.textContent = texts[a] || a;
-      list.appendChild(li);
-    });
-    list.hidden = false;
-    bar.max = actions.length;
-    bar.value = 0;
-    bar.hidden = false;
-  }
-  function mark(index, total) {
-    var items = list.querySelectorAll("li");
-    Array.prototype.forEach.call(items, function (li, k) {
-      li.className = k < index ? "done" : (k === index ? "current" : "");
-      if (k < index && !li.querySelector(".tick")) {
-        var t = document.createElement("span");
-        t.className = "tick";
-        t.textContent = " \u2713 " + str("action-done");
-        li.appendChild(t);
-      }
-    });
-    bar.value = index;
-    if (index < total) {
-      count.textContent = str("progress").replace("{n}", index + 1).replace("{total}", total);
-    }
-  }
-  // One movement: frames every ~120 ms; it is reached when the picture moved and settled
-  // again (the person's own pace), or when its share of the frames is used up.
-  function act(frames, stamps, perMax) {
-    var prev = null, peak = false, calm = 0, n = 0;
-    var shoot = function () {
-      if (n >= perMax || frames.length >= 40) { return Promise.resolve(); }
-      var mo = motion(prev);
-      prev = mo.grey;
-      if (mo.diff > 6) { peak = true; calm = 0; } else if (peak) { calm += 1; }
-      n += 1;
-      return grab(lvideo, 0.85).then(function (blob) {
-        frames.push(blob);
-        stamps.push(Date.now());  // epoch ms: the server checks them against the challenge
-        if (peak && calm >= 2 && n >= 4) { return Promise.resolve(); }
-        return sleep(110).then(shoot);
-      });
-    };
-    return sleep(200).then(shoot);
-  }
-  startBtn.addEventListener("click", function () {
-    startBtn.disabled = true;
-    var stream = null, challenge = null;
-    fetch("/verify/s/challenge", { method: "POST", credentials: "same-origin",
-                                   headers: { "X-CSRF-Token": csrf } })
-      .then(function (r) { if (!r.ok) { throw new Error("challenge"); } return r.json(); })
-      .then(function (c) { challenge = c; return openCamera("user"); })
-      .then(function (s) { stream = s; return playing(lvideo, s); })
-      .then(function () {
-        live.classList.add("active");
-        fullscreen(live);
-        var frames = [], stamps = [];
-        var actions = ["look_straight"].concat(challenge.actions || []);
-        var perMax = Math.max(4, Math.min(12, Math.floor(38 / actions.length)));
-        showSteps(actions);
-        instruction.textContent = str("get-ready");
-        var chain = sleep(600);
-        actions.forEach(function (action, index) {
-          chain = chain.then(function () {
-            mark(index, actions.length);
-            instruction.textContent = texts[action] || action;
-            return act(frames, stamps, perMax);
-          });
-        });
-        return chain.then(function () {
-          mark(actions.length, actions.length);
-          stop(stream);
-          leaveFullscreen();
-          live.classList.remove("active");
-          instruction.textContent = str("sending");
-          var form = new FormData();
-          form.append("challenge_id", challenge.challenge_id);
-          form.append("timestamps", JSON.stringify(stamps));
-          frames.forEach(function (b, i) { form.append("frames", b, "frame-" + i + ".jpg"); });
-          return fetch("/verify/s/liveness", { method: "POST", body: form,
-                                               credentials: "same-origin",
-                                               headers: { "X-CSRF-Token": csrf } });
-        });
-      })
-      // The next page says how it went: the result, or a retry with what to do differently.
-      .then(function (r) {
-        if (r.ok) { location.assign("/verify/s"); return; }
-        throw new Error("refused");  // this try was not accepted: say so, and try again
-      })
-      .catch(function (err) {
-        if (stream) { stop(stream); }
-        leaveFullscreen();
-        live.classList.remove("active");
-        instruction.textContent = str(err && err.message === "refused" ? "failed"
-                                                                       : "unavailable");
-        startBtn.disabled = false;
-        startBtn.focus();
-      });
-  });
 }());

@@ -173,10 +173,15 @@
   }
 
   // Forms: one submit only (the second click of an impatient person changes nothing).
+  // A photo being sent says so, on screen and to screen readers, while the server checks it.
   Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
     form.addEventListener("submit", function () {
       var button = form.querySelector("button[type=submit]");
       if (button) { setTimeout(function () { button.disabled = true; }, 0); }
+      var checking = form.querySelector("#upload-status");
+      if (checking && form.querySelector("input[type=file]")) {
+        checking.textContent = checking.getAttribute("data-text");
+      }
     });
   });
 

@@ -96,26 +96,29 @@ def _timestamps_ok(ts: Sequence[int], policy: LivenessPolicy, issued_ms: int | N
                               or ts[-1] > received_ms + policy.clock_skew_ms))  # type: ignore[operator]
 
 
+def frame_state(p: PoseProxy, yaw0: float, pitch0: float, ear0: float,
+                policy: LivenessPolicy) -> str | None:
+    """One frame's action (None = neutral) against a baseline pose; a baseline pitch or eye
+    openness of 0 means unknown, and that action is not judged."""
+    dyaw = p.yaw - yaw0
+    if dyaw > policy.yaw_delta:
+        return "turn_left"  # nose towards image-right: the subject's left
+    if dyaw < -policy.yaw_delta:
+        return "turn_right"
+    if pitch0 > 0 and p.pitch < pitch0 * (1 - policy.pitch_drop):
+        return "look_up"
+    if ear0 > 0 and p.ear < ear0 * policy.blink_ratio:
+        return "blink"
+    return None
+
+
 def frame_states(poses: Sequence[PoseProxy], policy: LivenessPolicy) -> list[str | None]:
     """Each frame's action (None = neutral), relative to the first frames' baseline."""
     base = poses[: max(1, min(3, len(poses)))]
     yaw0 = float(np.median([p.yaw for p in base]))
     pitch0 = float(np.median([p.pitch for p in base]))
     ear0 = float(np.median([p.ear for p in base]))
-    out: list[str | None] = []
-    for p in poses:
-        dyaw = p.yaw - yaw0
-        if dyaw > policy.yaw_delta:
-            out.append("turn_left")  # nose towards image-right: the subject's left
-        elif dyaw < -policy.yaw_delta:
-            out.append("turn_right")
-        elif pitch0 > 0 and p.pitch < pitch0 * (1 - policy.pitch_drop):
-            out.append("look_up")
-        elif ear0 > 0 and p.ear < ear0 * policy.blink_ratio:
-            out.append("blink")
-        else:
-            out.append(None)
-    return out
+    return [frame_state(p, yaw0, pitch0, ear0, policy) for p in poses]
 
 
 def events(states: Sequence[str | None]) -> list[str]:

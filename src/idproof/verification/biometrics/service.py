@@ -44,6 +44,7 @@ from idproof.verification.biometrics.imaging import (
     decode_upload,
 )
 from idproof.verification.biometrics.models import LivenessChallenge, SelfieTemplate
+from idproof.verification.biometrics.probe import PoseFeedback, probe_upload
 from idproof.verification.biometrics.protocols import PadScore, Vector
 from idproof.verification.blobs import BlobStore
 from idproof.verification.decision import StepState
@@ -317,6 +318,13 @@ class BiometricsService:
                 details={"challenge_id": challenge.id}))
         return ChallengeView(challenge_id=challenge.id, actions=list(challenge.actions),
                              expires_at=challenge.expires_at)
+
+    def probe_pose(self, actor: Actor, session_id: str, data: bytes, action: str | None,
+                   baseline: tuple[float, float, float] | None) -> PoseFeedback:
+        """Live feedback on one small frame (probe.py): nothing is stored, logged or spent."""
+        self._open_session(actor, session_id, "selfie" if action is None else "liveness")
+        return probe_upload(self.analyzer.detector, data, action=action, baseline=baseline,
+                            liveness=self._policy, quality=self.analyzer.quality)
 
     def _consume(self, actor: Actor, session_id: str, challenge_id: str) -> LivenessChallenge:
         """Mark the challenge answered, atomically: a second answer finds it used."""
