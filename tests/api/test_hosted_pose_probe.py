@@ -10,7 +10,6 @@ import json
 import logging
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -148,8 +147,13 @@ def _rows(container) -> dict[str, int]:
 
 
 def test_nothing_of_a_frame_is_kept(api, auth, container, frames, capfd,  # noqa: F811
-                                    caplog) -> None:
+                                    caplog, tmp_path, monkeypatch) -> None:
     caplog.set_level(logging.DEBUG)
+    # The server's temporary files go to a folder of this test's own: the machine's /tmp is
+    # shared with other tests and processes that may write the same sample photos.
+    own_tmp = tmp_path / "tmp"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
     token = _ready(api, auth)
     started = time.time()
     before, audit_before = _rows(container), _audit(container)
@@ -161,7 +165,7 @@ def test_nothing_of_a_frame_is_kept(api, auth, container, frames, capfd,  # noqa
     search = [n for data in sent for n in needles(data)]
     data_dir = container.settings.data_dir
     scanned = files_under(data_dir, started) + [
-        p for p in files_under(Path(tempfile.gettempdir()), started) if data_dir not in p.parents]
+        p for p in files_under(own_tmp, started) if data_dir not in p.parents]
     for path in scanned:
         try:
             content = path.read_bytes()
