@@ -73,8 +73,8 @@ async def current_principal(request: Request) -> Principal:
                            headers=_challenge())
     try:
         cert = certificate_for(request, container.settings, container.audit)
-        principal = container.bearer.verify(token, ip,
-                                            cert.x5t_s256 if cert is not None else None)
+        principal = await container.bearer.verify_async(
+            token, ip, cert.x5t_s256 if cert is not None else None)
     except BearerRejected as exc:
         await run_in_threadpool(_refuse, container, request, ip, exc)
         raise AssertionError("unreachable: _refuse raises") from None
