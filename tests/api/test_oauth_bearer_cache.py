@@ -3,7 +3,9 @@ a disabled client, expiry or a retired signing key."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 import time
 
 import pytest
@@ -134,3 +136,41 @@ def test_cached_token_of_a_retired_key_refused(api, make_client, container,
     with pytest.raises(BearerRejected) as exc:
         container.bearer.verify(token, IP)
     assert exc.value.reason == "unknown_kid"
+
+
+def test_async_check_reads_the_views_off_the_event_loop(settings, api, make_client,
+                                                        container) -> None:
+    """`verify_async` (the /v1 routes' path) sees another worker's revocation and disabling
+    as `verify` does, and its view refreshes read the database in a worker thread."""
+    c, d = make_client(), make_client()
+    token, other = get_token(api, c), get_token(api, d)
+    replica = build_container(settings, FrozenClock())
+    reads: list[int] = []
+    read = replica.db.read
+
+    def spy():  # type: ignore[no-untyped-def]
+        reads.append(threading.get_ident())  # the real read still happens
+        return read()
+
+    replica.db.read = spy  # type: ignore[method-assign]
+
+    async def until_refused(tok: str) -> tuple[int, str]:
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                await replica.bearer.verify_async(tok, IP)
+            except BearerRejected as exc:
+                return threading.get_ident(), exc.reason
+            assert time.monotonic() < deadline, "the replica still accepts the token"
+            await asyncio.sleep(0.05)
+
+    try:
+        assert asyncio.run(replica.bearer.verify_async(token, IP)).client_id == c.client_id
+        api.post("/oauth/revoke", data={"token": token}, auth=(c.client_id, c.secret))
+        container.clients.disable(d.client_id)
+        loop_thread, reason = asyncio.run(until_refused(token))
+        assert reason == "revoked"
+        assert asyncio.run(until_refused(other))[1] == "client_disabled"
+        assert reads and loop_thread not in reads
+    finally:
+        replica.close()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from idproof.audit.models import AuditEventRow
 from idproof.bootstrap import build_container
+from idproof.security.route_limits import Check, RouteLimiter
 from idproof.web.app import create_app
 
 
@@ -105,3 +110,34 @@ def test_cli_clients_update(tmp_path: Path) -> None:
     bad = subprocess.run([exe, "clients", "update", created["client_id"], "--rate",
                           "sessions=lots"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "not a rate limit" in bad.stderr
+
+
+@pytest.mark.redis
+def test_redis_limits_are_counted_off_the_event_loop() -> None:
+    """With Redis, the edge and client limits never wait on its socket on the event loop: the
+    count runs in a worker thread, on the same keys as the synchronous check."""
+    from tests.conftest import REDIS_URL
+
+    assert REDIS_URL is not None
+    limiter = RouteLimiter(REDIS_URL)
+    check = Check("api.ip", "3/minute", f"203.0.113.{secrets.randbelow(250)}-"
+                  f"{secrets.token_hex(4)}")
+    threads: list[int] = []
+    acquire = limiter.storage.acquire_entry
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.get_ident())  # the real Redis call still happens
+        return acquire(*args, **kwargs)
+
+    limiter.storage.acquire_entry = spy  # type: ignore[method-assign]
+
+    async def three() -> tuple[int, list[bool]]:
+        loop_thread = threading.get_ident()
+        return loop_thread, [(await limiter.check_async([check])).allowed for _ in range(3)]
+
+    loop_thread, allowed = asyncio.run(three())
+    assert allowed == [True, True, True]
+    assert threads and loop_thread not in threads
+    refused = limiter.check([check])  # the fourth, synchronously: the same window
+    assert not refused.allowed and refused.retry_after is not None
+    limiter.clear(check)

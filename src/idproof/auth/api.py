@@ -11,11 +11,18 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from idproof.audit.events import AuditEvent
-from idproof.auth.http import CurrentPrincipal, client_ip, get_container, request_id
+from idproof.auth.http import (
+    CurrentPrincipal,
+    client_ip,
+    current_principal,
+    get_container,
+    request_id,
+)
 from idproof.auth.mtls_discovery import MTLS_METADATA, MTLS_METHODS
 from idproof.auth.mtls_request import certificate_for
 from idproof.auth.oauth import OAuthError, OAuthRequest
 from idproof.auth.scopes import KNOWN_SCOPES
+from idproof.core.principal import Principal
 
 oauth_router = APIRouter(prefix="/oauth", tags=["oauth"])
 discovery_router = APIRouter(tags=["discovery"])
@@ -78,13 +85,19 @@ async def _oauth_request(request: Request) -> OAuthRequest:
                401: {"description": "invalid_client"}, 429: {"description": "IP blocked"}},
 )
 async def token(request: Request) -> Response:
-    service = get_container(request).oauth
+    return await token_response(request)
+
+
+async def token_response(request: Request) -> Response:
+    """`POST /oauth/token`: the route's body (the edge also serves it directly)."""
+    container = get_container(request)
+    service = container.oauth
     try:
         req = await _oauth_request(request)
         # The usual grant (cached client and secret) is served on the event loop; anything
         # else, every refusal included, by the full use case in a thread.
         body = (await service.token_cached(req)
-                if get_container(request).settings.auth.grant_on_event_loop else None)
+                if container.settings.auth.grant_on_event_loop else None)
         if body is None:
             body = await run_in_threadpool(service.token, req)
     except OAuthError as err:
@@ -167,5 +180,19 @@ class MeResponse(BaseModel):
 
 @me_router.get("/me", summary="Who am I: the calling client, its tenant and token scopes")
 async def me(principal: CurrentPrincipal) -> MeResponse:
+    return me_of(principal)
+
+
+def me_of(principal: Principal) -> MeResponse:
     return MeResponse(client_id=principal.client_id, tenant=principal.tenant_name,
                       tenant_id=principal.tenant_id, scopes=sorted(principal.scopes))
+
+
+async def me_response(request: Request) -> Response:
+    """`GET /v1/me` as the edge serves it directly: the route's dependency and body."""
+    body = me_of(await current_principal(request)).model_dump_json()
+    return Response(body, media_type="application/json")
+
+
+# The routes the edge answers without the router (`web/edge_direct.py`): the OAuth hot path.
+DIRECT_ROUTES = {("POST", "/oauth/token"): token_response, ("GET", "/v1/me"): me_response}

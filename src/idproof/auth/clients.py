@@ -343,17 +343,22 @@ class ClientService:
     def secret_cached(self, client_id: str, secret: str) -> bool:
         """True when `secret` was verified for `client_id` recently (see `check_secret`);
         False means unknown here, not wrong: no database read."""
-        hit = self._verified.get((client_id, self._hasher.digest(secret)))
-        return hit is not None and hit > self._clock.timestamp()
+        return self.secret_state(client_id, secret)[0]
 
     def expires_soon(self, client_id: str, secret: str) -> bool:
         """True when the cached client or its verified secret has less than half its time
         left: time to `refresh` them, ahead, so that a busy client never misses the cache."""
-        half = self._cache_seconds / 2
-        hit = self._cache.get(client_id)
+        return self.secret_state(client_id, secret)[1]
+
+    def secret_state(self, client_id: str, secret: str) -> tuple[bool, bool]:
+        """(`secret_cached`, `expires_soon`) from one digest of the secret (the grant path)."""
+        now = self._clock.timestamp()
         seen = self._verified.get((client_id, self._hasher.digest(secret)))
-        return (hit is None or hit[0] - time.monotonic() < half
-                or seen is None or seen - self._clock.timestamp() < half)
+        hit = self._cache.get(client_id)
+        half = self._cache_seconds / 2
+        return (seen is not None and seen > now,
+                hit is None or hit[0] - time.monotonic() < half
+                or seen is None or seen - now < half)
 
     def refresh(self, client_id: str, secret: str) -> None:
         """Re-read the client and re-verify the secret from the database, renewing (or

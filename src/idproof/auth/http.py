@@ -7,8 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 import structlog
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from idproof.audit.events import AuditEvent
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from idproof.bootstrap import Container
 
 log = structlog.get_logger("idproof.auth")
-_bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
 
 
 def get_container(request: Request) -> Container:
@@ -49,27 +47,38 @@ def _challenge(error: str | None = None, scope: str | None = None) -> dict[str, 
     return {"WWW-Authenticate": value}
 
 
-async def current_principal(
-    request: Request,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> Principal:
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, else None (read as FastAPI's
+    HTTPBearer reads it; the OpenAPI document names the scheme in `web/openapi.py`)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme and token and scheme.lower() == "bearer" else None
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller of a `/v1` route: its bearer token checked, then its client's rate limit
+    and its tenant's region. A FastAPI dependency, and called as is by the edge for
+    `GET /v1/me` (`auth/api.py: HOT_ROUTES`)."""
     # async, so FastAPI runs it on the event loop instead of a thread-pool hop per request:
     # a valid token is checked from memory (the signature cache, the revocation and client
     # views); their refresh is one short read every fraction of a second. Refusals write an
     # audit event, so they go to a worker thread.
     container = get_container(request)
     ip = client_ip(request)
-    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
         raise Unauthorized("a bearer token is required", code="missing_token",
                            headers=_challenge())
     try:
         cert = certificate_for(request, container.settings, container.audit)
-        principal = container.bearer.verify(creds.credentials, ip,
-                                            cert.x5t_s256 if cert is not None else None)
+        principal = await container.bearer.verify_async(
+            token, ip, cert.x5t_s256 if cert is not None else None)
     except BearerRejected as exc:
         await run_in_threadpool(_refuse, container, request, ip, exc)
         raise AssertionError("unreachable: _refuse raises") from None
-    _rate_limit(container, request, principal, ip)
+    await _rate_limit(container, request, principal, ip)
     container.residency.check(principal.tenant_id)  # 421 for another region's tenant
     return principal
 
@@ -102,11 +111,15 @@ def _refuse(container: Container, request: Request, ip: str, exc: BearerRejected
                           headers={"Retry-After": str(retry), **_challenge("invalid_token")})
 
 
-def _rate_limit(container: Container, request: Request, principal: Principal, ip: str) -> None:
+async def _rate_limit(container: Container, request: Request, principal: Principal,
+                      ip: str) -> None:
     """The client's limit for this route group (its own override, else the default)."""
+    limits = container.route_limits
+    if not limits.limiter.enabled:
+        return
     client = container.clients.get(principal.client_id)
-    out = container.route_limits.for_client(
-        request.url.path, principal.client_id, principal.tenant_id,
+    out = await limits.for_client_async(
+        request.scope["path"], principal.client_id, principal.tenant_id,
         client.rate_limits if client is not None else (), ip, request_id(request))
     if out.allowed:
         request.state.ratelimit_headers = [(k.lower().encode(), v.encode())

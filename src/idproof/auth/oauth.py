@@ -271,8 +271,10 @@ class OAuthService:
         if creds is None or params.get("grant_type") != "client_credentials":
             return None
         client = self._clients.cached(creds[0])
-        if (client is None or client.disabled or not ip_allowed(req.ip, client.allowed_ips)
-                or not self._clients.secret_cached(*creds)):
+        if client is None or client.disabled or not ip_allowed(req.ip, client.allowed_ips):
+            return None
+        verified, renew = self._clients.secret_state(*creds)
+        if not verified:
             return None
         scopes = self._scopes(params, client)
         if scopes is None or await self._guard.client_retry_after_async(client.id) is not None:
@@ -281,11 +283,13 @@ class OAuthService:
             self._tenant_check(client.tenant_id)
         except IdproofError:
             return None
-        if self._clients.expires_soon(*creds) and client.id not in self._refreshing:
+        if renew and client.id not in self._refreshing:
             self._refreshing.add(client.id)  # one renewal per client at a time
             renewal = asyncio.get_running_loop().run_in_executor(
                 None, self._clients.refresh, *creds)
             renewal.add_done_callback(lambda _f: self._refreshing.discard(client.id))
+        if self._keys.refresh_due():  # the key ring's periodic re-read, off the event loop
+            await asyncio.get_running_loop().run_in_executor(None, self._keys.keyset)
         body, event = self._issue(req, client, scopes)
         await self._audit.record_async(event)
         return body

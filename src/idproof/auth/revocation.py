@@ -52,6 +52,16 @@ class RevocationList:
             self._poll()
         return jti in self._revoked
 
+    def poll_due(self) -> bool:
+        """True when the next `is_revoked` would read the database first (a coroutine then
+        calls `refresh` in a worker thread, so that the event loop never waits on it)."""
+        return time.monotonic() >= self._next_poll
+
+    def refresh(self) -> None:
+        """Read the revocations newer than the last seen, if the poll is due."""
+        if self.poll_due():
+            self._poll()
+
     def _poll(self) -> None:
         with self._lock:
             if time.monotonic() < self._next_poll:

@@ -117,6 +117,12 @@ class SigningKeyRing:
             key = self.keyset().verifying.get(kid)
         return key
 
+    def refresh_due(self) -> bool:
+        """True when the next `keyset` reads the database (a coroutine calls `keyset` in a
+        worker thread first, so that the event loop never waits on it)."""
+        cached = self._cached
+        return cached is None or cached[0] <= time.monotonic()
+
     def keyset(self) -> KeySet:
         cached = self._cached
         if cached is not None and cached[0] > time.monotonic():

@@ -8,11 +8,12 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
+import anyio.to_thread
 import structlog
 from limits import RateLimitItem, parse
-from limits.storage import Storage
+from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from idproof.core.channel import Channel
@@ -187,6 +188,16 @@ class RouteLimiter:
             return Outcome()
         return out
 
+    async def check_async(self, checks: list[Check], *, report: bool = False) -> Outcome:
+        """`check` for a coroutine, never waiting on a socket on the event loop: the memory
+        storage is counted in place (no I/O), any other (Redis) in a worker thread, with the
+        very same code and keys as `check`."""
+        if not self.enabled:
+            return Outcome()
+        if isinstance(self.storage, MemoryStorage):
+            return self.check(checks, report=report)
+        return await anyio.to_thread.run_sync(partial(self.check, checks, report=report))
+
     def clear(self, check: Check) -> None:
         self._limiter.clear(_item(check.limit), check.policy, check.key)
 
@@ -274,31 +285,45 @@ class RouteLimits:
                 checks.append(Check("console.operator", s.per_operator, opaque(cookie)))
         return checks
 
-    def at_edge(self, path: str, headers: Mapping[str, str], ip: str,
-                request_id: str | None) -> list[tuple[bytes, bytes]] | None:
-        """None when allowed; else the 429's headers (the refusal is counted and hooked)."""
+    async def at_edge_async(self, path: str, headers: Mapping[str, str], ip: str,
+                            request_id: str | None) -> list[tuple[bytes, bytes]] | None:
+        """None when allowed; else the 429's headers (the refusal is counted and hooked).
+
+        Never blocks the event loop: Redis is counted in a worker thread (the memory storage
+        in place), and a refusal's listeners (its audit event) run in one too."""
         if not self.limiter.enabled:
             return None
         checks = self.edge_checks(path, headers, ip)
         if not checks:
             return None
-        out = self.limiter.check(checks)
-        if out.allowed:
-            return None
-        if out.first:
-            self._refused(Refusal(out.policy or "", ip, None, None, request_id))
-        return [(k.lower().encode(), v.encode()) for k, v in out.headers]
+        out = await self.limiter.check_async(checks)
+        if not out.allowed and out.first:
+            await anyio.to_thread.run_sync(self._refused, Refusal(
+                out.policy or "", ip, None, None, request_id))
+        return None if out.allowed else _raw(out.headers)
 
-    def for_client(self, path: str, client_id: str, tenant_id: str,
-                   overrides: Iterable[tuple[str, str]], ip: str,
-                   request_id: str | None) -> Outcome:
-        """Count an authenticated request against its client's limit for the route group."""
+    def _client_check(self, path: str, client_id: str,
+                      overrides: Iterable[tuple[str, str]]) -> Check | None:
         route = classify(path)
         if route is None or route.group not in self._per_client or not self.limiter.enabled:
-            return Outcome()
+            return None
         limit = client_limit(route.group, self._per_client, dict(overrides))
-        out = self.limiter.check([Check(f"{route.group}.client", limit, client_id)],
-                                 report=True)
+        return Check(f"{route.group}.client", limit, client_id)
+
+    async def for_client_async(self, path: str, client_id: str, tenant_id: str,
+                               overrides: Iterable[tuple[str, str]], ip: str,
+                               request_id: str | None) -> Outcome:
+        """Count an authenticated request against its client's limit for the route group
+        (without blocking the event loop, as `at_edge_async`)."""
+        check = self._client_check(path, client_id, overrides)
+        if check is None:
+            return Outcome()
+        out = await self.limiter.check_async([check], report=True)
         if not out.allowed and out.first:
-            self._refused(Refusal(out.policy or "", ip, client_id, tenant_id, request_id))
+            await anyio.to_thread.run_sync(self._refused, Refusal(
+                out.policy or "", ip, client_id, tenant_id, request_id))
         return out
+
+
+def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers]

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from idproof import __version__
 from idproof.audit.log_checkpoints import periodic_checkpoints
-from idproof.auth.api import discovery_router, me_router, oauth_router
+from idproof.auth.api import DIRECT_ROUTES, discovery_router, me_router, oauth_router
 from idproof.bootstrap import Container
 from idproof.console.mount import install as install_console
 from idproof.hosted.branding_api import router as branding_router
@@ -50,7 +50,9 @@ ROUTERS = (oauth_router, discovery_router, me_router, vault_router, audit_router
            screening_router, signals_router)
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(container: Container, *, direct_routes: bool = True) -> FastAPI:
+    """The app. `direct_routes=False` leaves every request to the router (for the tests that
+    compare the edge's direct routes with the FastAPI routes they stand for)."""
     settings = container.settings
     app = FastAPI(title="idproof", version=__version__, description=DESCRIPTION,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json",
@@ -68,7 +70,8 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(EdgeMiddleware, trusted_proxies=tuple(settings.security.trusted_proxies),
                        max_body_bytes=settings.security.max_body_bytes, guard=container.guard,
                        hsts=True, public_https=settings.public_url.startswith("https://"),
-                       on_response=_status_counter(registry))
+                       on_response=_status_counter(registry),
+                       direct_routes=DIRECT_ROUTES if direct_routes else None)
     _platform_routes(app, container, registry)
     for router in ROUTERS:
         app.include_router(router)

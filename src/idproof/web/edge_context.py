@@ -1,14 +1,13 @@
-"""Edge middlewares that describe a request: its id, client IP and TLS, and its access log."""
+"""What the edge knows of a request: its id, client IP and TLS, and its access-log line."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
-from collections.abc import Callable
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from idproof.core.ids import random_token
 from idproof.core.logging import scrub_text
@@ -34,12 +33,6 @@ def edge_headers(scope: Scope) -> dict[str, str]:
     return cached
 
 
-def all_headers(scope: Scope) -> dict[str, str]:
-    """Every request header, decoded (lower-case names; the last of a repeated one)."""
-    return {k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in scope.get("headers", ())}
-
-
 def forwarded_https(value: str | None) -> bool:
     """The last hop's X-Forwarded-Proto is https (the value our own proxy wrote)."""
     return value is not None and value.split(",")[-1].strip().lower() == "https"
@@ -62,60 +55,12 @@ def request_identity(headers: dict[str, str], peer: str | None, scheme: str | No
     return rid, ip, tls
 
 
-class RequestContextMiddleware:
-    """Puts the request id, client IP and TLS flag in `scope["state"]` and the log context."""
-
-    def __init__(self, app: ASGIApp, *, trusted_proxies: tuple[str, ...],
-                 public_https: bool) -> None:
-        self.app = app
-        self.trusted = trusted_proxies
-        self.public_https = public_https
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        rid, ip, tls = request_identity(edge_headers(scope), client[0] if client else None,
-                                        scope.get("scheme"), self.trusted, self.public_https)
-        state = scope["state"]
-        state["request_id"], state["client_ip"], state["tls"] = rid, ip, tls
-        tokens = structlog.contextvars.bind_contextvars(request_id=rid)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            structlog.contextvars.reset_contextvars(**tokens)
-
-
-class AccessLogMiddleware:
-    """One access-log line and one metrics count per HTTP request, with its final status."""
-
-    def __init__(self, app: ASGIApp, *,
-                 on_response: Callable[[int], None] | None = None) -> None:
-        self.app = app
-        self.on_response = on_response
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets when the app raises before answering
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            if self.on_response is not None:
-                self.on_response(status)
-            if _access_std.isEnabledFor(logging.INFO):
-                state = scope.get("state", {})
-                access_log.info("request", method=scope.get("method"),
-                                path=scrub_text(scope.get("path", "")), status=status,
-                                ip=state.get("client_ip"),
-                                ms=round((time.perf_counter() - started) * 1000, 2))
+def log_access(scope: Scope, status: int, started: float) -> None:
+    """The access-log line of a request (when INFO is on): method, path with any secret in
+    it scrubbed, final status, client IP, milliseconds."""
+    if _access_std.isEnabledFor(logging.INFO):
+        state = scope.get("state", {})
+        access_log.info("request", method=scope.get("method"),
+                        path=scrub_text(scope.get("path", "")), status=status,
+                        ip=state.get("client_ip"),
+                        ms=round((time.perf_counter() - started) * 1000, 2))

@@ -1,15 +1,16 @@
-"""Edge middlewares that refuse a request before the app sees it: IP block, limits, body size."""
+"""The edge's refusals before the app sees a request: IP block, route limits, body size."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+import anyio.to_thread
+from starlette.types import Message, Receive, Scope, Send
 
 from idproof.security.brute_force import BruteForceGuard
 from idproof.security.route_limits import RouteLimits
-from idproof.web.edge_context import all_headers, edge_headers
+from idproof.web.edge_context import edge_headers
 
 # Where an IP blocked for failed client authentications is refused: the routes that take
 # client credentials or tokens. Health checks and the hosted pages stay open, since end users
@@ -51,80 +52,79 @@ def body_limit_refusal(declared: str | None, limit: int) -> tuple[int, str, str]
     return None
 
 
-class IpBlockMiddleware:
-    """Refuses an address blocked for failed client authentications on the API routes."""
-
-    def __init__(self, app: ASGIApp, *, guard: BruteForceGuard) -> None:
-        self.app = app
-        self.guard = guard
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(_BLOCKABLE_PREFIXES):
-            ip = scope["state"]["client_ip"]
-            retry = await self.guard.retry_after_async(ip)
-            if retry is not None:
-                if path.startswith("/oauth/"):
-                    self.guard.refused_attempt(ip)  # still an attempt, for the detectors
-                await reject(scope, send, 429, "ip_blocked", "Too many requests",
-                             "too many failed authentications from this address",
-                             [(b"retry-after", str(retry).encode())])
-                return
-        await self.app(scope, receive, send)
+async def ip_blocked(guard: BruteForceGuard, scope: Scope, send: Send, path: str,
+                     ip: str) -> bool:
+    """Refuses (429) an address blocked for failed client authentications on the API routes;
+    True when it did. The block is read without blocking the event loop, and a refused
+    credential request is still an attempt for the detectors (told in a worker thread)."""
+    if not path.startswith(_BLOCKABLE_PREFIXES):
+        return False
+    retry = await guard.retry_after_async(ip)
+    if retry is None:
+        return False
+    if path.startswith("/oauth/"):
+        await anyio.to_thread.run_sync(guard.refused_attempt, ip)
+    await reject(scope, send, 429, "ip_blocked", "Too many requests",
+                 "too many failed authentications from this address",
+                 [(b"retry-after", str(retry).encode())])
+    return True
 
 
-class EdgeRateLimitMiddleware:
-    """The route limits counted before authentication: per IP, session, hosted link, operator."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limits = _route_limits(scope) if scope["type"] == "http" else None
-        if limits is not None and limits.limiter.enabled:
-            state = scope["state"]
-            limited = limits.at_edge(scope.get("path", ""), all_headers(scope),
-                                     state["client_ip"], state["request_id"])
-            if limited is not None:
-                await reject(scope, send, 429, "rate_limited", "Too many requests",
-                             "too many requests; retry after the given time", limited)
-                return
-        await self.app(scope, receive, send)
+async def rate_limited(limits: RouteLimits, scope: Scope, send: Send, path: str, ip: str,
+                       rid: str) -> bool:
+    """The route limits counted before authentication (per IP, session, hosted link,
+    operator): refuses (429) a request over one; True when it did."""
+    limited = await limits.at_edge_async(path, _cookie_header(scope), ip, rid)
+    if limited is None:
+        return False
+    await reject(scope, send, 429, "rate_limited", "Too many requests",
+                 "too many requests; retry after the given time", limited)
+    return True
 
 
-class BodyLimitMiddleware:
-    """Refuses a body over the limit: by its Content-Length up front, else while it streams."""
-
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
-        self.app = app
-        self.max_body = max_body_bytes
-        self.max_upload = max_upload_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.max_upload if _UPLOAD_PATH.match(scope.get("path", "")) else self.max_body
-        refused = body_limit_refusal(edge_headers(scope).get("content-length"), limit)
-        if refused is not None:
-            status, code, detail = refused
-            title = "Bad request" if status == 400 else "Payload too large"
-            await reject(scope, send, status, code, title, detail)
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge
-            return message
-
-        await self.app(scope, limited, send)
+def _cookie_header(scope: Scope) -> dict[str, str]:
+    # The only request header the edge limits read (the hosted and console sessions); the
+    # last one when repeated. The others are never decoded here.
+    found: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"cookie":
+            found["cookie"] = value.decode("latin-1")
+    return found
 
 
-def _route_limits(scope: Scope) -> RouteLimits | None:
+async def body_refused(scope: Scope, send: Send, limit: int) -> bool:
+    """Refuses a body whose declared Content-Length is over `limit` (or not a number)."""
+    refused = body_limit_refusal(edge_headers(scope).get("content-length"), limit)
+    if refused is None:
+        return False
+    status, code, detail = refused
+    title = "Bad request" if status == 400 else "Payload too large"
+    await reject(scope, send, status, code, title, detail)
+    return True
+
+
+def body_limit(path: str, max_body: int, max_upload: int) -> int:
+    """The body limit of a path: capture uploads get the larger one."""
+    return max_upload if _UPLOAD_PATH.match(path) else max_body
+
+
+def limited_receive(receive: Receive, limit: int) -> Receive:
+    """`receive` that raises BodyTooLarge once a streamed (chunked) body passes `limit`."""
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge
+        return message
+
+    return limited
+
+
+def route_limits(scope: Scope) -> RouteLimits | None:
+    """The container's route limits, from the app the request came in through."""
     container = getattr(getattr(scope.get("app"), "state", None), "container", None)
     return getattr(container, "route_limits", None)

@@ -1,10 +1,8 @@
-"""The security headers every response gets at the edge, as a pure function and a middleware."""
+"""The security headers every response gets at the edge (a pure function)."""
 
 from __future__ import annotations
 
 import re
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _NO_STORE_PREFIXES = ("/v1", "/oauth", "/.well-known/oauth")
 _FRAME_ANCESTORS = re.compile(rb"frame-ancestors\s+([^;]*)")
@@ -42,28 +40,3 @@ def with_security_headers(raw: Headers, *, path: str, rid: str, hsts: bool,
         added.append(_DEFAULT_CSP)
     added.extend(extra or ())
     return raw + [h for h in added if h[0] not in names]
-
-
-class SecurityHeadersMiddleware:
-    """Adds the security headers (and any `RateLimit` headers a route left in the state)."""
-
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
-        self.app = app
-        self.hsts = hsts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = with_security_headers(
-                    list(message.get("headers", ())), path=scope.get("path", ""),
-                    rid=state.get("request_id", ""),
-                    hsts=self.hsts and bool(state.get("tls")),
-                    extra=list(state.get("ratelimit_headers", ())))
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

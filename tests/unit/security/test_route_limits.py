@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from idproof.config import RateLimitSettings
@@ -103,11 +105,30 @@ def test_edge_checks_per_session_link_and_operator() -> None:
 
 def test_client_override_wins() -> None:
     limits = RouteLimits(RouteLimiter("memory://"), RateLimitSettings())
-    for _ in range(2):
-        assert limits.for_client("/v1/sessions", "cli_1", "ten_1", [("sessions", "2/minute")],
-                                 "ip", None).allowed
-    assert not limits.for_client("/v1/sessions", "cli_1", "ten_1", [("sessions", "2/minute")],
-                                 "ip", None).allowed
+
+    def allowed(path: str) -> bool:
+        return asyncio.run(limits.for_client_async(
+            path, "cli_1", "ten_1", [("sessions", "2/minute")], "ip", None)).allowed
+
+    assert allowed("/v1/sessions") and allowed("/v1/sessions")
+    assert not allowed("/v1/sessions")
     # other groups keep the default
-    assert limits.for_client("/v1/me", "cli_1", "ten_1", [("sessions", "2/minute")], "ip",
-                             None).allowed
+    assert allowed("/v1/me")
+
+
+def test_edge_limit_refuses_once_over_and_tells_the_first_refusal() -> None:
+    settings = RateLimitSettings()
+    settings.per_ip.api = "2/minute"
+    limits = RouteLimits(RouteLimiter("memory://"), settings)
+    refusals: list[object] = []
+    limits.refused.subscribe(refusals.append)
+
+    def edge() -> list[tuple[bytes, bytes]] | None:
+        return asyncio.run(limits.at_edge_async("/v1/me", {}, "203.0.113.9", "req_1"))
+
+    assert edge() is None and edge() is None
+    refused = edge()
+    assert refused is not None and dict(refused)[b"retry-after"].isdigit()
+    assert edge() is not None
+    assert len(refusals) == 1  # one audit event per window, not per request
+    assert asyncio.run(limits.at_edge_async("/healthz", {}, "203.0.113.9", None)) is None
