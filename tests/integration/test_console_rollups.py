@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, delete, insert, inspect, select, text, true, update
 
 from idproof.console.analytics import session_query, summary
-from idproof.console.models import SessionRollup
+from idproof.console.models import DecisionSecondsRollup, SessionRollup
 from idproof.console.rollup import roll_up, session_erased
 from idproof.core.events import SessionErased
 from idproof.db.engine import Database
@@ -28,7 +28,8 @@ from idproof.verification.models import (
 )
 from idproof.verification.reasons import set_decision
 
-TABLES = ("session_reasons", "console_session_rollups", "verification_sessions")
+TABLES = ("session_reasons", "console_session_rollups", "verification_sessions",
+          "console_decision_seconds")
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 REASONS = ["duplicate_document", "document_unreadable", "face_mismatch", "document_expired"]
 STATUSES = ["approved", "declined", "in_review", "abandoned", "expired", "in_progress",
@@ -187,6 +188,7 @@ def test_dashboard_figures_are_the_same_with_rollups(db: Database) -> None:
     with db.session() as s:  # the same sessions counted live only
         s.execute(update(VerificationSession).values(rolled_up=False))
         s.execute(delete(SessionRollup))
+        s.execute(delete(DecisionSecondsRollup))
     with db.read() as s:
         assert [summary(s, ["ten_a"], a, b, NOW) for a, b in periods] == after_erasure
     assert after_erasure[0]["sessions"]["declined"] == live["sessions"]["declined"] - 1
