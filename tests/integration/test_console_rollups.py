@@ -29,7 +29,7 @@ from idproof.verification.models import (
 from idproof.verification.reasons import set_decision
 
 TABLES = ("session_reasons", "console_session_rollups", "verification_sessions",
-          "console_decision_seconds")
+          "console_decision_seconds", "session_steps")
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 REASONS = ["duplicate_document", "document_unreadable", "face_mismatch", "document_expired"]
 STATUSES = ["approved", "declined", "in_review", "abandoned", "expired", "in_progress",
