@@ -1,5 +1,6 @@
-"""Migration 0023 (session_reasons with backfill, the console's rollups), set_decision keeping
-the reasons table exact, and the dashboard figures equal with and without the rollups."""
+"""Migrations 0023 (session_reasons with backfill, the console's rollups) and 0025 (the day
+histograms of times to decision), set_decision keeping the reasons table exact, and the
+dashboard figures equal with and without the rollups."""
 
 from __future__ import annotations
 
@@ -192,3 +193,32 @@ def test_dashboard_figures_are_the_same_with_rollups(db: Database) -> None:
     with db.read() as s:
         assert [summary(s, ["ten_a"], a, b, NOW) for a, b in periods] == after_erasure
     assert after_erasure[0]["sessions"]["declined"] == live["sessions"]["declined"] - 1
+
+
+def test_migration_0025_moves_seconds_into_day_histograms(db: Database, db_url: str) -> None:
+    _seed(db, 300)
+    assert roll_up(db) > 0
+    with db.read() as s:
+        hist = {(h.tenant_id, h.day): json.loads(h.hist)
+                for h in s.scalars(select(DecisionSecondsRollup))}
+        figures = summary(s, ["ten_a"], NOW - timedelta(days=30), NOW, NOW)
+    assert hist and all(n > 0 for h in hist.values() for n in h.values())
+    cfg = alembic_config(db_url)
+    command.downgrade(cfg, "0023")  # back to one rollup row a value
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT tenant_id, day, key, n FROM "
+                                     "console_session_rollups WHERE kind = 'seconds'")).all()
+    finally:
+        engine.dispose()
+    back: dict[tuple[str, str], dict[str, int]] = {}
+    for t, d, key, n in rows:
+        back.setdefault((t, d), {})[key] = n
+    assert back == hist
+    upgrade(db_url)
+    with db.read() as s:
+        assert {(h.tenant_id, h.day): json.loads(h.hist)
+                for h in s.scalars(select(DecisionSecondsRollup))} == hist
+        assert s.scalar(select(SessionRollup.n).where(SessionRollup.kind == "seconds")) is None
+        assert summary(s, ["ten_a"], NOW - timedelta(days=30), NOW, NOW) == figures
