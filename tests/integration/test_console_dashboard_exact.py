@@ -127,6 +127,9 @@ PERIODS = [
     (datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 14, tzinfo=UTC)),  # whole days
     (datetime(2026, 11, 12, 23, 59, 59, 999999, tzinfo=UTC),
      datetime(2026, 11, 13, 0, 0, 0, 1, tzinfo=UTC)),  # around one midnight
+    # most of one past day: its rollups minus the rolled-up sessions of both ends
+    (datetime(2026, 11, 11, 0, 0, 3, tzinfo=UTC), datetime(2026, 11, 11, 23, 59, 58, tzinfo=UTC)),
+    (NOW - timedelta(days=3), NOW + timedelta(days=2)),  # ends in the future
 ]
 
 

@@ -29,7 +29,8 @@ def summary(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetim
     the daily rollups for whole days, the rest counted live (`rollup.period_counts`)."""
     if end <= start:
         raise ValidationFailed("`from` must be before `to`", code="invalid_period")
-    counts = period_counts(s, tenant_ids, start, end, _review_backlog(s, tenant_ids, now))
+    counts = period_counts(s, tenant_ids, start, end, now,
+                           _review_backlog(s, tenant_ids, now))
     by_status = counts.of("status")
     funnel: dict[str, dict[str, int]] = {}
     for key, n in counts.of("step").items():

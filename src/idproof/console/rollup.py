@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     String,
-    and_,
     case,
     cast,
     delete,
@@ -203,15 +202,50 @@ def roll_up(db: Database, batch: int = 5000) -> int:
             return total
 
 
-def _full_days(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    """The whole UTC days inside [start, end), as [first midnight, last midnight)."""
-    a = start.astimezone(UTC)
-    first = a.replace(hour=0, minute=0, second=0, microsecond=0)
-    if first < a:
-        first += timedelta(days=1)
-    b = end.astimezone(UTC)
-    last = b.replace(hour=0, minute=0, second=0, microsecond=0)
-    return (first, last) if first < last else None
+DAY = timedelta(days=1)
+Span = tuple[bool, int, datetime, datetime]  # (rolled_up, sign, from, to): a range read live
+
+
+def _midnight(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _before_now(a: datetime, b: datetime, now: datetime) -> float:
+    """How long [a, b) is before `now` (no session is created later): its likely rows."""
+    return max(0.0, (min(b, now) - a).total_seconds())
+
+
+def _plan(start: datetime, end: datetime, now: datetime
+          ) -> tuple[list[Span], tuple[datetime, datetime] | None]:
+    """How to count [start, end) exactly: the ranges of sessions to count live (signed), and
+    the days [lo, hi) to add from the rollups. Whole days: their rollups plus their sessions
+    not rolled up. A partial day [a, b) of day d: its sessions not rolled up, plus either its
+    rolled-up sessions counted live, or d's rollups minus the rolled-up sessions of
+    [d, a) and [b, d + 1 day), whichever reads fewer rows (today's part: the rollups, since
+    nothing is created after now)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    first, last = _midnight(start), _midnight(end)
+    if first < start:
+        first += DAY
+    spans: list[Span] = []
+    days: list[datetime] = []
+    if first > last:  # inside one day
+        partials = [(last, start, end)]
+    else:
+        partials = ([(first - DAY, start, first)] if start < first else []) + (
+            [(last, last, end)] if last < end else [])
+        if first < last:
+            spans.append((False, 1, first, last))
+            days += [first, last - DAY]
+    for d, a, b in partials:
+        spans.append((False, 1, a, b))
+        if _before_now(a, b, now) <= _before_now(d, a, now) + _before_now(b, d + DAY, now):
+            spans.append((True, 1, a, b))
+        else:
+            spans += [(True, -1, x, y) for x, y in ((d, a), (b, d + DAY)) if x < y]
+            days.append(d)
+    # the days read are contiguous: the whole days and the partial days next to them
+    return spans, ((min(days), max(days) + DAY) if days else None)
 
 
 def constant(name: str) -> Any:
@@ -220,63 +254,56 @@ def constant(name: str) -> Any:
     return literal_column(f"'{name}'", String)
 
 
-def _live(dialect: str, parts: Sequence[Any]) -> list[Any]:
-    """(kind, key, n) counters of the sessions matching any of `parts` (disjoint ranges of the
-    covering not-rolled-up index), read once into one materialized CTE that each counter
-    (status, submitted, seconds to decision, steps, reasons) groups."""
+def _live(dialect: str, tenant_ids: Sequence[str], spans: Sequence[Span]) -> list[Any]:
+    """(kind, key, n) counters of the sessions in `spans` (disjoint ranges of the covering
+    index (tenant, rolled_up, created_at, …): an OR of them would read the whole period),
+    each counted with its span's sign, read once into one materialized CTE that each counter
+    (status, submitted, seconds to decision, steps, reasons) sums."""
     V = VerificationSession
     seconds = case((V.decided_at.is_not(None), seconds_to_decide(dialect)))
-    live = union_all(*[select(V.id, V.status, V.submitted_at.is_not(None).label("sub"),
-                              seconds.label("secs")).where(p) for p in parts]
-                     ).cte("live").prefix_with("MATERIALIZED")
+    live = union_all(*[
+        select(V.id, V.status, V.submitted_at.is_not(None).label("sub"), seconds.label("secs"),
+               literal_column(str(sign)).label("sign"))
+        .where(V.tenant_id.in_(list(tenant_ids)), V.rolled_up == (true() if up else false()),
+               V.created_at >= a, V.created_at < b)
+        for up, sign, a, b in spans]).cte("live").prefix_with("MATERIALIZED")
+    n = func.sum(live.c.sign)
     return [
-        select(constant("status"), live.c.status, func.count()).group_by(live.c.status),
-        select(constant("completed"), constant(""), func.count()).where(live.c.sub == true()),
-        select(constant("seconds"), cast(live.c.secs, String), func.count())
+        select(constant("status"), live.c.status, n).group_by(live.c.status),
+        select(constant("completed"), constant(""), n).where(live.c.sub == true()),
+        select(constant("seconds"), cast(live.c.secs, String), n)
         .where(live.c.secs.is_not(None)).group_by(live.c.secs),
-        select(constant("step"), SessionStep.step + ":" + SessionStep.state, func.count())
+        select(constant("step"), SessionStep.step + ":" + SessionStep.state, n)
         .join(live, live.c.id == SessionStep.session_id)
         .group_by(SessionStep.step, SessionStep.state),
-        select(constant("reason"), SessionReason.reason, func.count())
+        select(constant("reason"), SessionReason.reason, n)
         .join(live, live.c.id == SessionReason.session_id)
         .where(live.c.secs.is_not(None)).group_by(SessionReason.reason),
     ]
 
 
 def period_counts(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetime,
-                  also: Sequence[Any] = ()) -> Counts:
-    """Exact counters of the sessions created in [start, end): whole days' rolled-up
-    sessions from the rollups; their other sessions and the partial days' from the table;
-    with the (kind, key, n) counters `also` asks for, all in one statement."""
-    V = VerificationSession
-    tenants = V.tenant_id.in_(list(tenant_ids))
-    days = _full_days(start, end)
-    edges = [(start, end)] if days is None else [(start, days[0]), (days[1], end)]
-    # Disjoint index ranges of (tenant, rolled_up, created_at): an OR of them would read the
-    # whole period's rows; the partial days' by both flags (the index covers what is counted).
-    parts = [and_(tenants, V.rolled_up == flag, V.created_at >= a, V.created_at < b)
-             for a, b in edges if a < b for flag in (false(), true())]
+                  now: datetime, also: Sequence[Any] = ()) -> Counts:
+    """Exact counters of the sessions created in [start, end) (`_plan`: rollups for what they
+    hold, the rest live), with the (kind, key, n) counters `also` asks for, in one statement."""
+    spans, days = _plan(start, end, now)
     counters = list(also)
     if days is not None:
-        first, last = days
-        parts.append(and_(tenants, V.rolled_up == false(), V.created_at >= first,
-                          V.created_at < last))
+        lo, hi = day_of(days[0]), day_of(days[1])
         R, H = SessionRollup, DecisionSecondsRollup
         counters.append(select(R.kind, R.key, func.sum(R.n))
-                        .where(R.tenant_id.in_(list(tenant_ids)), R.day >= day_of(first),
-                               R.day < day_of(last))
+                        .where(R.tenant_id.in_(list(tenant_ids)), R.day >= lo, R.day < hi)
                         .group_by(R.kind, R.key))
         # each day's histogram as one row: (HIST, its JSON, 0)
         counters.append(select(constant(HIST), cast(H.hist, String), literal_column("0"))
-                        .where(H.tenant_id.in_(list(tenant_ids)), H.day >= day_of(first),
-                               H.day < day_of(last)))
+                        .where(H.tenant_id.in_(list(tenant_ids)), H.day >= lo, H.day < hi))
     c = Counts()
-    for kind, key, n in s.execute(union_all(*_live(s.get_bind().dialect.name, parts),
-                                            *counters)):
+    for kind, key, n in s.execute(union_all(
+            *_live(s.get_bind().dialect.name, tenant_ids, spans), *counters)):
         if kind == HIST:
             c.by.setdefault("seconds", Counter()).update(json.loads(key))
         else:
-            c.add([((kind, key), int(n))])
+            c.add([((kind, key), int(n or 0))])  # a SUM over no rows is NULL
     return c
 
 
