@@ -1,5 +1,6 @@
-"""Migration 0023 (session_reasons with backfill, the console's rollups), set_decision keeping
-the reasons table exact, and the dashboard figures equal with and without the rollups."""
+"""Migrations 0023 (session_reasons with backfill, the console's rollups) and 0025 (the day
+histograms of times to decision), set_decision keeping the reasons table exact, and the
+dashboard figures equal with and without the rollups."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, delete, insert, inspect, select, text, true, update
 
 from idproof.console.analytics import session_query, summary
-from idproof.console.models import SessionRollup
+from idproof.console.models import DecisionSecondsRollup, SessionRollup
 from idproof.console.rollup import roll_up, session_erased
 from idproof.core.events import SessionErased
 from idproof.db.engine import Database
@@ -28,7 +29,8 @@ from idproof.verification.models import (
 )
 from idproof.verification.reasons import set_decision
 
-TABLES = ("session_reasons", "console_session_rollups", "verification_sessions")
+TABLES = ("session_reasons", "console_session_rollups", "verification_sessions",
+          "console_decision_seconds", "session_steps")
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 REASONS = ["duplicate_document", "document_unreadable", "face_mismatch", "document_expired"]
 STATUSES = ["approved", "declined", "in_review", "abandoned", "expired", "in_progress",
@@ -187,6 +189,36 @@ def test_dashboard_figures_are_the_same_with_rollups(db: Database) -> None:
     with db.session() as s:  # the same sessions counted live only
         s.execute(update(VerificationSession).values(rolled_up=False))
         s.execute(delete(SessionRollup))
+        s.execute(delete(DecisionSecondsRollup))
     with db.read() as s:
         assert [summary(s, ["ten_a"], a, b, NOW) for a, b in periods] == after_erasure
     assert after_erasure[0]["sessions"]["declined"] == live["sessions"]["declined"] - 1
+
+
+def test_migration_0025_moves_seconds_into_day_histograms(db: Database, db_url: str) -> None:
+    _seed(db, 300)
+    assert roll_up(db) > 0
+    with db.read() as s:
+        hist = {(h.tenant_id, h.day): json.loads(h.hist)
+                for h in s.scalars(select(DecisionSecondsRollup))}
+        figures = summary(s, ["ten_a"], NOW - timedelta(days=30), NOW, NOW)
+    assert hist and all(n > 0 for h in hist.values() for n in h.values())
+    cfg = alembic_config(db_url)
+    command.downgrade(cfg, "0023")  # back to one rollup row a value
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT tenant_id, day, key, n FROM "
+                                     "console_session_rollups WHERE kind = 'seconds'")).all()
+    finally:
+        engine.dispose()
+    back: dict[tuple[str, str], dict[str, int]] = {}
+    for t, d, key, n in rows:
+        back.setdefault((t, d), {})[key] = n
+    assert back == hist
+    upgrade(db_url)
+    with db.read() as s:
+        assert {(h.tenant_id, h.day): json.loads(h.hist)
+                for h in s.scalars(select(DecisionSecondsRollup))} == hist
+        assert s.scalar(select(SessionRollup.n).where(SessionRollup.kind == "seconds")) is None
+        assert summary(s, ["ten_a"], NOW - timedelta(days=30), NOW, NOW) == figures

@@ -3,6 +3,7 @@ period back as exact counters (rolled-up days from the rollups, the rest from th
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,41 +12,47 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    and_,
+    String,
     case,
     cast,
     delete,
     false,
     func,
+    literal_column,
     select,
+    true,
     tuple_,
     union_all,
     update,
 )
 from sqlalchemy.orm import Session
 
-from idproof.console.models import SessionRollup
+from idproof.console.models import DecisionSecondsRollup, SessionRollup
 from idproof.core.events import SessionErased
 from idproof.db.engine import Database
 from idproof.verification.lifecycle import FINAL
 from idproof.verification.models import SessionReason, SessionStep, VerificationSession
 
+HIST = "seconds_hist"  # a row of a day's histogram in period_counts' one statement
 Key = tuple[str, str]  # (kind, key): ("status", "approved"), ("reason", "face_mismatch"), …
 CHUNK = 500  # ids per IN (…) list
 
 
 @dataclass
 class Counts:
-    """Counters of one period, summed from the rollups and the live sessions."""
+    """Counters of one period, summed from the rollups and the live sessions, by kind."""
 
-    by: Counter[Key] = field(default_factory=Counter)
+    by: dict[str, Counter[str]] = field(default_factory=dict)
 
     def add(self, items: Iterable[tuple[Key, int]]) -> None:
-        for k, n in items:
-            self.by[k] += n
+        for (kind, key), n in items:
+            found = self.by.get(kind)
+            if found is None:
+                found = self.by[kind] = Counter()
+            found[key] += n
 
     def of(self, kind: str) -> dict[str, int]:
-        return {k: n for (kd, k), n in self.by.items() if kd == kind and n}
+        return {k: n for k, n in self.by.get(kind, Counter()).items() if n}
 
 
 def day_of(at: datetime) -> str:
@@ -97,14 +104,20 @@ def _facts(s: Session, rows: Sequence[Any]) -> Counter[tuple[str, str, str, str]
 
 
 def _add(s: Session, facts: Counter[tuple[str, str, str, str]]) -> None:
-    """Add counters to the rollup rows (updating the existing, inserting the new)."""
-    days = sorted({(t, d) for t, d, _, _ in facts})
+    """Add counters to the rollup rows (updating the existing, inserting the new); times to
+    decision to the day's histogram."""
+    seconds: dict[tuple[str, str], Counter[str]] = {}
+    rest = Counter({k: n for k, n in facts.items() if k[2] != "seconds"})
+    for (t, d, kind, key), n in facts.items():
+        if kind == "seconds":
+            seconds.setdefault((t, d), Counter())[key] += n
+    days = sorted({(t, d) for t, d, _, _ in rest})
     have: set[tuple[str, str, str, str]] = set()
     for i in range(0, len(days), 200):
         have.update((t, d, k, key) for t, d, k, key in s.execute(select(
             SessionRollup.tenant_id, SessionRollup.day, SessionRollup.kind, SessionRollup.key)
             .where(tuple_(SessionRollup.tenant_id, SessionRollup.day).in_(days[i:i + 200]))))
-    for (t, d, kind, key), n in facts.items():
+    for (t, d, kind, key), n in rest.items():
         if (t, d, kind, key) in have:
             s.execute(update(SessionRollup).where(
                 SessionRollup.tenant_id == t, SessionRollup.day == d,
@@ -112,6 +125,25 @@ def _add(s: Session, facts: Counter[tuple[str, str, str, str]]) -> None:
                 .values(n=SessionRollup.n + n))
         else:
             s.add(SessionRollup(tenant_id=t, day=d, kind=kind, key=key, n=n))
+    _add_seconds(s, seconds)
+
+
+def _add_seconds(s: Session, by_day: dict[tuple[str, str], Counter[str]]) -> None:
+    """Add (or, negative, take out) times to decision to each day's histogram: read under a
+    row lock on PostgreSQL (SQLite has one writer), rewritten, deleted once empty."""
+    H = DecisionSecondsRollup
+    for (t, d), add in sorted(by_day.items()):
+        row = s.scalars(select(H).where(H.tenant_id == t, H.day == d).with_for_update()).first()
+        hist = Counter({k: int(n) for k, n in json.loads(row.hist).items()}) if row else Counter()
+        hist.update(add)
+        kept = {k: n for k, n in hist.items() if n > 0}
+        if row is None:
+            if kept:
+                s.add(H(tenant_id=t, day=d, hist=json.dumps(kept, sort_keys=True)))
+        elif kept:
+            row.hist = json.dumps(kept, sort_keys=True)
+        else:
+            s.delete(row)
 
 
 def _rows(dialect: str) -> Any:
@@ -127,10 +159,15 @@ def session_erased(s: Session, event: SessionErased) -> None:
                     .where(VerificationSession.id == event.session_id)).first()
     if row is None or not row.rolled_up:
         return
+    seconds: dict[tuple[str, str], Counter[str]] = {}
     for (t, d, kind, key), n in _facts(s, [row]).items():
+        if kind == "seconds":
+            seconds.setdefault((t, d), Counter())[key] -= n
+            continue
         s.execute(update(SessionRollup).where(
             SessionRollup.tenant_id == t, SessionRollup.day == d, SessionRollup.kind == kind,
             SessionRollup.key == key).values(n=SessionRollup.n - n))
+    _add_seconds(s, seconds)
     s.execute(delete(SessionRollup).where(SessionRollup.tenant_id == row.tenant_id,
                                           SessionRollup.day == day_of(row.created_at),
                                           SessionRollup.n <= 0))
@@ -165,70 +202,108 @@ def roll_up(db: Database, batch: int = 5000) -> int:
             return total
 
 
-def _full_days(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    """The whole UTC days inside [start, end), as [first midnight, last midnight)."""
-    a = start.astimezone(UTC)
-    first = a.replace(hour=0, minute=0, second=0, microsecond=0)
-    if first < a:
-        first += timedelta(days=1)
-    b = end.astimezone(UTC)
-    last = b.replace(hour=0, minute=0, second=0, microsecond=0)
-    return (first, last) if first < last else None
+DAY = timedelta(days=1)
+Span = tuple[bool, int, datetime, datetime]  # (rolled_up, sign, from, to): a range read live
 
 
-def _live(s: Session, parts: Sequence[Any]) -> Counts:
-    """Counters of the sessions matching any of `parts` (disjoint index ranges, read as one
-    UNION ALL), counted by the database in three grouped queries."""
+def _midnight(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _before_now(a: datetime, b: datetime, now: datetime) -> float:
+    """How long [a, b) is before `now` (no session is created later): its likely rows."""
+    return max(0.0, (min(b, now) - a).total_seconds())
+
+
+def _plan(start: datetime, end: datetime, now: datetime
+          ) -> tuple[list[Span], tuple[datetime, datetime] | None]:
+    """How to count [start, end) exactly: the ranges of sessions to count live (signed), and
+    the days [lo, hi) to add from the rollups. Whole days: their rollups plus their sessions
+    not rolled up. A partial day [a, b) of day d: its sessions not rolled up, plus either its
+    rolled-up sessions counted live, or d's rollups minus the rolled-up sessions of
+    [d, a) and [b, d + 1 day), whichever reads fewer rows (today's part: the rollups, since
+    nothing is created after now)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    first, last = _midnight(start), _midnight(end)
+    if first < start:
+        first += DAY
+    spans: list[Span] = []
+    days: list[datetime] = []
+    if first > last:  # inside one day
+        partials = [(last, start, end)]
+    else:
+        partials = ([(first - DAY, start, first)] if start < first else []) + (
+            [(last, last, end)] if last < end else [])
+        if first < last:
+            spans.append((False, 1, first, last))
+            days += [first, last - DAY]
+    for d, a, b in partials:
+        spans.append((False, 1, a, b))
+        if _before_now(a, b, now) <= _before_now(d, a, now) + _before_now(b, d + DAY, now):
+            spans.append((True, 1, a, b))
+        else:
+            spans += [(True, -1, x, y) for x, y in ((d, a), (b, d + DAY)) if x < y]
+            days.append(d)
+    # the days read are contiguous: the whole days and the partial days next to them
+    return spans, ((min(days), max(days) + DAY) if days else None)
+
+
+def constant(name: str) -> Any:
+    """A kind as an SQL constant (a typed literal, not a parameter: UNION ALL on PostgreSQL
+    resolves an untyped parameter's type from the first branch only)."""
+    return literal_column(f"'{name}'", String)
+
+
+def _live(dialect: str, tenant_ids: Sequence[str], spans: Sequence[Span]) -> list[Any]:
+    """(kind, key, n) counters of the sessions in `spans` (disjoint ranges of the covering
+    index (tenant, rolled_up, created_at, …): an OR of them would read the whole period),
+    each counted with its span's sign, read once into one materialized CTE that each counter
+    (status, submitted, seconds to decision, steps, reasons) sums."""
     V = VerificationSession
-    live = union_all(*[select(V.id, V.status, V.submitted_at, V.created_at, V.decided_at)
-                       .where(p) for p in parts]).subquery()
-    c = Counts()
-    secs = seconds_to_decide(s.get_bind().dialect.name, live.c.decided_at, live.c.created_at)
-    submitted = live.c.submitted_at.is_not(None)
-    decided = live.c.decided_at.is_not(None)
-    for status, was_submitted, seconds, n in s.execute(
-            select(live.c.status, submitted, case((decided, secs)), func.count())
-            .group_by(live.c.status, submitted, case((decided, secs)))):
-        c.add([(("status", status), n)])
-        if was_submitted:
-            c.add([(("completed", ""), n)])
-        if seconds is not None:
-            c.add([(("seconds", str(seconds)), n)])
-    c.add((("step", f"{step}:{state}"), n) for step, state, n in s.execute(
-        select(SessionStep.step, SessionStep.state, func.count())
+    seconds = case((V.decided_at.is_not(None), seconds_to_decide(dialect)))
+    live = union_all(*[
+        select(V.id, V.status, V.submitted_at.is_not(None).label("sub"), seconds.label("secs"),
+               literal_column(str(sign)).label("sign"))
+        .where(V.tenant_id.in_(list(tenant_ids)), V.rolled_up == (true() if up else false()),
+               V.created_at >= a, V.created_at < b)
+        for up, sign, a, b in spans]).cte("live").prefix_with("MATERIALIZED")
+    n = func.sum(live.c.sign)
+    return [
+        select(constant("status"), live.c.status, n).group_by(live.c.status),
+        select(constant("completed"), constant(""), n).where(live.c.sub == true()),
+        select(constant("seconds"), cast(live.c.secs, String), n)
+        .where(live.c.secs.is_not(None)).group_by(live.c.secs),
+        select(constant("step"), SessionStep.step + ":" + SessionStep.state, n)
         .join(live, live.c.id == SessionStep.session_id)
-        .group_by(SessionStep.step, SessionStep.state)))
-    # By primary key for the decided ones: joined to the UNION ALL, PostgreSQL hash-joins
-    # the whole reasons table (50 ms with 100,000 sessions) for a few thousand sessions.
-    ids = list(s.scalars(select(live.c.id).where(decided)))
-    for i in range(0, len(ids), 5000):
-        c.add((("reason", r), n) for r, n in s.execute(
-            select(SessionReason.reason, func.count())
-            .where(SessionReason.session_id.in_(ids[i:i + 5000]))
-            .group_by(SessionReason.reason)))
-    return c
+        .group_by(SessionStep.step, SessionStep.state),
+        select(constant("reason"), SessionReason.reason, n)
+        .join(live, live.c.id == SessionReason.session_id)
+        .where(live.c.secs.is_not(None)).group_by(SessionReason.reason),
+    ]
 
 
-def period_counts(s: Session, tenant_ids: Sequence[str], start: datetime,
-                  end: datetime) -> Counts:
-    """Exact counters of the sessions created in [start, end): whole days' rolled-up
-    sessions from the rollups; their other sessions and the partial days' from the table."""
-    V = VerificationSession
-    tenants = V.tenant_id.in_(list(tenant_ids))
-    days = _full_days(start, end)
-    if days is None:
-        return _live(s, [and_(tenants, V.created_at >= start, V.created_at < end)])
-    first, last = days
-    # Three index ranges (an OR of them would read the whole period's rows).
-    c = _live(s, [and_(tenants, V.created_at >= start, V.created_at < first),
-                  and_(tenants, V.created_at >= last, V.created_at < end),
-                  and_(tenants, V.rolled_up == false(), V.created_at >= first,
-                       V.created_at < last)])
-    c.add((((kind, key), int(n)) for kind, key, n in s.execute(
-        select(SessionRollup.kind, SessionRollup.key, func.sum(SessionRollup.n))
-        .where(SessionRollup.tenant_id.in_(list(tenant_ids)),
-               SessionRollup.day >= day_of(first), SessionRollup.day < day_of(last))
-        .group_by(SessionRollup.kind, SessionRollup.key))))
+def period_counts(s: Session, tenant_ids: Sequence[str], start: datetime, end: datetime,
+                  now: datetime, also: Sequence[Any] = ()) -> Counts:
+    """Exact counters of the sessions created in [start, end) (`_plan`: rollups for what they
+    hold, the rest live), with the (kind, key, n) counters `also` asks for, in one statement."""
+    spans, days = _plan(start, end, now)
+    counters = list(also)
+    if days is not None:
+        lo, hi = day_of(days[0]), day_of(days[1])
+        R, H = SessionRollup, DecisionSecondsRollup
+        counters.append(select(R.kind, R.key, func.sum(R.n))
+                        .where(R.tenant_id.in_(list(tenant_ids)), R.day >= lo, R.day < hi)
+                        .group_by(R.kind, R.key))
+        # each day's histogram as one row: (HIST, its JSON, 0)
+        counters.append(select(constant(HIST), cast(H.hist, String), literal_column("0"))
+                        .where(H.tenant_id.in_(list(tenant_ids)), H.day >= lo, H.day < hi))
+    c = Counts()
+    for kind, key, n in s.execute(union_all(
+            *_live(s.get_bind().dialect.name, tenant_ids, spans), *counters)):
+        if kind == HIST:
+            c.by.setdefault("seconds", Counter()).update(json.loads(key))
+        else:
+            c.add([((kind, key), int(n or 0))])  # a SUM over no rows is NULL
     return c
 
 
