@@ -199,4 +199,4 @@ def _lock_path(url: str) -> Path | None:
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return Path(f"{database}-writer.lock")
+    return Path(f"{os.path.abspath(database)}-writer.lock")

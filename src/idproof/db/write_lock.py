@@ -18,6 +18,12 @@ import os
 import threading
 from pathlib import Path
 
+# The lock files this process holds, and the thread holding each: a thread that holds one
+# through one Database and opens a write through another Database on the same file must not
+# wait for itself in the kernel (it meets SQLite's busy timeout instead, as it always did).
+_HOLDERS: dict[Path, int] = {}
+_HOLDERS_LOCK = threading.Lock()
+
 
 class WriteLock:
     """`acquire`/`release` around a unit of work that may write; `take_file` at its BEGIN."""
@@ -45,6 +51,9 @@ class WriteLock:
             self._depth -= 1
             if self._depth == 0 and self._file_held:
                 self._file_held = False
+                if self._path is not None:
+                    with _HOLDERS_LOCK:
+                        _HOLDERS.pop(self._path, None)
                 if self._fd is not None and self._pid == os.getpid():
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
@@ -66,7 +75,13 @@ class WriteLock:
         for the rest of the outermost unit of work. Only the owning thread calls this."""
         if self._file_held or self._path is None:
             return
+        me = threading.get_ident()
+        with _HOLDERS_LOCK:
+            if _HOLDERS.get(self._path) == me:
+                return  # held by this very thread through another Database
         fcntl.flock(self._file(), fcntl.LOCK_EX)
+        with _HOLDERS_LOCK:
+            _HOLDERS[self._path] = me
         self._file_held = True
 
     def _file(self) -> int:
