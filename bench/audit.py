@@ -3,8 +3,9 @@
     python bench/audit.py [--events 1000000] [--seconds 3] [--pg-million]
 
 Appends go through AuditService (one event per transaction, and batches of 100) on SQLite and
-on PostgreSQL (IDPROOF_BENCH_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/
-test: a fresh database is created beside it and dropped at the end). The million-event log is
+on PostgreSQL (IDPROOF_BENCH_DATABASE_URL, else the test services' IDPROOF_TEST_DATABASE_URL,
+else postgresql+psycopg://postgres@127.0.0.1:5432/test: a fresh database is created beside it and
+dropped at the end). The million-event log is
 bulk-loaded on SQLite (and PostgreSQL with --pg-million) the way the service would have built
 it: each leaf hashed from the event's fields, the nodes it completes from a CompactRange, a
 signed checkpoint every 1000 events. `audit verify` then has to accept it, so the figures are
@@ -58,8 +59,10 @@ def sqlite_db() -> Iterator[str]:
 
 @contextmanager
 def postgres_db() -> Iterator[str | None]:
-    """A fresh database next to IDPROOF_BENCH_DATABASE_URL, dropped afterwards (None if down)."""
-    base = os.environ.get("IDPROOF_BENCH_DATABASE_URL", PG_DEFAULT)
+    """A fresh database next to IDPROOF_BENCH_DATABASE_URL (else IDPROOF_TEST_DATABASE_URL),
+    dropped afterwards (None if down)."""
+    base = (os.environ.get("IDPROOF_BENCH_DATABASE_URL")
+            or os.environ.get("IDPROOF_TEST_DATABASE_URL") or PG_DEFAULT)
     name = f"idproof_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
@@ -137,7 +140,7 @@ def bulk_fill(url: str, n: int) -> AuditLog:
     db = Database(url)
     log = AuditLog(db, SEAL, origin=ORIGIN, every_seconds=0)
     log.ensure_key()
-    signer = log._current_signer()
+    signer = log._key.current_signer()
     assert log.size() == 0, "the bulk load starts from an empty log"
     rng = random.Random(6962)
     edge = CompactRange()

@@ -3,35 +3,81 @@ be killed in the middle of a batch."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
 import time
 from typing import Any
 
+from sqlalchemy import insert
+
 from idproof.audit.events import AuditEvent
+from idproof.audit.models import AuditPending
 
 
-def queue_from_process(url: str, worker: int, events: int, start: Any) -> None:
-    """One OS process recording `events` events (singly and in batches of 5) without
-    integrating any: the request path of a server whose sequencer runs elsewhere."""
+def queue_from_process(url: str, worker: int, events: int, start: Any,
+                       threads: int = 1, coroutines: int = 0) -> None:
+    """One OS process recording without integrating any (the request path of a server whose
+    sequencer runs elsewhere): `threads` request threads calling `record` (and every 20th
+    event `record_many` of 5), and `coroutines` awaiting `record_async` on one event loop,
+    `events` events each, every stream numbering its own from 0 (actor `w<worker>s<stream>`)."""
     from idproof.audit.service import AuditService
     from idproof.db.engine import Database
 
     db = Database(url)
     audit = AuditService(db, inline=False)
-    start.wait(30)
-    try:
+
+    def thread_stream(actor: str) -> None:
         i = 0
         while i < events:
             if i % 20 == 0 and events - i >= 5:
-                audit.record_many(AuditEvent(action="concurrent.batch", actor_id=f"w{worker}",
+                audit.record_many(AuditEvent(action="concurrent.batch", actor_id=actor,
                                              details={"i": i + j}) for j in range(5))
                 i += 5
             else:
-                audit.record(AuditEvent(action="concurrent.single", actor_id=f"w{worker}",
+                audit.record(AuditEvent(action="concurrent.single", actor_id=actor,
                                         details={"i": i}))
                 i += 1
+
+    async def coroutine_stream(actor: str) -> None:
+        for i in range(events):
+            await audit.record_async(AuditEvent(action="concurrent.async", actor_id=actor,
+                                                details={"i": i}))
+
+    async def coroutine_streams() -> None:
+        await asyncio.gather(*(coroutine_stream(f"w{worker}s{threads + k}")
+                               for k in range(coroutines)))
+
+    start.wait(30)
+    try:
+        pool = [threading.Thread(target=thread_stream, args=(f"w{worker}s{k}",))
+                for k in range(threads)]
+        for t in pool:
+            t.start()
+        if coroutines:
+            asyncio.run(coroutine_streams())
+        for t in pool:
+            t.join()
     finally:
         db.dispose()
+
+
+def hold_write(url: str) -> None:
+    """`python -m tests.audit_sequencer_support hold URL`: queue one event inside a write
+    transaction, say so, and wait there (for a line on stdin, or to be killed) before
+    committing it."""
+    from idproof.audit.service import AuditService
+    from idproof.db.engine import Database
+
+    db = Database(url)
+    audit = AuditService(db, inline=False)
+    with db.write() as conn:
+        conn.execute(insert(AuditPending.__table__),
+                     [audit.values(AuditEvent(action="held.event"))])
+        print("holding", flush=True)
+        sys.stdin.readline()
+    print("committed", flush=True)
+    db.dispose()
 
 
 def record_then_hang(url: str, events: int) -> None:
@@ -73,5 +119,7 @@ def integrate_then_hang(url: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "record":
         record_then_hang(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "hold":
+        hold_write(sys.argv[2])
     else:
         integrate_then_hang(sys.argv[2])

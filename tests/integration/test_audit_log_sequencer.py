@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 
 from idproof.audit.events import AuditEvent
 from idproof.audit.models import AuditEventRow, AuditPending
@@ -210,18 +210,21 @@ def test_background_sequencer_integrates_within_a_second(container: Container) -
     _assert_dense_and_valid(container)
 
 
-PROCESSES, EVENTS = 4, 250
+PROCESSES, THREADS, COROUTINES, EVENTS = 6, 3, 3, 120
 
 
 @pytest.mark.slow
 def test_concurrent_writers_no_gap_duplicate_or_reorder(container: Container) -> None:
-    """Four OS processes queueing events while a background sequencer integrates them."""
+    """Six OS processes, each with three request threads and three coroutines queueing events
+    (group commits shared between them, several in flight on PostgreSQL), while a background
+    sequencer integrates them: every event once, in a dense tree, each stream in its order."""
     container.audit_log.every_events = 200
     before = container.audit_log.size()
     url = container.settings.sqlalchemy_url()
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
-    procs = [ctx.Process(target=queue_from_process, args=(url, w, EVENTS, start))
+    procs = [ctx.Process(target=queue_from_process,
+                         args=(url, w, EVENTS, start, THREADS, COROUTINES))
              for w in range(PROCESSES)]
     for p in procs:
         p.start()
@@ -229,18 +232,72 @@ def test_concurrent_writers_no_gap_duplicate_or_reorder(container: Container) ->
     try:
         start.set()
         for p in procs:
-            p.join(180)
+            p.join(300)
         assert [p.exitcode for p in procs] == [0] * PROCESSES
     finally:
         container.audit_sequencer.stop()  # integrates what is left
     assert container.audit.pending_count() == 0
     events = [e for e in _events(container) if e[1].startswith("concurrent.")]
-    assert len(events) == PROCESSES * EVENTS
-    assert container.audit_log.size() == before + PROCESSES * EVENTS
-    for w in range(PROCESSES):  # each writer's events in the order it wrote them
-        mine = [e[3]["i"] for e in events if e[2] == f"w{w}"]
-        assert mine == list(range(EVENTS))
+    streams = [f"w{w}s{k}" for w in range(PROCESSES) for k in range(THREADS + COROUTINES)]
+    assert len(events) == len(streams) * EVENTS
+    assert container.audit_log.size() == before + len(streams) * EVENTS
+    for actor in streams:  # each stream's events in the order it wrote them, none twice
+        mine = [e[3]["i"] for e in events if e[2] == actor]
+        assert mine == list(range(EVENTS)), actor
     with container.db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditPending)) == 0
     _assert_dense_and_valid(container)
     assert container.audit_log.latest_checkpoint() is not None
+
+
+def test_a_writer_holds_the_other_processes_off_until_it_commits(container: Container) -> None:
+    """SQLite: a process inside a write transaction holds the writers' lock file (the others
+    wait for it in the kernel, not in SQLite's sleeping busy handler); its commit frees it."""
+    if container.db.dialect != "sqlite":
+        pytest.skip("the writers' lock file is SQLite's")
+    import fcntl
+
+    container.audit.inline = False
+    lock_file = Path(f"{make_url(container.settings.sqlalchemy_url()).database}-writer.lock")
+    proc = subprocess.Popen([sys.executable, "-m", "tests.audit_sequencer_support", "hold",
+                             container.settings.sqlalchemy_url()], cwd=str(REPO),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "holding"
+        with open(lock_file, "rb") as f:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "committed"
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # free now
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    container.audit.record(AuditEvent(action="after.hold"))
+    assert container.audit.pending_count() == 2
+
+
+def test_a_writer_killed_inside_its_transaction_blocks_nobody(container: Container) -> None:
+    """kill -9 of a process holding the write lock (and, on SQLite, the writers' lock file):
+    its uncommitted event is gone, and the next writer and the sequencer carry on."""
+    container.audit.inline = False
+    proc = subprocess.Popen([sys.executable, "-m", "tests.audit_sequencer_support", "hold",
+                             container.settings.sqlalchemy_url()], cwd=str(REPO),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "holding"
+    finally:
+        _kill9(proc)
+    ids = container.audit.record_many(AuditEvent(action="after.kill", details={"i": i})
+                                      for i in range(3))
+    assert container.audit.pending_count() == 3  # the killed process's event never was
+    assert container.audit.integrate_all() == 3
+    assert [container.audit_log.event(i, tenant_id=None)["status"] for i in ids] == [
+        "integrated"] * 3
+    _assert_dense_and_valid(container)

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 from sqlalchemy.exc import IntegrityError
 
 from idproof.db.engine import Database
@@ -83,3 +83,31 @@ def test_inside_a_write_on_the_same_thread_it_does_not_wait_for_itself(db: Datab
         db.insert_grouped(_T, [{"id": 7, "who": "nested"}])
     with db.read() as s:
         assert s.scalar(select(_T.c.who).where(_T.c.id == 7)) == "nested"
+
+
+def test_a_connection_lost_between_writes_is_replaced(db: Database) -> None:
+    """The grouped INSERTs' own connection, closed by the server between two writes (a
+    restart, an idle timeout): the next write opens another one and succeeds."""
+    if db.dialect != "postgresql":
+        pytest.skip("a server that closes connections")
+    db.insert_grouped(_T, [{"id": 1, "who": "before"}])
+    idle = db._raw._idle  # type: ignore[union-attr]
+    assert len(idle) == 1
+    pid = idle[0].dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    with db.engine.connect() as c:
+        assert c.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+    db.insert_grouped(_T, [{"id": 2, "who": "after"}])
+    with db.read() as s:
+        assert dict(s.execute(select(_T.c.id, _T.c.who)).all()) == {1: "before", 2: "after"}
+
+
+def test_rows_keep_their_order_within_a_transaction(db: Database) -> None:
+    """A caller's rows are inserted in the order given (the ids the database assigns follow
+    it), whatever order each row's keys are in."""
+    names = [f"r{i:02d}" for i in range(20)]
+    db.insert_grouped(_T, [{"who": n} for n in names])
+    db.insert_grouped(_T, [{"who": "x", "id": 1000}, {"id": 1001, "who": "y"}])
+    with db.read() as s:
+        got = list(s.execute(select(_T.c.id, _T.c.who).order_by(_T.c.id)).all())
+    assert [w for _, w in got] == [*names, "x", "y"]
+    assert [i for i, _ in got][-2:] == [1000, 1001]

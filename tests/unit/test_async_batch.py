@@ -111,3 +111,48 @@ def test_batches_are_bounded() -> None:
     asyncio.run(main())
     assert len(store.rows) == 35
     assert batcher.calls == 4  # all queued before the drain ran: 10 + 10 + 10 + 5
+
+
+class BlockingStore(ListStore):
+    """Each thread call waits for its own release: how many are in flight at once is seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inflight = 0
+        self.most = 0
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Semaphore(0)
+        self._lock = threading.Lock()
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.inflight += 1
+            self.most = max(self.most, self.inflight)
+        self.entered.release()
+        assert self.release.acquire(timeout=10)
+        with self._lock:
+            self.inflight -= 1
+            self.rows.extend(rows)
+
+
+@pytest.mark.parametrize("inflight", [1, 2, 3])
+def test_at_most_max_inflight_thread_calls_at_once(inflight: int) -> None:
+    store = BlockingStore()
+    batcher = AsyncBatcher(store.write, max_inflight=inflight)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        futs = []
+        for i in range(inflight + 2):
+            futs.append(asyncio.ensure_future(batcher.write([{"v": str(i)}])))
+            if i < inflight:  # each of the first `inflight` goes out while the others wait
+                assert await loop.run_in_executor(None, store.entered.acquire, True, 10)
+        await asyncio.sleep(0.05)
+        assert store.inflight == inflight  # the rest queue: no drain beyond the limit
+        for _ in range(inflight + 2):
+            store.release.release()
+        await asyncio.gather(*futs)
+
+    asyncio.run(main())
+    assert sorted(int(r["v"]) for r in store.rows) == list(range(inflight + 2))
+    assert store.most == inflight

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
 from contextlib import suppress
 from pathlib import Path
@@ -204,6 +205,7 @@ class Sequencer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 if not self.leader or not self._election.still_held():
                     self.leader = self._election.try_acquire()
@@ -219,4 +221,6 @@ class Sequencer:
                 self._resign()
                 self._stop.wait(self._elect_every)
                 continue
-            self._stop.wait(self.interval)
+            # Every `interval` from the start of the last pass, not `interval` after its end:
+            # under load a pass takes a while, and the queue should not wait for both.
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))

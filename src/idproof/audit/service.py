@@ -17,26 +17,24 @@ from functools import partial
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    Integer,
-    Table,
-    bindparam,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from idproof.audit.events import AuditEvent
+from idproof.audit.integrate import (
+    ANY_PENDING,
+    LOCK_HEAD,
+    NEXT_BATCH,
+    edge_at,
+    integrate_batch,
+    nodes_for,
+    store_nodes,
+)
 from idproof.audit.leaf import event_leaf_hash, leaf_fields, normalize_details
-from idproof.audit.merkle import CompactRange, Node, nodes_to_store_on_append
-from idproof.audit.models import AuditEventRow, AuditNode, AuditPending, AuditTreeHead
-from idproof.audit.store import HEAD_ID, DbNodeReader, LogStateError, advance_head
+from idproof.audit.merkle import CompactRange
+from idproof.audit.models import AuditEventRow, AuditPending
+from idproof.audit.store import LogStateError, advance_head
 from idproof.core.channel import Channel
 from idproof.core.clock import Clock, SystemClock
 from idproof.db.after_commit import after_commit
@@ -49,20 +47,8 @@ log = structlog.get_logger("idproof.audit")
 _PENDING = "idproof.audit.pending"
 
 _EVENTS = cast(Table, AuditEventRow.__table__)
-_NODES = cast(Table, AuditNode.__table__)
 _QUEUE = cast(Table, AuditPending.__table__)
-_HEAD = cast(Table, AuditTreeHead.__table__)
-_QUEUE_COLUMNS = [c for c in _QUEUE.columns if c.name != "id"]
 DEFAULT_BATCH = 1000
-_LOCK_HEAD = select(_HEAD.c.size).where(_HEAD.c.id == HEAD_ID).with_for_update()
-_NEXT_BATCH = (select(_QUEUE.c.id, _QUEUE.c.leaf_hash).order_by(_QUEUE.c.id)
-               .limit(bindparam("n", type_=Integer)))
-_COPY_BATCH = insert(_EVENTS).from_select(
-    ["idx", *(c.name for c in _QUEUE_COLUMNS)],
-    select((bindparam("size", type_=BigInteger)
-            + func.row_number().over(order_by=_QUEUE.c.id) - 1).label("idx"), *_QUEUE_COLUMNS)
-    .where(_QUEUE.c.id.in_(bindparam("ids", expanding=True))))
-_DROP_BATCH = delete(_QUEUE).where(_QUEUE.c.id.in_(bindparam("ids", expanding=True)))
 # Column limits are checked here so both backends accept or refuse the same events (SQLite
 # would store an over-long string that PostgreSQL refuses).
 _STRING_LIMITS: dict[str, int] = {
@@ -94,7 +80,11 @@ class AuditService:
         # The tree size after each integration that added events (the log checkpoints).
         self.appended = appended or Channel[int]("audit.appended")
         self.inline = inline
-        self._batcher = AsyncBatcher(self._write_recorded)
+        self._batcher = AsyncBatcher(self._write_recorded, max_inflight=db.write_concurrency)
+        # The tree's right edge as this process last committed it, and the one an integration
+        # in progress builds (kept only once that commits): saves reading it for each batch.
+        self._edge: CompactRange | None = None
+        self._next_edge: CompactRange | None = None
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -234,17 +224,22 @@ class AuditService:
         """Move up to `max_batch` pending events into the tree, oldest first, in one
         transaction; returns how many. Safe from any process at any time: the tree head lock
         serializes integrations, and a crash before COMMIT leaves the queue as it was."""
+        with self._db.read() as s:
+            if s.scalar(ANY_PENDING) is None:
+                return 0  # idle: no write lock taken (on SQLite it would stall the writers)
         with self._db.write() as conn:
             # The head lock first (FOR UPDATE on PostgreSQL; SQLite's write lock is already
             # held), then the queue as committed by now: two integrations never take the same
             # events, and an event committed meanwhile waits for the next batch.
-            size: int | None = conn.scalar(_LOCK_HEAD)
+            size: int | None = conn.scalar(LOCK_HEAD)
             if size is None:
                 raise LogStateError("the audit tree head row is missing: run `idproof db upgrade`")
-            batch = conn.execute(_NEXT_BATCH, {"n": max_batch}).all()
+            batch = conn.execute(NEXT_BATCH, {"n": max_batch}).all()
             if not batch:
                 return 0
+            self._next_edge = None
             new_size = self._integrate_batch(conn, size, [tuple(r) for r in batch])
+        self._edge = self._next_edge  # committed
         self._notify(new_size)
         return new_size - size
 
@@ -252,17 +247,9 @@ class AuditService:
                          batch: builtins.list[tuple[Any, ...]]) -> int:
         """Inside the integration transaction: number the batch's (id, leaf hash) events from
         `size`, copy them into the log, store the nodes, advance the head, empty the queue."""
-        ids = [r[0] for r in batch]
-        nodes = self._nodes_for(conn, size, [r[1] for r in batch])
-        # The rows are copied inside the database (no decoding and re-encoding of each event
-        # in Python), numbered in id order: the order of the leaf hashes above.
-        conn.execute(_COPY_BATCH, {"size": size, "ids": ids})
-        if nodes:
-            conn.execute(insert(_NODES), nodes)
-        new_size = size + len(ids)
-        conn.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=new_size))
-        # Exactly the events just integrated (the trigger refuses any other deletion).
-        conn.execute(_DROP_BATCH, {"ids": ids})
+        edge = edge_at(conn, size, self._edge)
+        new_size = integrate_batch(conn, size, batch, edge)
+        self._next_edge = edge
         return new_size
 
     def integrate_all(self, max_batch: int = DEFAULT_BATCH) -> int:
@@ -281,26 +268,10 @@ class AuditService:
     def _notify(self, size: int) -> None:
         self.appended.publish(size)  # the events are committed; a listener cannot undo that
 
-    @staticmethod
-    def _nodes_for(conn: Connection, size: int,
-                   leaves: builtins.list[bytes]) -> builtins.list[dict[str, Any]]:
-        """The stored nodes that appending `leaves` at `size` completes."""
-        nodes: builtins.list[Node] = []
-        reader = DbNodeReader(conn)
-        if len(leaves) == 1:
-            # Only the left siblings this leaf completes: none for an even index.
-            nodes = nodes_to_store_on_append(size, leaves[0], reader)
-        else:
-            edge = CompactRange.from_store(size, reader)
-            for leaf in leaves:
-                nodes.extend(edge.append(leaf))
-        return [{"level": n.level, "idx": n.index, "hash": n.hash} for n in nodes]
-
     def _append_rows(self, conn: Connection, size: int, rows: builtins.list[dict[str, Any]]) -> int:
-        nodes = self._nodes_for(conn, size, [row["leaf_hash"] for row in rows])
+        nodes = nodes_for(conn, size, [row["leaf_hash"] for row in rows])
         conn.execute(insert(_EVENTS), [{**row, "idx": size + i} for i, row in enumerate(rows)])
-        if nodes:
-            conn.execute(insert(_NODES), nodes)
+        store_nodes(conn, nodes)
         return size + len(rows)
 
     def append(self, session: Session, rows: builtins.list[dict[str, Any]]) -> int:

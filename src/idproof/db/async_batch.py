@@ -1,10 +1,12 @@
 """Awaitable batched writes: coroutines' rows written together by one thread call per batch.
 
 Handing each request's INSERT to a thread of the pool costs a thread hop, a GIL hand-over and
-a commit per request. Here the coroutines of one event loop queue their rows and await; one
-drain task at a time hands everything queued so far to a single thread call (one shared
-commit), then resolves each caller's future with its own outcome. A caller resumes only once
-its rows are committed, so "answered" still means "durable".
+a commit per request. Here the coroutines of one event loop queue their rows and await; a
+drain task hands everything queued so far to a single thread call (one shared commit), then
+resolves each caller's future with its own outcome. Up to `max_inflight` drains run at once
+(one on SQLite; on PostgreSQL the next batch goes out while the last one waits for its WAL
+flush). A caller resumes only once its rows are committed, so "answered" still means
+"durable".
 """
 
 from __future__ import annotations
@@ -25,16 +27,17 @@ Writer = Callable[[list[dict[str, Any]]], None]
 @dataclass(eq=False)
 class _LoopQueue:
     items: list[tuple[Rows, asyncio.Future[None]]] = field(default_factory=list)
-    draining: bool = False
-    task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
+    # The drain tasks running, held: the loop keeps only weak references.
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class AsyncBatcher:
     """`await write(rows)` returns once `rows` are committed, sharing commits under load."""
 
-    def __init__(self, writer: Writer, *, max_batch: int = 1000) -> None:
+    def __init__(self, writer: Writer, *, max_batch: int = 1000, max_inflight: int = 1) -> None:
         self._writer = writer
         self._max_batch = max_batch
+        self._max_inflight = max_inflight
         # One queue per event loop (tests may run several loops one after another).
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = (
             weakref.WeakKeyDictionary())
@@ -49,11 +52,10 @@ class AsyncBatcher:
             q = self._queues[loop] = _LoopQueue()
         fut: asyncio.Future[None] = loop.create_future()
         q.items.append((rows, fut))
-        if not q.draining:
-            q.draining = True
+        if len(q.tasks) < self._max_inflight:
             # The rows are written even if this caller is cancelled meanwhile (the drain
             # task is not): what was asked to be recorded is recorded.
-            q.task = loop.create_task(self._drain(q))
+            q.tasks.add(loop.create_task(self._drain(q)))
         await asyncio.shield(fut)
 
     async def _drain(self, q: _LoopQueue) -> None:
@@ -76,7 +78,9 @@ class AsyncBatcher:
             q.items.clear()
             raise
         finally:
-            q.draining = False
+            # At once, not from a done callback: a write() between this drain's last look at
+            # the queue and that callback would otherwise find the drains full and wait forever.
+            q.tasks.discard(asyncio.current_task())
 
     def _take(self, q: _LoopQueue) -> list[tuple[Rows, asyncio.Future[None]]]:
         batch: list[tuple[Rows, asyncio.Future[None]]] = []

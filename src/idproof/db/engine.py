@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from idproof.db.group_commit import GroupCommit, Rows
+from idproof.db.raw_insert import RawInserts
+from idproof.db.write_lock import WriteLock
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -25,18 +27,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
+def _sqlite_begin(before_write: Callable[[], None] | None, conn: Any) -> None:
     # Writers take the write lock at BEGIN so they queue on busy_timeout instead of failing
     # with "database is locked" when a read transaction tries to upgrade; read-only units of
     # work (Database.read) begin deferred and run beside them under WAL.
     if conn.get_execution_options().get("idproof_readonly"):
         conn.exec_driver_sql("BEGIN")
     else:
+        if before_write is not None:
+            before_write()  # Database: wait for the other processes' writers (write_lock.py)
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a private (0600) file."""
+def make_engine(url: str, *, before_write: Callable[[], None] | None = None,
+                **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and a private (0600) file, and calls
+    `before_write` before each BEGIN IMMEDIATE."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -50,12 +56,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False,
                                                   "isolation_level": None}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", partial(_sqlite_begin, before_write))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
+
+
+PG_GROUP_LEADERS = 3
 
 
 class Database:
@@ -65,7 +74,9 @@ class Database:
         self.url = url
         # The engine owning the pool (DDL, dispose); `engine` adds the schema mapping when
         # the tables live in a named PostgreSQL schema (the key store can).
-        self.base_engine = make_engine(url, **engine_kwargs)
+        self._write_lock = (WriteLock(_lock_path(url))
+                            if make_url(url).get_backend_name() == "sqlite" else None)
+        self.base_engine = make_engine(url, before_write=self._before_write, **engine_kwargs)
         self.engine = (self.base_engine.execution_options(schema_translate_map={None: schema})
                        if schema else self.base_engine)
         self.dialect = self.base_engine.dialect.name
@@ -75,22 +86,55 @@ class Database:
         # SQLite has one writer at a time. Queue this process's writers on a lock instead of
         # letting each hold a pooled connection while SQLite's busy handler sleeps: under load
         # that exhausted the pool and stalled even read-only requests. Re-entrant, because a
-        # unit of work may open a nested one on the same thread (audit checkpoints do).
-        self._write_lock: threading.RLock | None = (
-            threading.RLock() if self.dialect == "sqlite" else None)
-        self._group = GroupCommit(self.write)
+        # unit of work may open a nested one on the same thread (audit checkpoints do). Other
+        # processes' writers queue on a file lock taken at BEGIN (see write_lock.py).
+        # The grouped INSERTs (the audit queue) go through a DBAPI connection of their own
+        # (raw_insert.py); a schema-mapped database keeps SQLAlchemy's path, which maps names.
+        # In memory (one connection shared by every thread) too.
+        self._raw = (RawInserts(self.base_engine) if schema is None and (
+            self._write_lock is None or self._write_lock.cross_process) else None)
+        self._group = GroupCommit(self._write_runs, leaders=self.write_concurrency)
+
+    @property
+    def write_concurrency(self) -> int:
+        """Grouped INSERT transactions worth having in flight at once from one process: one
+        on SQLite (one writer); on PostgreSQL the next can go out while one waits for its WAL
+        flush (PostgreSQL flushes concurrent commits together)."""
+        return 1 if self.dialect == "sqlite" else PG_GROUP_LEADERS
+
+    def _before_write(self) -> None:
+        """SQLite, before BEGIN IMMEDIATE: a unit of work of this Database (its thread holds
+        the write lock) waits for the other processes' writers in the kernel."""
+        lock = self._write_lock
+        if lock is not None and lock.owned():
+            lock.take_file()
 
     def insert_grouped(self, table: Table, rows: Rows) -> None:
         """INSERT `rows` in a transaction of their own, committed before this returns, but
         shared with other threads' concurrent calls (group commit: one commit for many)."""
         lock = self._write_lock
-        if lock is not None and getattr(lock, "_is_owned", lambda: False)():
+        if lock is not None and lock.owned():
             # This thread is inside a write already: a leader on another thread would wait
             # for the lock it holds, so it writes on its own, as before.
             with self.write() as conn:
                 conn.execute(insert(table), list(rows))
             return
         self._group.insert(table, rows)
+
+    def _write_runs(self, runs: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+        """Group commit's writer: every run in one transaction, committed on return."""
+        if self._raw is None:
+            with self.write() as conn:
+                for table, rows in runs:
+                    conn.execute(insert(table), rows)
+            return
+        lock = self._write_lock
+        if lock is None:
+            self._raw.write(runs)
+            return
+        with lock:
+            lock.take_file()  # the raw connection's BEGIN fires no engine event
+            self._raw.write(runs)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -143,4 +187,16 @@ class Database:
             return False
 
     def dispose(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
         self.base_engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
+
+
+def _lock_path(url: str) -> Path | None:
+    """The file the processes' writers lock, beside the database; None in memory."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(f"{os.path.abspath(database)}-writer.lock")

@@ -1,10 +1,12 @@
 """Group commit: concurrent one-row INSERTs from many threads written in one transaction.
 
 A caller returns only once its rows are committed (or with its own error), exactly as with a
-transaction of its own; the commits are shared. The first caller to find no writer at work
-becomes the leader: it takes everything queued (up to `max_batch` rows), writes it in one
-transaction and hands the lead to the next queued caller, if any. While a transaction is
-being written, the next callers queue up: under load each commit carries many rows (one
+transaction of its own; the commits are shared. Up to `leaders` callers at a time hold the
+lead (one on SQLite, which has one writer anyway; a few on PostgreSQL, where a transaction
+waits mostly for its WAL flush and the next one can be on its way meanwhile). A leader takes
+everything queued (up to `max_batch` rows), writes it in one transaction, and passes the lead
+to the first queued caller without one, or gives it up when none is left. While transactions
+are being written the next callers queue up: under load each commit carries many rows (one
 SQLite write lock, one PostgreSQL WAL flush) instead of one.
 """
 
@@ -12,34 +14,36 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Table
 
 Rows = Sequence[dict[str, Any]]
+# Writes runs of rows (one table and one set of keys each), in order, in one transaction.
+Writer = Callable[[list[tuple[Table, list[dict[str, Any]]]]], None]
 
 
 @dataclass(eq=False)
 class _Pending:
     table: Table
     rows: Rows
-    done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False  # woken to lead the next batch rather than because it is written
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # holds a lead: its thread writes the next batch
+    written: bool = False  # committed, or failed with `error`
     error: BaseException | None = None
 
 
 class GroupCommit:
     """Shares transactions between concurrent `insert` calls (see the module docstring)."""
 
-    def __init__(self, write: Callable[[], AbstractContextManager[Connection]], *,
-                 max_batch: int = 500) -> None:
+    def __init__(self, write: Writer, *, max_batch: int = 500, leaders: int = 1) -> None:
         self._write = write
         self._max_batch = max_batch
+        self._max_leaders = leaders
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
-        self._leading = False
+        self._leaders = 0  # leads held (each by a queued or writing caller)
         self.transactions = 0  # how many were written: lets tests see rows were grouped
 
     def insert(self, table: Table, rows: Rows) -> None:
@@ -49,34 +53,37 @@ class GroupCommit:
         item = _Pending(table, rows)
         with self._lock:
             self._queue.append(item)
-            lead = not self._leading
-            self._leading = True
-        while not lead:
-            item.done.wait()
-            if not item.lead:
+            if self._leaders < self._max_leaders:
+                self._leaders += 1
+                item.lead = True
+        while True:
+            # The flags are set before `wake`, and read after it is cleared: none is missed.
+            if item.lead:
+                item.lead = False
+                self._lead_once()
+            if item.written:
                 break
-            item.done.clear()
-            item.lead, lead = False, True
-        if lead:
-            self._lead(item)
+            item.wake.wait()
+            item.wake.clear()
         if item.error is not None:
             raise item.error
 
-    def _lead(self, own: _Pending) -> None:
-        """Write batches until `own` is written, then hand the lead on (or give it up)."""
+    def _lead_once(self) -> None:
+        """Write one batch (this caller's rows, if still queued, are in it unless the batch
+        is full), then pass the lead on or give it up."""
         try:
-            written = False
-            while not written:
-                batch = self._take()
+            batch = self._take()
+            if batch:
                 self._flush(batch)
-                written = own in batch
         finally:  # even when interrupted: a queued caller must never wait for a lost leader
             with self._lock:
-                nxt = self._queue[0] if self._queue else None
-                self._leading = nxt is not None
+                nxt = next((i for i in self._queue if not i.lead), None)
+                if nxt is None:
+                    self._leaders -= 1
+                else:
+                    nxt.lead = True
             if nxt is not None:
-                nxt.lead = True
-                nxt.done.set()
+                nxt.wake.set()
 
     def _take(self) -> list[_Pending]:
         with self._lock:
@@ -102,19 +109,27 @@ class GroupCommit:
                     except Exception as exc:
                         item.error = exc
             else:
-                self.transactions += 1
+                with self._lock:
+                    self.transactions += 1
         except BaseException as exc:  # interrupted: whoever was not written is told so
             for item in batch:
                 item.error = item.error or exc
             raise
         finally:
             for item in batch:
-                item.done.set()
+                item.written = True
+                item.wake.set()
 
     def _write_all(self, batch: list[_Pending]) -> None:
-        by_table: dict[Table, list[dict[str, Any]]] = {}
+        # Runs of consecutive rows with the same table and keys, in the callers' order: each
+        # run is one executemany, and rows keep the order they were queued in.
+        runs: list[tuple[Table, list[dict[str, Any]]]] = []
+        last: tuple[Table, Any] | None = None
         for item in batch:
-            by_table.setdefault(item.table, []).extend(item.rows)
-        with self._write() as conn:
-            for table, rows in by_table.items():
-                conn.execute(insert(table), rows)
+            for row in item.rows:
+                shape = (item.table, row.keys())
+                if last is None or shape[0] is not last[0] or shape[1] != last[1]:
+                    runs.append((item.table, []))
+                    last = shape
+                runs[-1][1].append(row)
+        self._write(runs)

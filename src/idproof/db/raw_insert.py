@@ -1,0 +1,162 @@
+"""Group-committed INSERTs through one DBAPI connection of their own (the hot audit queue path).
+
+A transaction that only appends rows needs none of SQLAlchemy's per-statement machinery: here
+each (table, columns) INSERT is built once, the column types' own bind processors turn the
+values into what SQLAlchemy would have stored, and one `executemany` per run of rows goes to
+the driver (psycopg sends it as one pipeline of a prepared statement). The connection is this
+process's: opened on first use (and again after the database went away, or in a forked child),
+one per group-commit leader writing at the same time (one on SQLite, under its write lock),
+and committed before the callers are answered, so an answered append is a durable one. That
+took a one-row append from about 200 to 65 us of CPU on SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.pool import PoolProxiedConnection
+
+Row = dict[str, Any]
+_Processor = Callable[[Any], Any] | None
+
+
+class _Disconnected(Exception):
+    def __init__(self, error: StatementError, at_commit: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.at_commit = error, at_commit
+
+
+class RawInserts:
+    """Writes runs of rows (each run: one table, one set of keys) in one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._idle: list[PoolProxiedConnection] = []  # this process's, between writes
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._statements: dict[tuple[Table, tuple[str, ...]],
+                               tuple[str, list[_Processor]]] = {}
+
+    def write(self, runs: Sequence[tuple[Table, Sequence[Row]]]) -> None:
+        """INSERT every run, in order, and commit; raises SQLAlchemy's error (IntegrityError,
+        OperationalError ...) with nothing written if any statement fails. A connection found
+        dead before COMMIT was sent is replaced once (what the pool's pre-ping does for the
+        other connections); a failed COMMIT is never retried, as it may have committed."""
+        try:
+            self._write_once(runs)
+        except _Disconnected as lost:
+            if lost.at_commit:
+                raise lost.error from lost.error.orig
+            self._write_once(runs)
+
+    def _write_once(self, runs: Sequence[tuple[Table, Sequence[Row]]]) -> None:
+        conn = self._connection()
+        try:
+            self._transaction(conn, runs)
+        except _Disconnected:
+            raise  # that connection is gone (invalidated)
+        except Exception:
+            self._put_back(conn)  # rolled back (or invalidated, then dropped)
+            raise
+        except BaseException:  # interrupted mid-transaction: never reused half-way
+            with suppress(Exception):
+                conn.invalidate()
+            raise
+        self._put_back(conn)
+
+    def _transaction(self, conn: PoolProxiedConnection,
+                     runs: Sequence[tuple[Table, Sequence[Row]]]) -> None:
+        cur = conn.cursor()
+        statement = "BEGIN"
+        params: list[tuple[Any, ...]] = []
+        try:
+            if self._sqlite:  # the connection is in autocommit mode: the transaction is ours
+                cur.execute("BEGIN IMMEDIATE")
+            for table, rows in runs:
+                keys = tuple(rows[0])
+                statement, procs = self._statement(table, keys)
+                params = [tuple(p(r[k]) if p is not None else r[k]
+                                for k, p in zip(keys, procs, strict=True)) for r in rows]
+                cur.executemany(statement, params)
+            statement = "COMMIT"
+            conn.commit()
+        except Exception as exc:
+            gone = self._failed(conn, cur, exc)
+            dbapi_error = self._dialect.loaded_dbapi.Error
+            if not isinstance(exc, dbapi_error):
+                raise
+            error = DBAPIError.instance(statement, params, exc, dbapi_error,
+                                        connection_invalidated=gone, dialect=self._dialect)
+            if gone:
+                raise _Disconnected(error, statement == "COMMIT") from exc
+            raise error from exc
+        finally:
+            with suppress(Exception):
+                cur.close()
+
+    def _failed(self, conn: PoolProxiedConnection, cur: Any, exc: Exception) -> bool:
+        """Roll back; drop the connection if the database went away (the next write opens a
+        new one). True if it went away."""
+        gone = isinstance(exc, self._dialect.loaded_dbapi.Error) and self._dialect.is_disconnect(
+            exc, conn.dbapi_connection, cur)
+        if not gone and self._rolled_back(conn, cur):
+            return False
+        with suppress(Exception):  # gone, or it cannot roll back: never reused
+            conn.invalidate()
+        return gone
+
+    def _rolled_back(self, conn: PoolProxiedConnection, cur: Any) -> bool:
+        try:
+            if not self._sqlite:
+                conn.rollback()
+            elif conn.dbapi_connection is not None and conn.dbapi_connection.in_transaction:
+                cur.execute("ROLLBACK")
+            return True
+        except Exception:
+            return False
+
+    def _connection(self) -> PoolProxiedConnection:
+        with self._lock:
+            pid = os.getpid()
+            if self._pid != pid:
+                # A forked child must not write on its parent's sockets or file handles.
+                self._idle, self._pid = [], pid
+            if self._idle:
+                return self._idle.pop()
+        return self._engine.raw_connection()
+
+    def _put_back(self, conn: PoolProxiedConnection) -> None:
+        if conn.is_valid:
+            with self._lock:
+                self._idle.append(conn)
+
+    def _statement(self, table: Table, keys: tuple[str, ...]) -> tuple[str, list[_Processor]]:
+        found = self._statements.get((table, keys))
+        if found is None:
+            prep = self._dialect.identifier_preparer
+            mark = "?" if self._dialect.paramstyle == "qmark" else "%s"
+            sql = (f"INSERT INTO {prep.format_table(table)} "  # noqa: S608 - names from metadata
+                   f"({', '.join(prep.quote(k) for k in keys)}) "
+                   f"VALUES ({', '.join(mark for _ in keys)})")
+            procs: list[_Processor] = [
+                table.c[k].type.dialect_impl(self._dialect).bind_processor(self._dialect)
+                for k in keys]
+            found = self._statements[(table, keys)] = (sql, procs)
+        return found
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            ours = self._pid == os.getpid()
+        for conn in idle if ours else []:
+            with suppress(Exception):
+                conn.close()
