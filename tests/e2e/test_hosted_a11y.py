@@ -42,6 +42,21 @@ def _set(server: Server, sid: str, **states: tuple[str, list[str]]) -> None:
                 row.state, row.reasons = states[row.step][0], states[row.step][1]
 
 
+def _open_step(server: Server, page: Any, workflow: str, selector: str,
+               **passed: tuple[str, list[str]]) -> str:
+    """A new `workflow` session consented to in `page`, the steps in `passed` set as done, and
+    the page reloaded at the step shown by `selector`; returns the session id."""
+    sid, url = _link(server, workflow)
+    page.goto(url)
+    page.check("#agree")
+    page.click("#consent-submit")
+    page.wait_for_selector("#document-form")
+    _set(server, sid, **passed)
+    page.goto(f"{server.url}/verify/s")
+    page.wait_for_selector(selector)
+    return sid
+
+
 def _serious(axe: Any, page: Any) -> list[str]:
     result = axe.run(page)
     return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from idproof.testing import DocumentGenerator
-from tests.e2e.test_hosted_a11y import _link, _serious, _set
+from tests.e2e.test_hosted_a11y import _link, _open_step, _serious, _set
 from tests.e2e.test_hosted_flow import CHROMIUM, Server
 from tests.e2e.y4m import write_y4m
 
@@ -127,14 +127,8 @@ def test_liveness_shows_progress_ticks_a_mirror_and_advice_without_scores(
             page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True,
                                     has_touch=True)
             page.set_default_timeout(60_000)
-            sid, url = _link(server, "kyc_standard")
-            page.goto(url)
-            page.check("#agree")
-            page.click("#consent-submit")
-            page.wait_for_selector("#document-form")
-            _set(server, sid, document=("passed", []), selfie=("passed", []))
-            page.goto(f"{server.url}/verify/s")
-            page.wait_for_selector("#liveness")
+            _open_step(server, page, "kyc_standard", "#liveness", document=("passed", []),
+                       selfie=("passed", []))
             transform = page.evaluate(
                 "getComputedStyle(document.querySelector('#liveness video')).transform")
             assert transform.startswith("matrix(-1"), transform

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.biometrics_data import fetch
-from tests.e2e.test_hosted_a11y import _link, _set
+from tests.e2e.test_hosted_a11y import _open_step
 from tests.e2e.test_hosted_flow import CHROMIUM, Server
 from tests.e2e.y4m import write_y4m
 from tests.pose_faces import scene
@@ -46,14 +46,8 @@ def _clip(tmp: Path, name: str, stills: list[Any], frames_each: int) -> Path:
 
 
 def _to_liveness(server: Server, page: Any) -> None:
-    sid, url = _link(server, "kyc_standard")
-    page.goto(url)
-    page.check("#agree")
-    page.click("#consent-submit")
-    page.wait_for_selector("#document-form")
-    _set(server, sid, document=("passed", []), selfie=("passed", []))
-    page.goto(f"{server.url}/verify/s")
-    page.wait_for_selector("#liveness")
+    _open_step(server, page, "kyc_standard", "#liveness", document=("passed", []),
+               selfie=("passed", []))
 
 
 def _run(clip: Path, server: Server) -> tuple[dict[str, Any], list[str]]:
@@ -110,14 +104,7 @@ def test_a_still_frontal_face_earns_no_movement_tick(server: Server, tmp_path: P
 
 
 def _to_selfie(server: Server, page: Any) -> None:
-    sid, url = _link(server, "document_selfie")
-    page.goto(url)
-    page.check("#agree")
-    page.click("#consent-submit")
-    page.wait_for_selector("#document-form")
-    _set(server, sid, document=("passed", []))
-    page.goto(f"{server.url}/verify/s")
-    page.wait_for_selector("#selfie-form")
+    _open_step(server, page, "document_selfie", "#selfie-form", document=("passed", []))
 
 
 def test_the_selfie_framing_comes_from_the_face_detector(server: Server, tmp_path: Path,
