@@ -115,6 +115,7 @@ def build_idproof(tmp: Path, rate_limits: bool,
     from idproof.config import Settings
     from idproof.core.logging import configure_logging
     from idproof.web.app import create_app
+    from idproof.web.heap import freeze_startup_heap
 
     settings = Settings(data_dir=tmp / "asgi", secret_key=base64.b64encode(
         os.urandom(32)).decode(), public_url=f"http://{HOST}:8000")
@@ -133,6 +134,7 @@ def build_idproof(tmp: Path, rate_limits: bool,
     issued = container.clients.create("demo", "identity.verify")
     basic = base64.b64encode(f"{issued.client.id}:{issued.secret}".encode())
     app = create_app(container)
+    freeze_startup_heap()  # as `idproof serve` does once its app is built
     token = container.oauth.token(_oauth_request(issued, basic))["access_token"]
     return app, container, {
         "grant": [(b"content-type", FORM), (b"authorization", b"Basic " + basic),

@@ -91,6 +91,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
     from idproof.cli.tls import ssl_options
     from idproof.core.logging import configure_logging
     from idproof.web.app import create_app
+    from idproof.web.heap import freeze_startup_heap
 
     try:
         tls = ssl_options(tls_cert, tls_key, client_ca)
@@ -124,8 +125,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
     if jobs:
         container.jobs.start_consumer()
     start_background_services(container)
+    served = create_app(container)
+    freeze_startup_heap()
     try:
-        uvicorn.run(create_app(container), host=host, port=port, log_config=log_config,
+        uvicorn.run(served, host=host, port=port, log_config=log_config,
                     proxy_headers=False, server_header=False, **tls)
     finally:
         container.jobs.stop_consumer()

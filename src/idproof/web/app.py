@@ -135,5 +135,9 @@ def create_app_from_env() -> FastAPI:
     configure_logging(settings.logging.level, settings.logging.pii_fields,
                       settings.logging.json_logs)
     container = build_container(settings)
+    from idproof.web.heap import freeze_startup_heap
+
     start_background_services(container)  # each worker: one of them is elected sequencer
-    return create_app(container)
+    app = create_app(container)
+    freeze_startup_heap()
+    return app
