@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from idproof.auth.clients import SECRET_PREFIX, new_client_secret
-from idproof.core.ids import random_token
+from idproof.core.ids import new_id, random_token
 
 
 def test_random_tokens_are_alphanumeric_with_fixed_length() -> None:
@@ -28,3 +29,15 @@ def test_client_secrets_never_hold_sql_comment_or_dash_runs() -> None:
         assert secret.startswith(SECRET_PREFIX)
         assert re.fullmatch(r"[A-Za-z0-9]{43}", body)
         assert "--" not in secret
+
+
+def test_identifiers_are_prefixed_base36_and_uniform() -> None:
+    ids = [new_id("aev") for _ in range(4000)]
+    assert all(re.fullmatch(r"aev_[0-9a-z]{24}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert len(new_id("ses", 10)) == 14
+    # Every character equally likely: 96,000 draws, 36 characters, ~2,667 each. A modulo bias
+    # (256 % 36 = 4 characters drawn 8/7 as often) would put those near 3,000.
+    counts = Counter("".join(i[4:] for i in ids))
+    assert len(counts) == 36
+    assert max(counts.values()) < 2900 and min(counts.values()) > 2450

@@ -19,6 +19,9 @@ LEAF_FIELDS: tuple[str, ...] = (
     "ip", "request_id", "purpose", "occurred_at", "details",
 )
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Exactly these types (not subclasses such as IntEnum, which JSON turns into plain values)
+# survive a JSON round trip unchanged. Floats do not always (NaN is refused).
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 class EventLike(Protocol):
@@ -59,8 +62,13 @@ def normalize_details(details: dict[str, Any]) -> dict[str, Any]:
 
     Hashing the normalized value (not the caller's) is what makes a leaf recomputable from the
     stored row: tuples become lists, and NaN, infinities or non-JSON values are refused here
-    instead of being stored in a form nobody could hash again.
+    instead of being stored in a form nobody could hash again. Details of strings, integers,
+    booleans, nulls and lists of those (nearly every event's) come back as they are, copied
+    without the round trip: for them it is the identity.
     """
+    if all(type(k) is str and (type(v) in _PLAIN or (type(v) is list and all(
+            type(i) in _PLAIN for i in v))) for k, v in details.items()):
+        return {k: (list(v) if type(v) is list else v) for k, v in details.items()}
     normalized = json.loads(canonical_json(details))
     if not isinstance(normalized, dict):
         raise TypeError("audit details must be a JSON object")

@@ -10,9 +10,8 @@ deletes them from the queue, all in one transaction.
 from __future__ import annotations
 
 import builtins
-import secrets
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import partial
 from typing import Any, cast
 
@@ -31,12 +30,18 @@ from idproof.audit.integrate import (
     nodes_for,
     store_nodes,
 )
-from idproof.audit.leaf import event_leaf_hash, leaf_fields, normalize_details
+from idproof.audit.leaf import (
+    LEAF_FIELDS,
+    event_leaf_hash,
+    leaf_fields_from_values,
+    normalize_details,
+)
 from idproof.audit.merkle import CompactRange
 from idproof.audit.models import AuditEventRow, AuditPending
 from idproof.audit.store import LogStateError, advance_head
 from idproof.core.channel import Channel
 from idproof.core.clock import Clock, SystemClock
+from idproof.core.ids import new_id
 from idproof.db.after_commit import after_commit
 from idproof.db.async_batch import AsyncBatcher
 from idproof.db.engine import Database
@@ -107,8 +112,8 @@ class AuditService:
                 raise TypeError(f"audit field {name} must be a non-empty string")
             if len(value) > limit:
                 raise ValueError(f"audit field {name} is longer than {limit} characters")
-        row["leaf_hash"] = event_leaf_hash(leaf_fields(_Fields(row)))
-        row["event_id"] = _event_id()
+        row["leaf_hash"] = event_leaf_hash(leaf_fields_from_values([row[n] for n in LEAF_FIELDS]))
+        row["event_id"] = new_id("aev")
         return row
 
     def record_in(self, session: Session, event: AuditEvent) -> str:
@@ -284,38 +289,3 @@ class AuditService:
         conn = session.connection()
         size = advance_head(conn, len(rows))
         return self._append_rows(conn, size, rows)
-
-
-def _event_id() -> str:
-    """`aev_` + 24 base36 characters (~124 random bits), as `core.ids.new_id` makes, from one
-    call to the system's random source instead of one per character."""
-    n = secrets.randbits(124)
-    out = []
-    for _ in range(24):
-        n, r = divmod(n, 36)
-        out.append(_B36[r])
-    return "aev_" + "".join(out)
-
-
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-class _Fields:
-    """Attribute view of a column-value dict, for `leaf_fields`."""
-
-    # The attributes `leaf_fields` reads (`EventLike`), set from the dict below.
-    actor_type: str
-    actor_id: str | None
-    tenant_id: str | None
-    action: str
-    target_type: str | None
-    target_id: str | None
-    outcome: str
-    ip: str | None
-    request_id: str | None
-    purpose: str | None
-    occurred_at: datetime
-    details: dict[str, Any]
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)

@@ -18,18 +18,23 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # per character cost more than the rest of the request id's work.
 _TO_BASE62 = bytes(ord(_BASE62[b % 62]) for b in range(256))
 _DROPPED = bytes(range(248, 256))
+# The same for identifiers' base36: each byte below 252 (7 x 36) names one character.
+_TO_BASE36 = bytes(ord(_ALPHABET[b % 36]) for b in range(256))
+_DROPPED_36 = bytes(range(252, 256))
+
+
+def _uniform(width: int, table: bytes, dropped: bytes) -> str:
+    out = b""
+    while len(out) < width:
+        out += secrets.token_bytes(width - len(out) + 4).translate(table, dropped)
+    return out[:width].decode("ascii")
 
 
 def random_token(nbytes: int = 32) -> str:
     """A secret of letters and digits with `nbytes` of entropy (fixed length for a given size)."""
-    width = math.ceil(nbytes * 8 / math.log2(62))
-    out = b""
-    while len(out) < width:
-        out += secrets.token_bytes(width - len(out) + 4).translate(_TO_BASE62, _DROPPED)
-    return out[:width].decode("ascii")
+    return _uniform(math.ceil(nbytes * 8 / math.log2(62)), _TO_BASE62, _DROPPED)
 
 
 def new_id(prefix: str, length: int = 24) -> str:
     """`prefix_` followed by `length` random base36 characters (~124 bits for 24)."""
-    body = "".join(secrets.choice(_ALPHABET) for _ in range(length))
-    return f"{prefix}_{body}"
+    return f"{prefix}_{_uniform(length, _TO_BASE36, _DROPPED_36)}"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import inspect
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -50,12 +52,21 @@ ROUTERS = (oauth_router, discovery_router, me_router, vault_router, audit_router
            screening_router, signals_router)
 
 
+# FastAPI 0.16x traces and measures every request through OpenTelemetry as soon as a global
+# provider is set (by any library in the process), and asks whether one is on every request.
+# idproof's own metrics carry no identifiers and its logs are filtered for personal data;
+# spans would send each request's path and client address wherever that provider exports.
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
+
+
 def create_app(container: Container, *, direct_routes: bool = True) -> FastAPI:
     """The app. `direct_routes=False` leaves every request to the router (for the tests that
     compare the edge's direct routes with the FastAPI routes they stand for)."""
     settings = container.settings
     app = FastAPI(title="idproof", version=__version__, description=DESCRIPTION,
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", **_NO_TELEMETRY,
                   # Signed audit checkpoints every M seconds while serving.
                   lifespan=lambda _: periodic_checkpoints(container.audit_log, container.clock))
     app.state.container = container
