@@ -48,6 +48,7 @@ from idproof.audit.sequencer import Sequencer  # noqa: E402
 from idproof.audit.service import AuditService  # noqa: E402
 from idproof.db.engine import Database  # noqa: E402
 from idproof.db.migrate import upgrade  # noqa: E402
+from idproof.web.heap import freeze_startup_heap  # noqa: E402
 
 SEAL = b"\x01" * 32
 TARGETS = {"sqlite": 10_000.0, "postgresql": 5_000.0}  # appends/s, issue 17
@@ -114,6 +115,7 @@ def writer(url: str, worker: int, args: dict[str, Any], ready: Any, start: Any,
     audit = AuditService(db, inline=False)
     streams = [_Stream(f"w{worker}s{k}", args["batch"]) for k in range(args["concurrency"])]
     audit.record(_event(f"w{worker}warm", 0))  # connections open, statements compiled
+    freeze_startup_heap()  # as every `idproof serve` worker does once it is up
     ready.put(worker)
     start.wait(120)
     cpu0 = _cpu()
@@ -196,6 +198,7 @@ def _measure(url: str, db: Database, audit: AuditService, log: AuditLog,
     audit.integrate_all()  # the key's own event and the warm-up events
     before = log.size()
     seq = Sequencer(audit, db)
+    freeze_startup_heap()  # the sequencer's process too, as in `idproof serve`
     sizes = _SizeSampler(log)
     seq.start()
     cpu0 = _cpu()  # this process: the sequencer (the sampler's CPU is taken out below)
