@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.pool import PoolProxiedConnection
 
+from idproof.db.multi_row import insert_rows
+
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any] | None
 
@@ -86,7 +88,10 @@ class RawInserts:
                 statement, procs = self._statement(table, keys)
                 params = [tuple(p(r[k]) if p is not None else r[k]
                                 for k, p in zip(keys, procs, strict=True)) for r in rows]
-                cur.executemany(statement, params)
+                if self._sqlite and len(params) > 1:  # one step per chunk (db/multi_row.py)
+                    insert_rows(cur.execute, statement.split(" VALUES ", 1)[0], params)
+                else:
+                    cur.executemany(statement, params)
             statement = "COMMIT"
             conn.commit()
         except Exception as exc:
