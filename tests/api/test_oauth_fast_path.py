@@ -4,6 +4,7 @@ anything unusual left to the full path."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -94,3 +95,40 @@ def test_the_switch_sends_every_grant_to_the_thread(container, api, make_client)
         assert api.post("/oauth/token", data=GRANT,
                         auth=(c.client_id, c.secret)).status_code == 200
     assert container.audit.async_writes == 0
+
+
+def test_concurrent_grants_share_signing_calls_and_every_token_verifies(
+        long_client_cache, container, make_client) -> None:
+    # 40 grants at once on one event loop, through the cached path: their Ed25519 signatures
+    # are made in batched worker-thread calls, and each caller gets its own token.
+    import asyncio
+
+    from idproof.auth.oauth import OAuthRequest
+
+    c = make_client()
+    oauth = container.oauth
+    basic = "Basic " + base64.b64encode(f"{c.client_id}:{c.secret}".encode()).decode()
+
+    def request(i: int) -> OAuthRequest:
+        return OAuthRequest(form=[("grant_type", "client_credentials")], authorization=basic,
+                            ip="192.0.2.7", request_id=f"req{i}", client_cert=None)
+
+    oauth.token(request(-1))  # the client and its verified secret into the caches
+    signer_calls = oauth._signer.calls
+
+    async def grants() -> list[dict[str, object] | None]:
+        return await asyncio.gather(*(oauth.token_cached(request(i)) for i in range(40)))
+
+    bodies = asyncio.run(grants())
+    assert all(b is not None for b in bodies)
+    tokens = [str(b["access_token"]) for b in bodies if b is not None]
+    assert len(set(tokens)) == 40
+    assert 1 <= oauth._signer.calls - signer_calls < 40  # batched, not one call each
+    claims = [oauth._decode(t) for t in tokens]  # signature, issuer, audience, expiry
+    jtis = {cl.jti for cl in claims if cl is not None}
+    assert len(jtis) == 40
+    container.audit.integrate_all()
+    with container.db.read() as s:
+        audited = set(s.scalars(select(AuditEventRow.target_id).where(
+            AuditEventRow.action == "token.issued", AuditEventRow.request_id.like("req%"))))
+    assert jtis <= audited  # every token handed out was audited first

@@ -10,6 +10,7 @@ bound parameters (compiling a 1,000-item IN list cost more than the statement).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -42,6 +43,12 @@ _QUEUE_COLUMNS = [c for c in _QUEUE.columns if c.name != "id"]
 LOCK_HEAD = select(_HEAD.c.size).where(_HEAD.c.id == HEAD_ID).with_for_update()
 NEXT_BATCH = (select(_QUEUE.c.id, _QUEUE.c.leaf_hash).order_by(_QUEUE.c.id)
               .limit(bindparam("n", type_=Integer)))
+# SQLite: the same batch as one row (a JSON array of [id, hex leaf hash]). Each row fetched
+# is one step, and Python's sqlite3 gives the GIL up around every step: with the event loop
+# busy, each step could wait for it a switch interval (5 ms), the write lock held all along.
+_BATCH_ROWS = NEXT_BATCH.subquery()
+NEXT_BATCH_ONE_ROW = select(func.json_group_array(func.json_array(
+    _BATCH_ROWS.c.id, func.hex(_BATCH_ROWS.c.leaf_hash))))
 # Whether anything is pending, read without the write lock (an idle sequencer takes none).
 ANY_PENDING = select(_QUEUE.c.id).limit(1)
 
@@ -75,6 +82,15 @@ _NODES_SQL = {
                    "unnest(%b::smallint[], %b::bigint[], %b::bytea[])"),
 }
 assert AuditNode.__tablename__ == "audit_nodes"
+
+
+def next_batch(conn: Connection, n: int) -> list[tuple[int, bytes]]:
+    """The first `n` queued events' (id, leaf hash), oldest first."""
+    if conn.dialect.name != "sqlite":
+        return [(r[0], r[1]) for r in conn.execute(NEXT_BATCH, {"n": n})]
+    # The aggregate's order is not promised: sorted here by id.
+    raw = conn.execute(NEXT_BATCH_ONE_ROW, {"n": n}).scalar_one()
+    return sorted((int(i), bytes.fromhex(h)) for i, h in json.loads(raw or "[]"))
 
 
 def integrate_batch(conn: Connection, size: int, batch: Sequence[tuple[Any, ...]],

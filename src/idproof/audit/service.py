@@ -24,9 +24,9 @@ from idproof.audit.events import AuditEvent
 from idproof.audit.integrate import (
     ANY_PENDING,
     LOCK_HEAD,
-    NEXT_BATCH,
     edge_at,
     integrate_batch,
+    next_batch,
     nodes_for,
     store_nodes,
 )
@@ -239,11 +239,11 @@ class AuditService:
             size: int | None = conn.scalar(LOCK_HEAD)
             if size is None:
                 raise LogStateError("the audit tree head row is missing: run `idproof db upgrade`")
-            batch = conn.execute(NEXT_BATCH, {"n": max_batch}).all()
+            batch = next_batch(conn, max_batch)
             if not batch:
                 return 0
             self._next_edge = None
-            new_size = self._integrate_batch(conn, size, [tuple(r) for r in batch])
+            new_size = self._integrate_batch(conn, size, list(batch))
         self._edge = self._next_edge  # committed
         self._notify(new_size)
         return new_size - size

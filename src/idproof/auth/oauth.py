@@ -25,11 +25,13 @@ from idproof.auth.assertions import (
 )
 from idproof.auth.clients import ClientService, ClientView
 from idproof.auth.credentials import basic_credentials, plain_secret
+from idproof.auth.issuing import Issue, prepare_issue, sign_issue
 from idproof.auth.mtls import ClientCertificate
 from idproof.auth.revocation import RevocationList
 from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.config import Settings
+from idproof.core.batched_calls import BatchedCalls
 from idproof.core.clock import Clock, SystemClock
 from idproof.core.errors import IdproofError, TooManyRequests
 from idproof.db.engine import Database
@@ -113,6 +115,7 @@ class OAuthService:
         # tenant of another region, so this deployment never mints it a token.
         self._tenant_check: Callable[[str], None] = tenant_check or (lambda _t: None)
         self._refreshing: set[str] = set()  # clients whose cache entries are being renewed
+        self._signer = BatchedCalls(sign_issue)  # the event loop's grants' signatures
 
     # -- client authentication -----------------------------------------------------------
     def _fail(self, req: OAuthRequest, action: str, reason: str,
@@ -257,15 +260,17 @@ class OAuthService:
         if scopes is None:
             raise self._refuse(req, client, OAuthError(
                 "invalid_scope", "the requested scope is not granted to this client"))
-        body, event = self._issue(req, client, scopes)
-        self._audit.record(event)
-        return body
+        issue = self._issue(req, client, scopes)
+        signature = sign_issue(issue)
+        self._audit.record(issue.event)
+        return issue.body(signature)
 
     async def token_cached(self, req: OAuthRequest) -> dict[str, Any] | None:
-        """The grant's success path on the event loop: no thread, no database read (client,
-        verified secret and block state from the caches; the audit INSERT awaited, batched
-        with other requests'). None when anything is not cached or not plainly a success:
-        `token` then decides, audits and counts failures exactly as always."""
+        """The grant's success path on the event loop: no database read (client, verified
+        secret and block state from the caches; the signature and then the audit INSERT
+        awaited, each batched with other requests' in one worker-thread call). None when
+        anything is not cached or not plainly a success: `token` then decides, audits and
+        counts failures exactly as always."""
         params = parse_form(req.form)
         creds = plain_secret(req.authorization, req.client_cert is not None, params)
         if creds is None or params.get("grant_type") != "client_credentials":
@@ -290,9 +295,11 @@ class OAuthService:
             renewal.add_done_callback(lambda _f: self._refreshing.discard(client.id))
         if self._keys.refresh_due():  # the key ring's periodic re-read, off the event loop
             await asyncio.get_running_loop().run_in_executor(None, self._keys.keyset)
-        body, event = self._issue(req, client, scopes)
-        await self._audit.record_async(event)
-        return body
+        issue = self._issue(req, client, scopes)
+        # Signed in a worker thread, batched, while the loop serves others; then audited.
+        signature = await self._signer.submit(issue)
+        await self._audit.record_async(issue.event)
+        return issue.body(signature)
 
     @staticmethod
     def _scopes(params: dict[str, str], client: ClientView) -> list[str] | None:
@@ -304,23 +311,13 @@ class OAuthService:
             return None
         return asked
 
-    def _issue(self, req: OAuthRequest, client: ClientView,
-               scopes: list[str]) -> tuple[dict[str, Any], AuditEvent]:
-        """A signed access token's response body, and its audit event (to record)."""
-        token, claims = tokens.mint(
-            self._keys.keyset(), issuer=self._s.issuer, audience=self._s.auth.audience,
-            client_id=client.id, tenant_id=client.tenant_id, scopes=scopes,
-            now=int(self._clock.timestamp()), ttl=self._s.auth.token_ttl_seconds,
-            # RFC 8705 §3: a token got over mTLS is bound to that certificate.
-            cnf={"x5t#S256": req.client_cert.x5t_s256} if req.client_cert else None)
-        event = AuditEvent(
-            action="token.issued", actor_type="client", actor_id=client.id,
-            tenant_id=client.tenant_id, target_type="token", target_id=claims.jti,
-            ip=req.ip, request_id=req.request_id,
-            details={"scopes": scopes, "bound": req.client_cert is not None})
-        return ({"access_token": token, "token_type": "Bearer",
-                 "expires_in": self._s.auth.token_ttl_seconds, "scope": " ".join(scopes)},
-                event)
+    def _issue(self, req: OAuthRequest, client: ClientView, scopes: list[str]) -> Issue:
+        """The token to sign for this client, and its audit event."""
+        return prepare_issue(self._s, self._keys.keyset(), client_id=client.id,
+                             tenant_id=client.tenant_id, scopes=scopes,
+                             now=int(self._clock.timestamp()), ip=req.ip,
+                             request_id=req.request_id, cert_thumbprint=(
+                                 req.client_cert.x5t_s256 if req.client_cert else None))
 
     def _in_region(self, req: OAuthRequest, client: ClientView) -> None:
         """A client of a tenant served by another region gets no token here (audited)."""
