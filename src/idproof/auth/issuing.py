@@ -1,8 +1,7 @@
 """An access token's issue: its claims, signing input, audit event and response body.
 
-Split in two so that the grant served on the event loop can have its Ed25519 signature made
-in a worker thread, batched with other requests' (`core/batched_calls.py`): pyca
-`cryptography` signs without the GIL, so the event loop goes on meanwhile.
+Both grant paths (the event loop's cached one and the full use case in a thread) prepare the
+token and its `token.issued` event alike, sign it, record the event, then answer.
 """
 
 from __future__ import annotations
