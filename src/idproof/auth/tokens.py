@@ -61,17 +61,6 @@ class AccessClaims:
 def mint(keys: KeySet, *, issuer: str, audience: str, client_id: str, tenant_id: str,
          scopes: list[str] | tuple[str, ...], now: int, ttl: int,
          cnf: dict[str, str] | None = None) -> tuple[str, AccessClaims]:
-    signing_input, claims = prepare(keys, issuer=issuer, audience=audience,
-                                    client_id=client_id, tenant_id=tenant_id, scopes=scopes,
-                                    now=now, ttl=ttl, cnf=cnf)
-    return finish(signing_input, sign(keys.current, signing_input)), claims
-
-
-def prepare(keys: KeySet, *, issuer: str, audience: str, client_id: str, tenant_id: str,
-            scopes: list[str] | tuple[str, ...], now: int, ttl: int,
-            cnf: dict[str, str] | None = None) -> tuple[bytes, AccessClaims]:
-    """A token's JWS signing input (header and claims, for the current key) and its claims:
-    `mint` in two halves, so that the signature can be made off the event loop."""
     jti = random_token(18)
     claims: dict[str, Any] = {
         "iss": issuer, "sub": client_id, "aud": audience, "client_id": client_id,
@@ -81,18 +70,8 @@ def prepare(keys: KeySet, *, issuer: str, audience: str, client_id: str, tenant_
     if cnf is not None:
         claims["cnf"] = cnf  # RFC 8705 certificate binding
     header = {"alg": ALG, "typ": TOKEN_TYPE, "kid": keys.current_kid}
-    return (signing_input_of(header, claims),
-            AccessClaims(client_id, tenant_id, tuple(scopes), jti, now, now + ttl, claims))
-
-
-def sign(key: OKPKey, signing_input: bytes) -> bytes:
-    """The Ed25519 signature (pyca `cryptography`; it releases the GIL while signing)."""
-    return key.private_key.sign(signing_input)  # type: ignore[union-attr]
-
-
-def finish(signing_input: bytes, signature: bytes) -> str:
-    """The compact JWS: the signing input and its signature."""
-    return (signing_input + b"." + _b64url(signature)).decode("ascii")
+    token = compact_jws(header, claims, keys.current)
+    return token, AccessClaims(client_id, tenant_id, tuple(scopes), jti, now, now + ttl, claims)
 
 
 def _b64url(data: bytes) -> bytes:
@@ -105,20 +84,16 @@ def _header_segment(items: tuple[tuple[str, Any], ...]) -> bytes:
     return _b64url(json.dumps(dict(items), separators=(",", ":")).encode())
 
 
-def signing_input_of(header: dict[str, Any], claims: dict[str, Any]) -> bytes:
-    """RFC 7515's signing input for this pinned header, as `joserfc.jwt.encode` makes it,
-    without its generic machinery (a quarter of a grant's CPU). `verify` still checks tokens
-    with joserfc."""
+def compact_jws(header: dict[str, Any], claims: dict[str, Any], key: OKPKey) -> str:
+    """RFC 7515 compact serialization signed with Ed25519 (pyca `cryptography`), the same
+    token `joserfc.jwt.encode` makes for this pinned header, without its generic machinery
+    (a quarter of a grant's CPU). `verify` still checks tokens with joserfc."""
     if header.get("alg") != ALG:
         raise ValueError("only EdDSA is minted")
-    return (_header_segment(tuple(header.items())) + b"."
-            + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
-
-
-def compact_jws(header: dict[str, Any], claims: dict[str, Any], key: OKPKey) -> str:
-    """RFC 7515 compact serialization signed with Ed25519 (pyca `cryptography`)."""
-    signing_input = signing_input_of(header, claims)
-    return finish(signing_input, sign(key, signing_input))
+    signing_input = (_header_segment(tuple(header.items())) + b"."
+                     + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
+    signature = key.private_key.sign(signing_input)  # type: ignore[union-attr]
+    return (signing_input + b"." + _b64url(signature)).decode("ascii")
 
 
 def _b64json(segment: str) -> Any:
