@@ -243,10 +243,17 @@ def _sweep(c: Container) -> dict[str, int]:
     return out
 
 
-def start_background_services(container: Container) -> None:
+def start_background_services(container: Container, *, serving: bool = False) -> None:
     """What a long-running process (`idproof serve`, each of its workers, `idproof worker`)
-    runs beside its requests: the audit sequencer (unless `audit.sequencer` is `inline`)."""
-    if container.settings.audit.sequencer == "background":
+    runs beside its requests: the audit sequencer (unless `audit.sequencer` is `inline`).
+
+    With `process` (the default), `idproof serve` runs the sequencer in a process of its own
+    (`serving`: this one only queues its events); elsewhere, as with `background`, a thread of
+    this process stands for election."""
+    mode = container.settings.audit.sequencer
+    if mode == "process" and serving:
+        container.audit.inline = False
+    elif mode in ("process", "background"):
         container.audit_sequencer.start()
 
 

@@ -137,10 +137,12 @@ class AuditSettings(BaseModel):
     checkpoint_every_seconds: float = Field(60.0, ge=0)  # 0: no periodic task
     # The checkpoint origin line and note key name; default "<public URL host>/idproof/audit".
     origin: str | None = Field(None, min_length=1, max_length=255, pattern=r"^[^\s+]+$")
-    # background: requests only queue their events; `idproof serve`/`worker` processes elect
-    # one sequencer that integrates them into the tree every interval (or per full batch).
+    # process: requests only queue their events; `idproof serve` runs one sequencer process
+    # (`idproof audit sequencer`, restarted if it dies) that integrates them into the tree every
+    # interval (or per full batch); `idproof worker` runs a standby thread.
+    # background: the same, the sequencer a thread elected among the serve/worker processes.
     # inline: every commit integrates its own events before returning (slower; no thread).
-    sequencer: Literal["background", "inline"] = "background"
+    sequencer: Literal["process", "background", "inline"] = "process"
     sequencer_interval_seconds: float = Field(0.05, gt=0, le=10)
     sequencer_batch: int = Field(1000, ge=1, le=100_000)
 

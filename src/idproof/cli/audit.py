@@ -91,6 +91,40 @@ def checkpoint() -> None:
     sys.stdout.write(_prepared().audit_log.checkpoint().note)
 
 
+@audit_app.command("sequencer")
+def sequencer(
+    exit_with: Annotated[int | None, typer.Option(
+        help="Stop when the process with this id is gone (set by `idproof serve`)",
+        hidden=True)] = None,
+) -> None:
+    """Run the audit sequencer alone until SIGTERM: it integrates queued events into the tree.
+
+    `idproof serve` starts one itself (audit.sequencer = process); run this where the API runs
+    without it. Several may run: one is elected, the others stand by."""
+    import signal
+    import threading
+
+    from idproof.core.logging import configure_logging
+    from idproof.web.heap import freeze_startup_heap
+
+    os.umask(0o077)
+    settings = load_settings()
+    configure_logging(settings.logging.level, settings.logging.pii_fields,
+                      settings.logging.json_logs)
+    container = build_container(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    container.audit_sequencer.start()
+    freeze_startup_heap()
+    try:
+        while not stop.wait(0.5):
+            if exit_with is not None and os.getppid() != exit_with:
+                break  # the serve process is gone (its children are re-parented)
+    finally:
+        container.close()  # the last integration, then the election lock is released
+
+
 @audit_app.command("verify")
 def verify(
     checkpoint_file: Annotated[Path | None, typer.Option(

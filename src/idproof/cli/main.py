@@ -23,9 +23,10 @@ from idproof.cli.operators import operators_app
 from idproof.cli.privacy import privacy_app
 from idproof.cli.screening import screening_app
 from idproof.cli.security import security_app
+from idproof.cli.sequencer_process import SequencerProcess
 from idproof.cli.signals import signals_app
 from idproof.cli.workflows import workflows_app
-from idproof.config import load_settings
+from idproof.config import Settings, load_settings
 from idproof.core.errors import IdproofError
 
 app = typer.Typer(help="idproof: self-hosted identity verification.", no_args_is_help=True,
@@ -111,20 +112,12 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
         container.close()
         if jobs:
             err.print("With several workers, run the job consumer apart: idproof worker")
-        # uvicorn >= 0.35 restarts a worker that does not answer its health check in 5 s, which
-        # a busy machine's start-up (imports, keys, the audit sequencer) can miss: every worker
-        # is then killed and restarted in a loop. 60 s still catches a hung worker.
-        import inspect
-
-        extra: dict[str, Any] = ({"timeout_worker_healthcheck": 60} if "timeout_worker_healthcheck"
-                 in inspect.signature(uvicorn.run).parameters else {})
-        uvicorn.run("idproof.web.app:create_app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_config=log_config, proxy_headers=False,
-                    server_header=False, **tls, **extra)
+        _serve_workers(settings, host, port, workers, tls)
         return
     if jobs:
         container.jobs.start_consumer()
-    start_background_services(container)
+    start_background_services(container, serving=True)
+    child = _sequencer_process(settings)
     served = create_app(container)
     freeze_startup_heap()
     try:
@@ -132,7 +125,41 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
                     proxy_headers=False, server_header=False, **tls)
     finally:
         container.jobs.stop_consumer()
+        if child is not None:
+            child.stop()  # after the jobs: it integrates what they recorded last
         container.audit_sequencer.stop()
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int,
+                   tls: dict[str, Any]) -> None:
+    """uvicorn's supervisor here, `workers` processes that each build the app from the
+    environment, and the audit sequencer's process beside them."""
+    import inspect
+
+    import uvicorn
+
+    # uvicorn >= 0.35 restarts a worker that does not answer its health check in 5 s, which
+    # a busy machine's start-up (imports, keys) can miss: every worker is then killed and
+    # restarted in a loop. 60 s still catches a hung worker.
+    extra: dict[str, Any] = ({"timeout_worker_healthcheck": 60} if "timeout_worker_healthcheck"
+             in inspect.signature(uvicorn.run).parameters else {})
+    child = _sequencer_process(settings)
+    try:
+        uvicorn.run("idproof.web.app:create_app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_config=None, proxy_headers=False,
+                    server_header=False, **tls, **extra)
+    finally:
+        if child is not None:
+            child.stop()
+
+
+def _sequencer_process(settings: Settings) -> SequencerProcess | None:
+    """The audit sequencer's own process, unless `audit.sequencer` says thread or inline."""
+    if settings.audit.sequencer != "process":
+        return None
+    child = SequencerProcess()
+    child.start()
+    return child
 
 
 @app.command()

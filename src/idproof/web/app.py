@@ -148,7 +148,9 @@ def create_app_from_env() -> FastAPI:
     container = build_container(settings)
     from idproof.web.heap import freeze_startup_heap
 
-    start_background_services(container)  # each worker: one of them is elected sequencer
+    # Each worker only queues its events when the serve process runs the sequencer; with
+    # `background`, one of the workers is elected.
+    start_background_services(container, serving=True)
     app = create_app(container)
     freeze_startup_heap()
     return app
