@@ -54,9 +54,10 @@ class AsyncBatcher:
         q.items.append((rows, fut))
         if len(q.tasks) < self._max_inflight:
             # The rows are written even if this caller is cancelled meanwhile (the drain
-            # task is not): what was asked to be recorded is recorded.
+            # task is not): what was asked to be recorded is recorded. Cancelling the caller
+            # cancels only its own future, which the drain then skips: no shield needed.
             q.tasks.add(loop.create_task(self._drain(q)))
-        await asyncio.shield(fut)
+        await fut
 
     async def _drain(self, q: _LoopQueue) -> None:
         batch: list[tuple[Rows, asyncio.Future[None]]] = []
