@@ -70,6 +70,18 @@ def _wait_ready(base: str, serve: subprocess.Popen[bytes]) -> None:
     _until("the server", ready)
 
 
+def _elected(log_path: Path) -> set[int]:
+    """The pids that logged winning the sequencer election."""
+    return {json.loads(line)["pid"] for line in log_path.read_text().splitlines()
+            if "audit_sequencer_elected" in line}
+
+
+def _kill(serve: subprocess.Popen[bytes]) -> None:
+    if serve.poll() is None:
+        serve.kill()
+        serve.wait(10)
+
+
 def _counts(db: Path) -> tuple[int, int]:
     """(pending events, events in the tree)."""
     with sqlite3.connect(db) as conn:
@@ -115,8 +127,7 @@ def test_sequencer_process_restarted_and_bound_to_serve(tmp_path: Path) -> None:
         grant_integrated()  # queued while none ran, or after: integrated by the new one
 
         # Only the child processes were elected: serve itself only queues.
-        elected = {json.loads(line)["pid"] for line in log_path.read_text().splitlines()
-                   if "audit_sequencer_elected" in line}
+        elected = _elected(log_path)
         assert elected and serve.pid not in elected, elected
         assert elected <= {first[0], second[0]}
 
@@ -124,9 +135,7 @@ def test_sequencer_process_restarted_and_bound_to_serve(tmp_path: Path) -> None:
         serve.wait(10)
         _until("the sequencer process to exit", lambda: not _alive(second[0]), timeout=20)
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait(10)
+        _kill(serve)
     verified = subprocess.run([str(EXE), "audit", "verify"], env=env, capture_output=True,
                               text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -150,9 +159,7 @@ def test_serve_stops_its_sequencer_process(tmp_path: Path) -> None:
         serve.wait(60)  # uvicorn re-raises the signal once shut down: -15 here
         _until("the sequencer process to exit", lambda: not _alive(child[0]), timeout=20)
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait(10)
+        _kill(serve)
 
 
 def test_workers_only_queue_beside_the_sequencer_process(tmp_path: Path) -> None:
@@ -184,13 +191,10 @@ def test_workers_only_queue_beside_the_sequencer_process(tmp_path: Path) -> None
                 assert r.status_code == 200
         _until("every grant in the tree",
                lambda: _counts(data / "idproof.db") == (0, before + 20))
-        elected = {json.loads(line)["pid"] for line in log_path.read_text().splitlines()
-                   if "audit_sequencer_elected" in line}
+        elected = _elected(log_path)
         assert elected == {child[0]}, elected
         serve.terminate()
         serve.wait(60)
         _until("the sequencer process to exit", lambda: not _alive(child[0]), timeout=20)
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait(10)
+        _kill(serve)
