@@ -40,11 +40,19 @@ def _until(what: str, check: Callable[[], object], timeout: float = 60.0) -> obj
 
 def _sequencer_children(pid: int) -> list[int]:
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # gone (ENOENT, or ESRCH for a task just ended)
+        return found
+    for task in tasks:
+        try:  # a thread may end between the listing and this read
+            children = (task / "children").read_text().split()
+        except OSError:  # gone (ENOENT, or ESRCH for a task just ended)
+            continue
+        for child in children:
             try:
                 cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            except FileNotFoundError:
+            except OSError:  # gone (ENOENT, or ESRCH for a task just ended)
                 continue
             if b"audit" in cmdline and b"sequencer" in cmdline:
                 found.append(int(child))
