@@ -30,12 +30,6 @@ class SequencerProcess:
         self._stopping = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._watcher: threading.Thread | None = None
-        self.restarts = 0
-
-    @property
-    def pid(self) -> int | None:
-        proc = self._proc
-        return proc.pid if proc is not None else None
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         # The same interpreter and environment (data dir, database, settings) as this process.
@@ -69,7 +63,6 @@ class SequencerProcess:
                 if self._stopping.is_set():
                     return
                 self._proc = self._spawn()
-                self.restarts += 1
 
     def stop(self) -> None:
         """SIGTERM, then wait for the child's last integration; SIGKILL past the timeout."""
