@@ -104,14 +104,10 @@ def sequencer(
     import signal
     import threading
 
-    from idproof.core.logging import configure_logging
+    from idproof.cli.lifecycle import command_settings
     from idproof.web.heap import freeze_startup_heap
 
-    os.umask(0o077)
-    settings = load_settings()
-    configure_logging(settings.logging.level, settings.logging.pii_fields,
-                      settings.logging.json_logs)
-    container = build_container(settings)
+    container = build_container(command_settings())
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

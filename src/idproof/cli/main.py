@@ -18,6 +18,7 @@ from idproof.bootstrap import Container, prepare, start_background_services
 from idproof.cli.audit import audit_app
 from idproof.cli.branding import branding_app
 from idproof.cli.keys import keys_app
+from idproof.cli.lifecycle import command_settings, exit_after_cleanup
 from idproof.cli.mtls_clients import clients_tls_command, tls_identity
 from idproof.cli.operators import operators_app
 from idproof.cli.privacy import privacy_app
@@ -90,7 +91,6 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
     import uvicorn
 
     from idproof.cli.tls import ssl_options
-    from idproof.core.logging import configure_logging
     from idproof.web.app import create_app
     from idproof.web.heap import freeze_startup_heap
 
@@ -99,10 +99,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
     except ValueError as exc:
         err.print(str(exc))
         raise typer.Exit(2) from None
-    os.umask(0o077)
-    settings = load_settings()
-    configure_logging(settings.logging.level, settings.logging.pii_fields,
-                      settings.logging.json_logs)
+    settings = command_settings()
     container = prepare(settings)
     if not container.clients.list():
         err.print("No API client yet. Create one with: idproof clients create --tenant demo "
@@ -117,17 +114,18 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
     if jobs:
         container.jobs.start_consumer()
     start_background_services(container, serving=True)
-    child = _sequencer_process(settings)
-    served = create_app(container)
-    freeze_startup_heap()
-    try:
-        uvicorn.run(served, host=host, port=port, log_config=log_config,
-                    proxy_headers=False, server_header=False, **tls)
-    finally:
-        container.jobs.stop_consumer()
-        if child is not None:
-            child.stop()  # after the jobs: it integrates what they recorded last
-        container.audit_sequencer.stop()
+    with exit_after_cleanup("serve"):
+        child = _sequencer_process(settings)
+        served = create_app(container)
+        freeze_startup_heap()
+        try:
+            uvicorn.run(served, host=host, port=port, log_config=log_config,
+                        proxy_headers=False, server_header=False, **tls)
+        finally:
+            container.jobs.stop_consumer()
+            if child is not None:
+                child.stop()  # after the jobs: it integrates what they recorded last
+            container.audit_sequencer.stop()
 
 
 def _serve_workers(settings: Settings, host: str, port: int, workers: int,
@@ -165,12 +163,7 @@ def _sequencer_process(settings: Settings) -> SequencerProcess | None:
 @app.command()
 def worker(threads: Annotated[int, typer.Option(help="Worker threads")] = 2) -> None:
     """Run the job consumers alone (documents, sweeps; webhooks on threads of their own)."""
-    from idproof.core.logging import configure_logging
-
-    os.umask(0o077)
-    settings = load_settings()
-    configure_logging(settings.logging.level, settings.logging.pii_fields,
-                      settings.logging.json_logs)
+    settings = command_settings()
     container = prepare(settings, demo_tenant=False)
     documents, *others = container.jobs.consumers(threads)
     for consumer in others:
