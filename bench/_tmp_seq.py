@@ -111,7 +111,6 @@ async def _async_streams(audit: AuditService, streams: list[_Stream], deadline: 
 
 def writer(url: str, worker: int, args: dict[str, Any], ready: Any, start: Any,
            out: Any) -> None:
-    if os.environ.get('SWITCH'): sys.setswitchinterval(float(os.environ['SWITCH']))
     db = Database(url)
     audit = AuditService(db, inline=False)
     streams = [_Stream(f"w{worker}s{k}", args["batch"]) for k in range(args["concurrency"])]
@@ -198,47 +197,7 @@ def _measure(url: str, db: Database, audit: AuditService, log: AuditLog,
         ready.get(timeout=300)
     audit.integrate_all()  # the key's own event and the warm-up events
     before = log.size()
-    if os.environ.get('SWITCH'): sys.setswitchinterval(float(os.environ['SWITCH']))
-    seq = Sequencer(audit, db, batch=int(os.environ.get("SEQ_BATCH", "1000")))
-    orig = audit.integrate
-    holds = []
-    def timed(n=1000):
-        t = time.perf_counter(); r = orig(n); holds.append((time.perf_counter() - t, r)); return r
-    import atexit
-    audit.integrate = timed
-    import idproof.audit.service as S
-    ib = S.integrate_batch
-    inner = []
-    def ib2(*a):
-        t = time.perf_counter(); r = ib(*a); inner.append(time.perf_counter() - t); return r
-    S.integrate_batch = ib2
-    extra = {}
-    def wrapmod(mod, name):
-        f = getattr(mod, name)
-        def w(*a, **k):
-            t = time.perf_counter(); r = f(*a, **k); extra.setdefault(name, []).append(time.perf_counter() - t); return r
-        setattr(mod, name, w)
-    for nm in ("next_batch", "edge_at"):
-        wrapmod(S, nm)
-    wrapmod(audit, "_notify")
-    def rep3():
-        for k, v in extra.items():
-            v = sorted(v); print(f"{k}: n={len(v)} p50 {v[len(v)//2]*1e3:.2f} p90 {v[int(len(v)*.9)]*1e3:.2f} max {v[-1]*1e3:.2f} ms")
-    atexit.register(rep3)
-    lt = []
-    from idproof.db.write_lock import WriteLock
-    tf = WriteLock.take_file
-    def tf2(self):
-        t = time.perf_counter(); r = tf(self); lt.append(time.perf_counter() - t); return r
-    WriteLock.take_file = tf2
-    def rep2():
-        i = sorted(inner); l = sorted(lt)
-        print("inner p50 %.2f p90 %.2f max %.2f ms; lock wait p50 %.2f p90 %.2f max %.2f ms" % (i[len(i)//2]*1e3, i[int(len(i)*.9)]*1e3, i[-1]*1e3, l[len(l)//2]*1e3, l[int(len(l)*.9)]*1e3, l[-1]*1e3))
-    atexit.register(rep2)
-    def rep():
-        hs = sorted(h for h, r in holds if r)
-        if hs: print("integrations", len(hs), "events/int", sum(r for h, r in holds)/len(hs), "hold p50 %.2f p90 %.2f max %.2f ms" % (hs[len(hs)//2]*1e3, hs[int(len(hs)*.9)]*1e3, hs[-1]*1e3))
-    atexit.register(rep)
+    seq = Sequencer(audit, db, batch=int(os.environ.get("SEQ_BATCH", "1000")), interval=float(os.environ.get("SEQ_INT", "0.05")))
     freeze_startup_heap()  # the sequencer's process too, as in `idproof serve`
     sizes = _SizeSampler(log)
     seq.start()

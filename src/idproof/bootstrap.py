@@ -11,6 +11,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
+from idproof.audit.assembly import build_audit
 from idproof.audit.log import AuditLog
 from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
@@ -24,7 +25,6 @@ from idproof.auth.tenants import TenantService
 from idproof.bootstrap_alerts import audit_rate_limited, wire_alerts
 from idproof.bootstrap_backends import open_blob_store, open_data_protection
 from idproof.bootstrap_parts import (
-    build_audit,
     build_auth,
     build_console,
     build_platform,

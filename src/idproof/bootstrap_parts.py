@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-from idproof.audit.log import AuditLog, default_origin
-from idproof.audit.sequencer import Sequencer
 from idproof.audit.service import AuditService
 from idproof.auth.bearer import BearerVerifier
 from idproof.auth.clients import ClientService
@@ -26,7 +24,7 @@ from idproof.core.events import (
 from idproof.core.tasks import TaskQueue
 from idproof.crypto.protection import DataProtection
 from idproof.datadir import derive, load_server_secret
-from idproof.db.engine import Database
+from idproof.db.engine import Database, open_database
 from idproof.jobs import WEBHOOK_QUEUE_SUFFIX, Jobs
 from idproof.operators.console import ConsoleService
 from idproof.operators.passkeys import Relying
@@ -78,25 +76,10 @@ def build_sessions(settings: Settings, db: Database, audit: AuditService, secret
 def build_platform(settings: Settings) -> tuple[bytes, Database, Jobs]:
     """The server secret, the database and the job queues."""
     secret = load_server_secret(settings)
-    # hide_parameters: a failing statement must not print personal data into a log.
-    db = Database(settings.sqlalchemy_url(), hide_parameters=True)
+    db = open_database(settings.sqlalchemy_url())
     jobs = Jobs(make_huey(settings), webhook_threads=settings.jobs.webhook_threads,
                 webhook_huey=make_huey(settings, suffix=WEBHOOK_QUEUE_SUFFIX))
     return secret, db, jobs
-
-
-def build_audit(settings: Settings, db: Database, secret: bytes, clock: Clock
-           ) -> tuple[AuditService, AuditLog, Sequencer]:
-    audit = AuditService(db, clock)
-    audit_log = AuditLog(db, derive(secret, "audit-log-seal"), clock=clock, audit=audit,
-                         origin=settings.audit.origin or default_origin(settings.public_url),
-                         every_events=settings.audit.checkpoint_every_events,
-                         every_seconds=settings.audit.checkpoint_every_seconds)
-    # Started by `idproof serve` and `idproof worker` (start_background_services); until then,
-    # and in one-shot commands and tests, each commit integrates its own events inline.
-    sequencer = Sequencer(audit, db, interval=settings.audit.sequencer_interval_seconds,
-                          batch=settings.audit.sequencer_batch)
-    return audit, audit_log, sequencer
 
 
 def build_webhooks(settings: Settings, db: Database, audit: AuditService, secret: bytes,

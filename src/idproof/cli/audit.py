@@ -101,24 +101,9 @@ def sequencer(
 
     `idproof serve` starts one itself (audit.sequencer = process); run this where the API runs
     without it. Several may run: one is elected, the others stand by."""
-    import signal
-    import threading
+    from idproof.cli.sequencer_run import run
 
-    from idproof.cli.lifecycle import command_settings
-    from idproof.web.heap import freeze_startup_heap
-
-    container = build_container(command_settings())
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    container.audit_sequencer.start()
-    freeze_startup_heap()
-    try:
-        while not stop.wait(0.5):
-            if exit_with is not None and os.getppid() != exit_with:
-                break  # the serve process is gone (its children are re-parented)
-    finally:
-        container.close()  # the last integration, then the election lock is released
+    run(exit_with)
 
 
 @audit_app.command("verify")

@@ -200,3 +200,9 @@ def _lock_path(url: str) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(f"{os.path.abspath(database)}-writer.lock")
+
+
+def open_database(url: str) -> Database:
+    """The services' database: a failing statement never prints its parameters (personal
+    data) into a log or an exception message."""
+    return Database(url, hide_parameters=True)
