@@ -174,3 +174,58 @@ def test_async_check_reads_the_views_off_the_event_loop(settings, api, make_clie
         assert reads and loop_thread not in reads
     finally:
         replica.close()
+
+
+def test_async_check_refreshes_its_views_ahead(settings, api, make_client, container) -> None:
+    """In the second half of their interval, the views are re-read by one worker thread that
+    no request waits for: another worker's revocation and disabling are seen before the views
+    would have gone stale, and twenty requests at once start one re-read, not twenty."""
+    long = settings.model_copy(deep=True)
+    long.auth.revocation_cache_seconds = long.auth.client_cache_seconds = 10.0
+    c, d = make_client(), make_client()
+    token, other = get_token(api, c), get_token(api, d)
+    replica = build_container(long, FrozenClock())
+    revocations, clients = replica.bearer._revocations, replica.clients
+    ahead_calls: list[int] = []
+    real_ahead = revocations.refresh_ahead
+
+    def counted() -> None:
+        ahead_calls.append(1)
+        real_ahead()
+
+    revocations.refresh_ahead = counted  # type: ignore[method-assign]
+
+    def second_half() -> None:
+        # 2 s of the views' 10 left: due for a re-read ahead, not yet stale.
+        revocations._next_poll = time.monotonic() + 2.0
+        for cid in (c.client_id, d.client_id):
+            _expires, view = clients._cache[cid]
+            clients._cache[cid] = (time.monotonic() + 2.0, view)
+        assert revocations.ahead_due() and not revocations.poll_due()
+
+    async def until_refused(tok: str) -> str:
+        deadline = time.monotonic() + 1.5  # before the 2 s left would make them stale
+        while True:
+            try:
+                await replica.bearer.verify_async(tok, IP)
+            except BearerRejected as exc:
+                return exc.reason
+            assert time.monotonic() < deadline, "the view was not re-read ahead"
+            await asyncio.sleep(0.02)
+
+    async def twenty_at_once() -> None:
+        await asyncio.gather(*(replica.bearer.verify_async(token, IP) for _ in range(20)))
+
+    try:
+        asyncio.run(replica.bearer.verify_async(token, IP))  # views read, token cached
+        asyncio.run(replica.bearer.verify_async(other, IP))
+        second_half()
+        asyncio.run(twenty_at_once())
+        assert len(ahead_calls) == 1
+        api.post("/oauth/revoke", data={"token": token}, auth=(c.client_id, c.secret))
+        container.clients.disable(d.client_id)
+        second_half()
+        assert asyncio.run(until_refused(token)) == "revoked"
+        assert asyncio.run(until_refused(other)) == "client_disabled"
+    finally:
+        replica.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -9,8 +10,11 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 
 import anyio.to_thread
+import structlog
 
 from idproof.auth import tokens
 from idproof.auth.clients import ClientService
@@ -22,6 +26,7 @@ from idproof.core.clock import Clock, SystemClock
 from idproof.core.principal import Principal
 from idproof.security.client_ip import ip_allowed
 
+log = structlog.get_logger("idproof.auth")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -123,6 +128,7 @@ class BearerVerifier:
         self._clock = clock or SystemClock()
         self.cache = VerifiedTokens(settings.auth.bearer_cache_size if cache_size is None
                                     else cache_size)
+        self._refreshing: set[str] = set()  # views being re-read ahead (event loop only)
 
     def _claims(self, token: str) -> tokens.AccessClaims:
         max_bytes = self._s.auth.max_token_bytes
@@ -164,9 +170,33 @@ class BearerVerifier:
         claims = self._claims(token)
         if self._revocations.poll_due():
             await anyio.to_thread.run_sync(self._revocations.refresh)
-        if self._clients.cached(claims.client_id) is None:
-            await anyio.to_thread.run_sync(self._clients.get, claims.client_id)
+        elif self._revocations.ahead_due():
+            self._ahead("revocations", self._revocations.refresh_ahead)
+        client_id = claims.client_id
+        if self._clients.cached(client_id) is None:
+            await anyio.to_thread.run_sync(self._clients.get, client_id)
+        elif self._clients.view_expires_soon(client_id):
+            self._ahead(f"client:{client_id}", partial(self._clients.get, client_id, fresh=True))
         return self._principal(claims, ip, cert_x5t)
+
+    def _ahead(self, key: str, refresh: Callable[[], object]) -> None:
+        """Run `refresh` in a worker thread unless one for `key` is still running; no request
+        waits for it. Refreshed in the second half of their interval, the views of a busy
+        process are never stale, so its requests do not all stop together to re-read them
+        (which was the p99 of `GET /v1/me`); an idle one still re-reads them on the spot, and
+        the staleness bound is the same."""
+        if key in self._refreshing:
+            return
+        self._refreshing.add(key)
+        future = asyncio.get_running_loop().run_in_executor(None, refresh)
+        future.add_done_callback(partial(self._refreshed, key))
+
+    def _refreshed(self, key: str, future: asyncio.Future[object]) -> None:
+        self._refreshing.discard(key)
+        if not future.cancelled() and future.exception() is not None:
+            # The next request re-reads on the spot if the view becomes stale meanwhile.
+            log.warning("bearer_view_refresh_failed", view=key.partition(":")[0],
+                        error_type=type(future.exception()).__name__)
 
     def _principal(self, claims: tokens.AccessClaims, ip: str,
                    cert_x5t: str | None) -> Principal:

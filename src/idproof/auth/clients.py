@@ -166,6 +166,12 @@ class ClientService:
         hit = self._cache.get(client_id)
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
+    def view_expires_soon(self, client_id: str) -> bool:
+        """True when the cached client has less than half its time left (or is not cached):
+        time to re-read it ahead (`get(fresh=True)`, off the request path)."""
+        hit = self._cache.get(client_id)
+        return hit is None or hit[0] - time.monotonic() < self._cache_seconds / 2
+
     def list(self, tenant_name: str | None = None) -> list[ClientView]:
         stmt = select(Client, Tenant).join(Tenant, Tenant.id == Client.tenant_id)
         if tenant_name:

@@ -62,9 +62,18 @@ class RevocationList:
         if self.poll_due():
             self._poll()
 
-    def _poll(self) -> None:
+    def ahead_due(self) -> bool:
+        """True in the second half of the interval: time to poll ahead (`refresh_ahead`, off
+        the request path), so that a busy process's requests never find the poll due."""
+        return time.monotonic() >= self._next_poll - self._refresh / 2
+
+    def refresh_ahead(self) -> None:
+        """Poll now if `ahead_due` (another thread may just have)."""
+        self._poll(ahead=True)
+
+    def _poll(self, *, ahead: bool = False) -> None:
         with self._lock:
-            if time.monotonic() < self._next_poll:
+            if time.monotonic() < self._next_poll - (self._refresh / 2 if ahead else 0.0):
                 return
             now = self._clock.now()
             stmt = select(RevokedToken.jti, RevokedToken.expires_at, RevokedToken.revoked_at)
