@@ -96,7 +96,11 @@ def test_a_connection_lost_between_writes_is_replaced(db: Database) -> None:
     pid = idle[0].dbapi_connection.info.backend_pid  # type: ignore[union-attr]
     with db.engine.connect() as c:
         assert c.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+    written = db._group.transactions  # type: ignore[attr-defined]
     db.insert_grouped(_T, [{"id": 2, "who": "after"}])
+    # Replaced before use (the server's goodbye was waiting on it), not found dead by a
+    # failed batch that each caller then writes again on its own.
+    assert db._group.transactions == written + 1  # type: ignore[attr-defined]
     with db.read() as s:
         assert dict(s.execute(select(_T.c.id, _T.c.who)).all()) == {1: "before", 2: "after"}
 

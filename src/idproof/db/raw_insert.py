@@ -13,6 +13,7 @@ took a one-row append from about 200 to 65 us of CPU on SQLite.
 from __future__ import annotations
 
 import os
+import select
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -27,9 +28,10 @@ from idproof.db.multi_row import insert_rows
 
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any] | None
-# PostgreSQL batches of at least this many rows go as one unnest INSERT. Client CPU per row
-# (audit rows, measured alternately): 8 rows 56-59 us unnest against 50-56 us executemany;
-# 64 rows 18-20 against 23-26 us.
+# In a transaction of several tables, PostgreSQL batches of at least this many rows go as one
+# unnest INSERT. Client CPU per row (audit rows, measured alternately, inside BEGIN/COMMIT):
+# 8 rows 56-59 us unnest against 50-56 us executemany; 64 rows 18-20 against 23-26 us. A
+# batch of one table (the audit queue's) is one INSERT in autocommit whatever its size.
 _UNNEST_FROM = 16
 
 
@@ -37,6 +39,22 @@ class _Disconnected(Exception):
     def __init__(self, error: StatementError, at_commit: bool) -> None:
         super().__init__(str(error))
         self.error, self.at_commit = error, at_commit
+
+
+def _closed_by_server(conn: PoolProxiedConnection) -> bool:
+    """True when the server wrote to this idle connection: its FATAL before closing it (a
+    restart, an idle timeout, pg_terminate_backend). Nothing else arrives unasked on it (it
+    LISTENs to nothing), and a lone INSERT on a dead connection is not sent again (it may
+    have committed), so such a connection is replaced before it is used, for one poll()."""
+    raw = conn.dbapi_connection
+    if raw is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(raw.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # closed, or no socket to ask
+        return True
 
 
 class RawInserts:
@@ -57,7 +75,9 @@ class RawInserts:
         """INSERT every run, in order, and commit; raises SQLAlchemy's error (IntegrityError,
         OperationalError ...) with nothing written if any statement fails. A connection found
         dead before COMMIT was sent is replaced once (what the pool's pre-ping does for the
-        other connections); a failed COMMIT is never retried, as it may have committed."""
+        other connections); a failed COMMIT is never retried, as it may have committed, nor a
+        failed lone INSERT on PostgreSQL (its own COMMIT): an idle connection the server
+        closed is replaced before it is used instead (`_closed_by_server`)."""
         try:
             self._write_once(runs)
         except _Disconnected as lost:
@@ -85,9 +105,16 @@ class RawInserts:
         cur = conn.cursor()
         statement = "BEGIN"
         params: list[tuple[Any, ...]] = []
+        # PostgreSQL, one table: one INSERT, which in autocommit is a transaction of its own,
+        # sent, run and committed in one round trip. BEGIN, INSERT and COMMIT were three, each
+        # through psycopg's Python command machinery (writer CPU per append: see below).
+        alone = not self._sqlite and len(runs) == 1
+        dbapi = conn.dbapi_connection
         try:
             if self._sqlite:  # the connection is in autocommit mode: the transaction is ours
                 cur.execute("BEGIN IMMEDIATE")
+            elif alone and dbapi is not None:
+                dbapi.autocommit = True
             for table, rows in runs:
                 keys = tuple(rows[0])
                 statement, procs = self._statement(table, keys)
@@ -95,13 +122,15 @@ class RawInserts:
                                 for k, p in zip(keys, procs, strict=True)) for r in rows]
                 if self._sqlite and len(params) > 1:  # one step per chunk (db/multi_row.py)
                     insert_rows(cur.execute, statement.split(" VALUES ", 1)[0], params)
-                elif len(params) >= _UNNEST_FROM:  # PostgreSQL: one statement, an array per column
-                    statement = self._unnest_sql(table, keys)
+                elif len(params) >= _UNNEST_FROM or (alone and len(params) > 1):
+                    statement = self._unnest_sql(table, keys)  # one statement, an array a column
                     cur.execute(statement, [list(column) for column in zip(*params, strict=True)])
+                elif len(params) == 1:
+                    cur.execute(statement, params[0])
                 else:
                     cur.executemany(statement, params)
             statement = "COMMIT"
-            conn.commit()
+            conn.commit()  # nothing left to commit when `alone`
         except Exception as exc:
             gone = self._failed(conn, cur, exc)
             dbapi_error = self._dialect.loaded_dbapi.Error
@@ -110,9 +139,13 @@ class RawInserts:
             error = DBAPIError.instance(statement, params, exc, dbapi_error,
                                         connection_invalidated=gone, dialect=self._dialect)
             if gone:
-                raise _Disconnected(error, statement == "COMMIT") from exc
+                # Lost during a lone INSERT, it may have committed: never sent twice either.
+                raise _Disconnected(error, statement == "COMMIT" or alone) from exc
             raise error from exc
         finally:
+            if alone and dbapi is not None:
+                with suppress(Exception):  # as the pool and SQLAlchemy expect it back
+                    dbapi.autocommit = False
             with suppress(Exception):
                 cur.close()
 
@@ -143,8 +176,13 @@ class RawInserts:
             if self._pid != pid:
                 # A forked child must not write on its parent's sockets or file handles.
                 self._idle, self._pid = [], pid
-            if self._idle:
-                return self._idle.pop()
+            idle = self._idle
+            while idle:
+                conn = idle.pop()
+                if self._sqlite or not _closed_by_server(conn):
+                    return conn
+                with suppress(Exception):
+                    conn.invalidate()
         return self._engine.raw_connection()
 
     def _put_back(self, conn: PoolProxiedConnection) -> None:
