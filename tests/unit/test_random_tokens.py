@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 
 from idproof.auth.clients import SECRET_PREFIX, new_client_secret
-from idproof.core.ids import new_id, random_token
+from idproof.core.ids import new_id, new_sortable_id, random_token
 
 
 def test_random_tokens_are_alphanumeric_with_fixed_length() -> None:
@@ -41,3 +42,19 @@ def test_identifiers_are_prefixed_base36_and_uniform() -> None:
     counts = Counter("".join(i[4:] for i in ids))
     assert len(counts) == 36
     assert max(counts.values()) < 2900 and min(counts.values()) > 2450
+
+
+def test_sortable_identifiers_sort_by_time_and_stay_unguessable() -> None:
+    before = time.time()
+    first = [new_sortable_id("aev") for _ in range(2000)]
+    time.sleep(0.003)
+    later = new_sortable_id("aev")
+    assert all(re.fullmatch(r"aev_[0-9a-z]{24}", i) for i in [*first, later])
+    assert len(set(first)) == len(first)
+    assert max(first) < later  # a later millisecond sorts after every earlier id
+    # The first 9 characters are the time in milliseconds, base36.
+    assert abs(int(later[4:13], 36) / 1000 - before) < 5
+    # The other 15 are random: every character of them equally likely (30,000 draws).
+    counts = Counter("".join(i[13:] for i in first))
+    assert len(counts) == 36
+    assert max(counts.values()) < 1000 and min(counts.values()) > 680

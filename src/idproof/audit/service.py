@@ -41,7 +41,7 @@ from idproof.audit.models import AuditEventRow, AuditPending
 from idproof.audit.store import LogStateError, advance_head
 from idproof.core.channel import Channel
 from idproof.core.clock import Clock, SystemClock
-from idproof.core.ids import new_id
+from idproof.core.ids import new_sortable_id
 from idproof.db.after_commit import after_commit
 from idproof.db.async_batch import AsyncBatcher
 from idproof.db.engine import Database
@@ -113,7 +113,7 @@ class AuditService:
             if len(value) > limit:
                 raise ValueError(f"audit field {name} is longer than {limit} characters")
         row["leaf_hash"] = event_leaf_hash(leaf_fields_from_values([row[n] for n in LEAF_FIELDS]))
-        row["event_id"] = new_id("aev")
+        row["event_id"] = new_sortable_id("aev")
         return row
 
     def record_in(self, session: Session, event: AuditEvent) -> str:

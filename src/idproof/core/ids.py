@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import time
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 # Letters and digits only: a secret sent in a form or a URL never holds `--`, `/*` or
@@ -38,3 +39,19 @@ def random_token(nbytes: int = 32) -> str:
 def new_id(prefix: str, length: int = 24) -> str:
     """`prefix_` followed by `length` random base36 characters (~124 bits for 24)."""
     return f"{prefix}_{_uniform(length, _TO_BASE36, _DROPPED_36)}"
+
+
+_TIME_CHARS = 9  # milliseconds since 1970 in base36: fixed width until the year 5138
+
+
+def new_sortable_id(prefix: str, length: int = 24) -> str:
+    """`new_id` whose first 9 characters are the time in milliseconds (base36), the rest
+    random (~77 bits for 24): ids made later sort later, so a unique index on them grows at
+    its right edge instead of dirtying a random page per insert (the audit log's event ids:
+    the time they give away is the event's own `occurred_at`)."""
+    ms = time.time_ns() // 1_000_000
+    stamp = ""
+    for _ in range(_TIME_CHARS):
+        ms, digit = divmod(ms, 36)
+        stamp = _ALPHABET[digit] + stamp
+    return f"{prefix}_{stamp}{_uniform(length - _TIME_CHARS, _TO_BASE36, _DROPPED_36)}"
