@@ -229,3 +229,36 @@ def test_async_check_refreshes_its_views_ahead(settings, api, make_client, conta
         assert asyncio.run(until_refused(other)) == "client_disabled"
     finally:
         replica.close()
+
+
+def test_async_check_reads_the_key_ring_ahead(settings, api, make_client, container) -> None:
+    """A key rotation in another worker reaches this one's ring ahead of its expiry, read by
+    one background re-read however many requests notice."""
+    c = make_client()
+    token = get_token(api, c)
+    replica = build_container(settings, FrozenClock())
+    ring = replica.keys
+    calls: list[int] = []
+    real = ring.refresh_ahead
+
+    def counted() -> None:
+        calls.append(1)
+        real()
+
+    ring.refresh_ahead = counted  # type: ignore[method-assign]
+
+    async def twenty_at_once() -> None:
+        await asyncio.gather(*(replica.bearer.verify_async(token, IP) for _ in range(20)))
+
+    try:
+        before = ring.keyset().current_kid
+        new_kid = container.keys.rotate()
+        assert new_kid != before
+        _expires, keyset = ring._cached  # type: ignore[misc]
+        ring._cached = (time.monotonic() + 2.0, keyset)  # 2 s of 5 left: not yet stale
+        assert ring.ahead_due() and not ring.refresh_due()
+        asyncio.run(twenty_at_once())  # the token, signed by the previous key, still passes
+        assert len(calls) == 1
+        assert ring.keyset().current_kid == new_kid  # read ahead, not at expiry
+    finally:
+        replica.close()

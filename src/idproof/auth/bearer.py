@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -10,15 +9,14 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from functools import partial
 
 import anyio.to_thread
-import structlog
 
 from idproof.auth import tokens
 from idproof.auth.clients import ClientService
 from idproof.auth.mtls import bound_to
+from idproof.auth.refresh_ahead import RefreshAhead
 from idproof.auth.revocation import RevocationList
 from idproof.auth.signing_keys import SigningKeyRing
 from idproof.config import Settings
@@ -26,7 +24,6 @@ from idproof.core.clock import Clock, SystemClock
 from idproof.core.principal import Principal
 from idproof.security.client_ip import ip_allowed
 
-log = structlog.get_logger("idproof.auth")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -128,7 +125,7 @@ class BearerVerifier:
         self._clock = clock or SystemClock()
         self.cache = VerifiedTokens(settings.auth.bearer_cache_size if cache_size is None
                                     else cache_size)
-        self._refreshing: set[str] = set()  # views being re-read ahead (event loop only)
+        self._ahead = RefreshAhead()  # the views re-read ahead (auth/refresh_ahead.py)
 
     def _claims(self, token: str) -> tokens.AccessClaims:
         max_bytes = self._s.auth.max_token_bytes
@@ -159,44 +156,29 @@ class BearerVerifier:
         return self._principal(self._claims(token), ip, cert_x5t)
 
     async def verify_async(self, token: str, ip: str, cert_x5t: str | None = None) -> Principal:
-        """`verify` for a coroutine: the same checks, from the same views, but a view due for
-        its refresh (the revocations every `auth.revocation_cache_seconds`, a client every
-        `auth.client_cache_seconds`) is re-read in a worker thread first, so the event loop
-        never waits on the database (the key ring too, every few seconds; only a token naming
-        an unknown key reloads it on the spot, at most once a second); the token's signature
-        is checked once, on the loop."""
+        """`verify` for a coroutine: the same checks, from the same views, but a stale view
+        (the revocations after `auth.revocation_cache_seconds`, a client after
+        `auth.client_cache_seconds`, the key ring after a few seconds) is re-read in a worker
+        thread first, so the event loop never waits on the database, and one about to go
+        stale is re-read ahead in the background (`auth/refresh_ahead.py`); only a token
+        naming an unknown key reloads the ring on the spot, at most once a second. The
+        token's signature is checked once, on the loop."""
         if self._keys.refresh_due():
             await anyio.to_thread.run_sync(self._keys.keyset)
+        elif self._keys.ahead_due():
+            self._ahead.start("keys", self._keys.refresh_ahead)
         claims = self._claims(token)
         if self._revocations.poll_due():
             await anyio.to_thread.run_sync(self._revocations.refresh)
         elif self._revocations.ahead_due():
-            self._ahead("revocations", self._revocations.refresh_ahead)
+            self._ahead.start("revocations", self._revocations.refresh_ahead)
         client_id = claims.client_id
         if self._clients.cached(client_id) is None:
             await anyio.to_thread.run_sync(self._clients.get, client_id)
         elif self._clients.view_expires_soon(client_id):
-            self._ahead(f"client:{client_id}", partial(self._clients.get, client_id, fresh=True))
+            self._ahead.start(f"client:{client_id}",
+                              partial(self._clients.get, client_id, fresh=True))
         return self._principal(claims, ip, cert_x5t)
-
-    def _ahead(self, key: str, refresh: Callable[[], object]) -> None:
-        """Run `refresh` in a worker thread unless one for `key` is still running; no request
-        waits for it. Refreshed in the second half of their interval, the views of a busy
-        process are never stale, so its requests do not all stop together to re-read them
-        (which was the p99 of `GET /v1/me`); an idle one still re-reads them on the spot, and
-        the staleness bound is the same."""
-        if key in self._refreshing:
-            return
-        self._refreshing.add(key)
-        future = asyncio.get_running_loop().run_in_executor(None, refresh)
-        future.add_done_callback(partial(self._refreshed, key))
-
-    def _refreshed(self, key: str, future: asyncio.Future[object]) -> None:
-        self._refreshing.discard(key)
-        if not future.cancelled() and future.exception() is not None:
-            # The next request re-reads on the spot if the view becomes stale meanwhile.
-            log.warning("bearer_view_refresh_failed", view=key.partition(":")[0],
-                        error_type=type(future.exception()).__name__)
 
     def _principal(self, claims: tokens.AccessClaims, ip: str,
                    cert_x5t: str | None) -> Principal:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -26,6 +27,7 @@ from idproof.auth.assertions import (
 from idproof.auth.clients import ClientService, ClientView
 from idproof.auth.credentials import basic_credentials, plain_secret
 from idproof.auth.mtls import ClientCertificate
+from idproof.auth.refresh_ahead import RefreshAhead
 from idproof.auth.revocation import RevocationList
 from idproof.auth.scopes import KNOWN_SCOPES
 from idproof.auth.signing_keys import SigningKeyRing
@@ -112,7 +114,7 @@ class OAuthService:
         # Residency (ResidencyGuard.check): raises the 421 `residency_mismatch` problem for a
         # tenant of another region, so this deployment never mints it a token.
         self._tenant_check: Callable[[str], None] = tenant_check or (lambda _t: None)
-        self._refreshing: set[str] = set()  # clients whose cache entries are being renewed
+        self._ahead = RefreshAhead()  # one background re-read per view at a time
 
     # -- client authentication -----------------------------------------------------------
     def _fail(self, req: OAuthRequest, action: str, reason: str,
@@ -283,13 +285,12 @@ class OAuthService:
             self._tenant_check(client.tenant_id)
         except IdproofError:
             return None
-        if renew and client.id not in self._refreshing:
-            self._refreshing.add(client.id)  # one renewal per client at a time
-            renewal = asyncio.get_running_loop().run_in_executor(
-                None, self._clients.refresh, *creds)
-            renewal.add_done_callback(lambda _f: self._refreshing.discard(client.id))
+        if renew:  # the client and its secret, re-read ahead (auth/refresh_ahead.py)
+            self._ahead.start(f"client:{client.id}", partial(self._clients.refresh, *creds))
         if self._keys.refresh_due():  # the key ring's periodic re-read, off the event loop
             await asyncio.get_running_loop().run_in_executor(None, self._keys.keyset)
+        elif self._keys.ahead_due():
+            self._ahead.start("keys", self._keys.refresh_ahead)
         body, event = self._issue(req, client, scopes)
         await self._audit.record_async(event)
         return body

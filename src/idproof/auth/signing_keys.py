@@ -123,6 +123,20 @@ class SigningKeyRing:
         cached = self._cached
         return cached is None or cached[0] <= time.monotonic()
 
+    def ahead_due(self) -> bool:
+        """True in the second half of the ring's interval: time to `refresh_ahead`."""
+        cached = self._cached
+        return cached is None or cached[0] - time.monotonic() < self._refresh / 2
+
+    def refresh_ahead(self) -> None:
+        """Re-read the ring now if `ahead_due` (another thread may just have)."""
+        with self._lock:
+            if not self.ahead_due():
+                return
+            ks = self._load()
+            self._loaded_at = time.monotonic()
+            self._cached = (time.monotonic() + self._refresh, ks)
+
     def keyset(self) -> KeySet:
         cached = self._cached
         if cached is not None and cached[0] > time.monotonic():
