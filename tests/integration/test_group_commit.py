@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -96,6 +97,12 @@ def test_a_connection_lost_between_writes_is_replaced(db: Database) -> None:
     pid = idle[0].dbapi_connection.info.backend_pid  # type: ignore[union-attr]
     with db.engine.connect() as c:
         assert c.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        # The call only signals the backend: wait until it has said goodbye and gone.
+        deadline = time.monotonic() + 10
+        while c.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"),
+                       {"p": pid}):
+            assert time.monotonic() < deadline, "the backend did not end"
+            time.sleep(0.02)
     written = db._group.transactions  # type: ignore[attr-defined]
     db.insert_grouped(_T, [{"id": 2, "who": "after"}])
     # Replaced before use (the server's goodbye was waiting on it), not found dead by a
