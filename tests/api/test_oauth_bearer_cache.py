@@ -176,6 +176,19 @@ def test_async_check_reads_the_views_off_the_event_loop(settings, api, make_clie
         replica.close()
 
 
+def _count_calls(obj: object, name: str) -> list[int]:
+    """Replace `obj.name` by itself plus a count of its calls (the list returned)."""
+    calls: list[int] = []
+    real = getattr(obj, name)
+
+    def counted() -> None:
+        calls.append(1)
+        real()
+
+    setattr(obj, name, counted)
+    return calls
+
+
 def test_async_check_refreshes_its_views_ahead(settings, api, make_client, container) -> None:
     """In the second half of their interval, the views are re-read by one worker thread that
     no request waits for: another worker's revocation and disabling are seen before the views
@@ -186,14 +199,7 @@ def test_async_check_refreshes_its_views_ahead(settings, api, make_client, conta
     token, other = get_token(api, c), get_token(api, d)
     replica = build_container(long, FrozenClock())
     revocations, clients = replica.bearer._revocations, replica.clients
-    ahead_calls: list[int] = []
-    real_ahead = revocations.refresh_ahead
-
-    def counted() -> None:
-        ahead_calls.append(1)
-        real_ahead()
-
-    revocations.refresh_ahead = counted  # type: ignore[method-assign]
+    ahead_calls = _count_calls(revocations, "refresh_ahead")
 
     def second_half() -> None:
         # 2 s of the views' 10 left: due for a re-read ahead, not yet stale.
@@ -238,14 +244,7 @@ def test_async_check_reads_the_key_ring_ahead(settings, api, make_client, contai
     token = get_token(api, c)
     replica = build_container(settings, FrozenClock())
     ring = replica.keys
-    calls: list[int] = []
-    real = ring.refresh_ahead
-
-    def counted() -> None:
-        calls.append(1)
-        real()
-
-    ring.refresh_ahead = counted  # type: ignore[method-assign]
+    calls = _count_calls(ring, "refresh_ahead")
 
     async def twenty_at_once() -> None:
         await asyncio.gather(*(replica.bearer.verify_async(token, IP) for _ in range(20)))
