@@ -61,7 +61,8 @@ def make_handler(secret: str) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
             if not verify(secret, headers, body):
-                print("rejected: bad signature", flush=True)
+                sys.stdout.write("rejected: bad signature\n")
+                sys.stdout.flush()
                 self._answer(400)
                 return
             try:
@@ -69,7 +70,10 @@ def make_handler(secret: str) -> type[BaseHTTPRequestHandler]:
             except (ValueError, AttributeError):
                 event_type = "?"
             # The type and the id only: a payload is the app's business, not this log's.
-            print(f"verified {event_type} {headers['webhook-id']}", flush=True)
+            # One write per line: print() writes the text and the newline apart, and two
+            # deliveries answered by two threads at once came out on one line.
+            sys.stdout.write(f"verified {event_type} {headers['webhook-id']}\n")
+            sys.stdout.flush()
             self._answer(204)
 
         def _answer(self, status: int) -> None:
