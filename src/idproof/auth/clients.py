@@ -360,11 +360,9 @@ class ClientService:
         """(`secret_cached`, `expires_soon`) from one digest of the secret (the grant path)."""
         now = self._clock.timestamp()
         seen = self._verified.get((client_id, self._hasher.digest(secret)))
-        hit = self._cache.get(client_id)
-        half = self._cache_seconds / 2
         return (seen is not None and seen > now,
-                hit is None or hit[0] - time.monotonic() < half
-                or seen is None or seen - now < half)
+                self.view_expires_soon(client_id)
+                or seen is None or seen - now < self._cache_seconds / 2)
 
     def refresh(self, client_id: str, secret: str) -> None:
         """Re-read the client and re-verify the secret from the database, renewing (or

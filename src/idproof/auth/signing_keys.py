@@ -133,19 +133,21 @@ class SigningKeyRing:
         with self._lock:
             if not self.ahead_due():
                 return
-            ks = self._load()
-            self._loaded_at = time.monotonic()
-            self._cached = (time.monotonic() + self._refresh, ks)
+            self._reload()
+
+    def _reload(self) -> KeySet:
+        """Read the ring and cache it for `refresh_seconds` (the caller holds the lock)."""
+        ks = self._load()
+        self._loaded_at = time.monotonic()
+        self._cached = (time.monotonic() + self._refresh, ks)
+        return ks
 
     def keyset(self) -> KeySet:
         cached = self._cached
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         with self._lock:
-            ks = self._load()
-            self._loaded_at = time.monotonic()
-            self._cached = (time.monotonic() + self._refresh, ks)
-            return ks
+            return self._reload()
 
     def _load(self) -> KeySet:
         now = self._clock.now()
