@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import bearer, get_token
@@ -55,6 +57,8 @@ def test_list_filters_and_cursor(api, auth) -> None:
     page = api.get("/v1/sessions?limit=2", headers=auth).json()
     assert len(page["data"]) == 2 and page["next_cursor"]
     seen = [s["id"] for s in page["data"]]
+    # Hex: a WAF reads a base64url cursor holding `--` as an SQL comment (CRS 942440).
+    assert re.fullmatch(r"[0-9a-f]+", page["next_cursor"])
     while page["next_cursor"]:
         page = api.get(f"/v1/sessions?limit=2&cursor={page['next_cursor']}",
                        headers=auth).json()
@@ -65,6 +69,9 @@ def test_list_filters_and_cursor(api, auth) -> None:
     assert api.get("/v1/sessions?status=approved", headers=auth).json()["data"] == []
     assert api.get("/v1/sessions?status=bogus", headers=auth).json()["code"] == "invalid_status"
     assert api.get("/v1/sessions?cursor=%%%", headers=auth).status_code == 422
+    for bad in ("zz", "abc", "ff" * 8):  # not hex, odd length, not a cursor's text
+        r = api.get(f"/v1/sessions?cursor={bad}", headers=auth)
+        assert r.status_code == 422 and r.json()["code"] == "invalid_cursor", bad
 
 
 def test_other_tenant_gets_404(api, auth, make_client) -> None:

@@ -313,6 +313,35 @@ def test_idproof_traffic_passes_the_gateway(stack: Stack) -> None:
     assert flagged == {}
 
 
+def test_standard_base64url_values_pass_the_gateway(stack: Stack) -> None:
+    """JWTs are base64url by their standard; random bytes in one may read `--x-` (an SQL
+    comment to CRS 942440) or hold a dozen `-` (942430). A passkey's response is JSON in a
+    form field. They reach idproof, which refuses these; other fields are still inspected."""
+    rec = Recorder(stack)
+    jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJjbGlfeCJ9." + "-".join(["q1-", *"w2e3r4t5y6u7"])
+    credential = json.dumps({"id": "Ab--cD-eF", "rawId": "Ab--cD-eF", "type": "public-key",
+                             "response": {"clientDataJSON": "eyJ0--eXAi-",
+                                          "authenticatorData": "SZYN--5YgO-",
+                                          "signature": "MEUC--IQD-", "userHandle": "x--y-z"}})
+    client = httpx.Client(base_url=stack.base, verify=_tls(stack), timeout=60,
+                          event_hooks={"response": [rec]})
+    with client:
+        for path in ("/oauth/revoke", "/oauth/introspect"):
+            r = client.post(path, data={"token": jwt}, auth=("cli_nobody", "wrong"))
+            assert r.status_code == 401, (path, r.text)
+        r = client.post("/oauth/token", data={
+            "grant_type": "client_credentials", "client_assertion": jwt,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+        assert r.status_code in {400, 401}, r.text
+        r = client.post("/console/login/passkey", data={"credential": credential})
+        assert r.status_code == 403, r.text  # no sign-in form in progress: idproof's refusal
+    assert len(rec.seen) == 4
+    # Only those fields: the same attack in another field of the same route is stopped.
+    r = httpx.post(f"{stack.base}/oauth/revoke", verify=_tls(stack), auth=("cli_x", "wrong"),
+                   data={"token": jwt, "token_type_hint": "1' UNION SELECT secret FROM clients--"})
+    assert r.status_code == 403 and "x-content-type-options" not in r.headers
+
+
 def test_access_log_keeps_no_secrets(stack: Stack) -> None:
     client = httpx.Client(base_url=stack.base, verify=_tls(stack))
     with client:

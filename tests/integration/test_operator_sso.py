@@ -4,6 +4,7 @@ authorization code + PKCE, groups to roles, MFA from `amr` or asked locally, bad
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -196,7 +197,7 @@ def test_replayed_code_is_refused(sso: tuple[TestClient, Container]) -> None:
     api, container = sso
     callback = to_callback(api, "alice", amr="mfa")
     state_cookie = api.cookies.get("idproof_console_oidc")
-    assert state_cookie
+    assert state_cookie and re.fullmatch(r"[0-9a-f]+", state_cookie)  # never `--` (CRS 942440)
     assert api.get(callback).status_code == 200
     api.cookies.clear()
     api.cookies.set("idproof_console_oidc", state_cookie)

@@ -52,7 +52,7 @@ class Relying:
 
     def registration_options(self, user_handle: str, label: str, existing: list[str]
                              ) -> tuple[str, str]:
-        """(options JSON, challenge base64url)."""
+        """(options JSON, challenge in hex, as `authentication_options` says why)."""
         opts = generate_registration_options(
             rp_id=self.rp_id, rp_name=self.name, user_id=user_handle.encode(),
             user_name=label, user_display_name=label,
@@ -61,30 +61,32 @@ class Relying:
             authenticator_selection=AuthenticatorSelectionCriteria(
                 resident_key=ResidentKeyRequirement.REQUIRED,
                 user_verification=UserVerificationRequirement.REQUIRED))
-        return options_to_json(opts), bytes_to_base64url(opts.challenge)
+        return options_to_json(opts), opts.challenge.hex()
 
     def verify_registration(self, credential: str, challenge: str) -> Registered:
         v = verify_registration_response(
-            credential=credential, expected_challenge=base64url_to_bytes(challenge),
+            credential=credential, expected_challenge=bytes.fromhex(challenge),
             expected_origin=self.origin, expected_rp_id=self.rp_id,
             require_user_verification=True)
         return Registered(bytes_to_base64url(v.credential_id), v.credential_public_key,
                           v.sign_count)
 
     def authentication_options(self, allowed: list[str] | None) -> tuple[str, str]:
-        """Options for an assertion; `allowed` None: any discoverable credential."""
+        """Options for an assertion; `allowed` None: any discoverable credential. The challenge
+        is hex, not base64url: a sign-in keeps it in a cookie, and a WAF reads a base64url
+        value holding `--` as an SQL comment (OWASP CRS 942440 inspects cookies)."""
         opts = generate_authentication_options(
             rp_id=self.rp_id,
             allow_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(c))
                                for c in allowed or []],
             user_verification=UserVerificationRequirement.REQUIRED)
-        return options_to_json(opts), bytes_to_base64url(opts.challenge)
+        return options_to_json(opts), opts.challenge.hex()
 
     def verify_authentication(self, credential: str, challenge: str, public_key: bytes,
                               sign_count: int) -> int:
         """The new signature counter; raises on any mismatch (origin, signature, counter)."""
         v = verify_authentication_response(
-            credential=credential, expected_challenge=base64url_to_bytes(challenge),
+            credential=credential, expected_challenge=bytes.fromhex(challenge),
             expected_rp_id=self.rp_id, expected_origin=self.origin,
             credential_public_key=public_key, credential_current_sign_count=sign_count,
             require_user_verification=True)
