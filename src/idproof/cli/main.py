@@ -130,25 +130,24 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.
 
 def _serve_workers(settings: Settings, host: str, port: int, workers: int,
                    tls: dict[str, Any]) -> None:
-    """uvicorn's supervisor here, `workers` processes that each build the app from the
-    environment, and the audit sequencer's process beside them."""
-    import inspect
+    """`workers` processes, each building the app from the environment and listening on a
+    socket of its own (cli/supervisor.py), and the audit sequencer's process beside them."""
+    from idproof.cli.supervisor import Supervisor, claim_port
 
-    import uvicorn
-
-    # uvicorn >= 0.35 restarts a worker that does not answer its health check in 5 s, which
-    # a busy machine's start-up (imports, keys) can miss: every worker is then killed and
-    # restarted in a loop. 60 s still catches a hung worker.
-    extra: dict[str, Any] = ({"timeout_worker_healthcheck": 60} if "timeout_worker_healthcheck"
-             in inspect.signature(uvicorn.run).parameters else {})
+    try:
+        port = claim_port(host, port)
+    except OSError as exc:
+        err.print(f"cannot listen on {host}:{port}: {exc.strerror}")
+        raise typer.Exit(1) from None
     child = _sequencer_process(settings)
     try:
-        uvicorn.run("idproof.web.app:create_app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_config=None, proxy_headers=False,
-                    server_header=False, **tls, **extra)
+        code = Supervisor(host, port, workers, tls).run()
     finally:
         if child is not None:
             child.stop()
+    if code:
+        err.print("a worker could not start; its error is above")
+        raise typer.Exit(code)
 
 
 def _sequencer_process(settings: Settings) -> SequencerProcess | None:
