@@ -103,15 +103,15 @@ def integrate_then_hang(url: str) -> None:
 
     db = Database(url)
     audit = AuditService(db, inline=False)
-    real = audit._integrate_batch
+    real = audit._write_batch
 
-    def integrate_and_hang(conn: Any, size: int, batch: list[tuple[Any, ...]]) -> int:
-        new_size = real(conn, size, batch)  # events, nodes, head and queue all written
-        print(f"inside {len(batch)}", flush=True)
+    def integrate_and_hang(conn: Any, prepared: Any) -> int:
+        new_size = real(conn, prepared)  # events, nodes, head and queue all written
+        print(f"inside {len(prepared.ids)}", flush=True)
         time.sleep(120)
         return new_size
 
-    audit._integrate_batch = integrate_and_hang  # type: ignore[method-assign]
+    audit._write_batch = integrate_and_hang  # type: ignore[method-assign]
     seq = Sequencer(audit, db)
     seq.run_once()
 

@@ -159,18 +159,50 @@ def test_failed_batch_changes_nothing(container: Container, monkeypatch) -> None
     size = container.audit_log.size()
     container.audit.record_many(AuditEvent(action="q.event", details={"i": i})
                                 for i in range(5))
-    real = container.audit._integrate_batch
+    real = container.audit._write_batch
 
     def broken(*a: Any) -> int:
         real(*a)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(container.audit, "_integrate_batch", broken)
+    monkeypatch.setattr(container.audit, "_write_batch", broken)
     with pytest.raises(RuntimeError):
         container.audit.integrate()
     monkeypatch.undo()
     assert container.audit_log.size() == size and container.audit.pending_count() == 5
     assert container.audit.integrate_all() == 5
+    _assert_dense_and_valid(container)
+
+
+def test_an_integration_between_the_read_and_the_lock_is_seen(container: Container,
+                                                              monkeypatch) -> None:
+    """The batch is read and hashed before the write lock; if another integrator moved the
+    head meanwhile, the queue is read again under the lock (never integrated twice)."""
+    from idproof.audit import service as service_module
+    from idproof.audit.service import AuditService
+
+    container.audit.inline = False
+    size = container.audit_log.size()
+    container.audit.record_many(AuditEvent(action="race.first", details={"i": i})
+                                for i in range(5))
+    other = AuditService(container.db, inline=False)  # as in another process
+    real, raced = service_module.prepare_batch, []
+
+    def prepare_then_race(*a: Any) -> Any:
+        prepared = real(*a)
+        if not raced:
+            raced.append(True)
+            assert other.integrate() == 5  # takes the five first
+            container.audit.record_many(AuditEvent(action="race.second", details={"i": i})
+                                        for i in range(3))
+        return prepared
+
+    monkeypatch.setattr(service_module, "prepare_batch", prepare_then_race)
+    assert container.audit.integrate() == 3  # only what was still queued under the lock
+    monkeypatch.undo()
+    assert container.audit_log.size() == size + 8 and container.audit.pending_count() == 0
+    actions = [e[1] for e in _events(container)[size:]]
+    assert actions == ["race.first"] * 5 + ["race.second"] * 3
     _assert_dense_and_valid(container)
 
 

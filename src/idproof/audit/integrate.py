@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -40,7 +41,8 @@ _QUEUE = cast(Table, AuditPending.__table__)
 _HEAD = cast(Table, AuditTreeHead.__table__)
 _QUEUE_COLUMNS = [c for c in _QUEUE.columns if c.name != "id"]
 
-LOCK_HEAD = select(_HEAD.c.size).where(_HEAD.c.id == HEAD_ID).with_for_update()
+HEAD_SIZE = select(_HEAD.c.size).where(_HEAD.c.id == HEAD_ID)
+LOCK_HEAD = HEAD_SIZE.with_for_update()
 NEXT_BATCH = (select(_QUEUE.c.id, _QUEUE.c.leaf_hash).order_by(_QUEUE.c.id)
               .limit(bindparam("n", type_=Integer)))
 # SQLite: the same batch as one row (a JSON array of [id, hex leaf hash]). Each row fetched
@@ -93,21 +95,39 @@ def next_batch(conn: Connection, n: int) -> list[tuple[int, bytes]]:
     return sorted((int(i), bytes.fromhex(h)) for i, h in json.loads(raw or "[]"))
 
 
-def integrate_batch(conn: Connection, size: int, batch: Sequence[tuple[Any, ...]],
-                    edge: CompactRange) -> int:
-    """Number the batch's (id, leaf hash) rows from `size`, copy them into the log, store the
-    nodes they complete, advance the head, empty them from the queue; returns the new size.
-    `edge` is the tree's right edge at `size` (`edge_at`); it is advanced to the new size."""
-    ids = [r[0] for r in batch]
-    dialect = conn.dialect.name
-    copy, drop = _STATEMENTS[dialect]
-    where = ({"ids": ids} if dialect == "postgresql" else {"lo": ids[0], "hi": ids[-1]})
+@dataclass
+class Prepared:
+    """A batch read and hashed, ready to be written: its events' ids, the nodes they complete
+    and the tree's right edge after them. Valid only while the head is still at `size`."""
+
+    size: int
+    ids: list[Any]
+    nodes: list[Node]
+    edge: CompactRange
+
+
+def prepare_batch(conn: Connection, size: int, batch: Sequence[tuple[Any, ...]],
+                  known: CompactRange | None) -> Prepared:
+    """Number the batch's (id, leaf hash) rows from `size` and compute the nodes they complete
+    (`known`: the edge at the last committed size, if this process has it)."""
+    edge = edge_at(conn, size, known)
     nodes: list[Node] = []
     for _, leaf in batch:
         nodes.extend(edge.append(leaf))
-    conn.execute(copy, {"size": size, **where})
-    store_nodes(conn, nodes)
-    new_size = size + len(ids)
+    return Prepared(size, [r[0] for r in batch], nodes, edge)
+
+
+def write_batch(conn: Connection, prepared: Prepared) -> int:
+    """Copy the prepared events into the log, store their nodes, advance the head and empty
+    them from the queue; returns the new size. Under the head lock, with the head at
+    `prepared.size`."""
+    ids = prepared.ids
+    dialect = conn.dialect.name
+    copy, drop = _STATEMENTS[dialect]
+    where = ({"ids": ids} if dialect == "postgresql" else {"lo": ids[0], "hi": ids[-1]})
+    conn.execute(copy, {"size": prepared.size, **where})
+    store_nodes(conn, prepared.nodes)
+    new_size = prepared.size + len(ids)
     conn.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(size=new_size))
     # Exactly the events just integrated (a trigger refuses any other deletion).
     conn.execute(drop, where)

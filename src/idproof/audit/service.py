@@ -23,12 +23,14 @@ from sqlalchemy.orm import Session, SessionTransaction
 from idproof.audit.events import AuditEvent
 from idproof.audit.integrate import (
     ANY_PENDING,
+    HEAD_SIZE,
     LOCK_HEAD,
-    edge_at,
-    integrate_batch,
+    Prepared,
     next_batch,
     nodes_for,
+    prepare_batch,
     store_nodes,
+    write_batch,
 )
 from idproof.audit.leaf import (
     LEAF_FIELDS,
@@ -89,7 +91,6 @@ class AuditService:
         # The tree's right edge as this process last committed it, and the one an integration
         # in progress builds (kept only once that commits): saves reading it for each batch.
         self._edge: CompactRange | None = None
-        self._next_edge: CompactRange | None = None
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -230,32 +231,37 @@ class AuditService:
         transaction; returns how many. Safe from any process at any time: the tree head lock
         serializes integrations, and a crash before COMMIT leaves the queue as it was."""
         with self._db.read() as s:
-            if s.scalar(ANY_PENDING) is None:
+            read = s.connection()
+            if read.scalar(ANY_PENDING) is None:
                 return 0  # idle: no write lock taken (on SQLite it would stall the writers)
+            # Read and hash the batch before taking the write lock, which on SQLite stops
+            # every writer of every process: the lock is then held for the writes alone.
+            seen: int | None = read.scalar(HEAD_SIZE)
+            batch = next_batch(read, max_batch) if seen is not None else []
+            early = prepare_batch(read, seen, batch, self._edge) if seen is not None and batch \
+                else None
         with self._db.write() as conn:
-            # The head lock first (FOR UPDATE on PostgreSQL; SQLite's write lock is already
-            # held), then the queue as committed by now: two integrations never take the same
-            # events, and an event committed meanwhile waits for the next batch.
+            # The head lock (FOR UPDATE on PostgreSQL; SQLite's write lock is already held).
+            # While the head has not moved, no integration ran since the read, so the batch is
+            # still queued (only an integration deletes from the queue, and it moves the head);
+            # on SQLite no event committed since can fall inside its id range either.
             size: int | None = conn.scalar(LOCK_HEAD)
             if size is None:
                 raise LogStateError("the audit tree head row is missing: run `idproof db upgrade`")
-            batch = next_batch(conn, max_batch)
-            if not batch:
-                return 0
-            self._next_edge = None
-            new_size = self._integrate_batch(conn, size, list(batch))
-        self._edge = self._next_edge  # committed
+            prepared = early if early is not None and early.size == size else None
+            if prepared is None:  # another integration ran meanwhile: the queue as of now
+                batch = next_batch(conn, max_batch)
+                if not batch:
+                    return 0
+                prepared = prepare_batch(conn, size, batch, self._edge)
+            new_size = self._write_batch(conn, prepared)
+        self._edge = prepared.edge  # committed
         self._notify(new_size)
         return new_size - size
 
-    def _integrate_batch(self, conn: Connection, size: int,
-                         batch: builtins.list[tuple[Any, ...]]) -> int:
-        """Inside the integration transaction: number the batch's (id, leaf hash) events from
-        `size`, copy them into the log, store the nodes, advance the head, empty the queue."""
-        edge = edge_at(conn, size, self._edge)
-        new_size = integrate_batch(conn, size, batch, edge)
-        self._next_edge = edge
-        return new_size
+    def _write_batch(self, conn: Connection, prepared: Prepared) -> int:
+        """Inside the integration transaction (a seam for the crash tests)."""
+        return write_batch(conn, prepared)
 
     def integrate_all(self, max_batch: int = DEFAULT_BATCH) -> int:
         """Integrate until the queue is empty (as seen now); returns how many."""
