@@ -144,7 +144,10 @@ class AuditSettings(BaseModel):
     # inline: every commit integrates its own events before returning (slower; no thread).
     sequencer: Literal["process", "background", "inline"] = "process"
     sequencer_interval_seconds: float = Field(0.05, gt=0, le=10)
-    sequencer_batch: int = Field(1000, ge=1, le=100_000)
+    # Events per integration transaction. None: 250 on SQLite, where the transaction holds
+    # every process's writers off (a quarter of the wait for a tenth less throughput), 1,000
+    # on PostgreSQL, where it holds up no one.
+    sequencer_batch: int | None = Field(None, ge=1, le=100_000)
 
 
 class BlobSettings(BaseModel):

@@ -206,6 +206,36 @@ def test_an_integration_between_the_read_and_the_lock_is_seen(container: Contain
     _assert_dense_and_valid(container)
 
 
+def test_the_sequencer_checkpoints_the_wal_not_the_writers(container: Container,
+                                                          settings) -> None:
+    """A writer whose COMMIT checkpointed held every other writer's lock meanwhile: the
+    writers leave the WAL alone (up to a high bound); the sequencer copies it after a pass."""
+    from idproof.db.engine import WAL_AUTOCHECKPOINT_PAGES
+
+    if container.db.dialect != "sqlite":
+        pytest.skip("SQLite's WAL")
+    container.audit.inline = False
+    path = Path(str(make_url(settings.sqlalchemy_url()).database))
+    with container.db.read() as s:
+        pragma = s.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    assert pragma == WAL_AUTOCHECKPOINT_PAGES
+    container.db.checkpoint()
+    before = path.stat().st_size
+    for k in range(60):  # well past SQLite's default threshold of 1,000 pages
+        container.audit.record_many(AuditEvent(action="wal.event", details={"i": k * 500 + i})
+                                    for i in range(500))
+    assert (path.parent / f"{path.name}-wal").stat().st_size > 1000 * 4096
+    assert path.stat().st_size == before  # still in the WAL: no writer checkpointed
+    seq = Sequencer(container.audit, container.db)
+    try:
+        assert seq.run_once() == seq.batch
+    finally:
+        seq.stop()  # integrates the rest
+    assert path.stat().st_size > before  # the sequencer's pass copied the WAL in
+    assert container.audit.pending_count() == 0
+    _assert_dense_and_valid(container)
+
+
 def test_one_sequencer_elected(container: Container, settings) -> None:
     from idproof.db.engine import Database
 

@@ -17,6 +17,13 @@ from idproof.db.group_commit import GroupCommit, Rows
 from idproof.db.raw_insert import RawInserts
 from idproof.db.write_lock import WriteLock
 
+# SQLite checkpoints the WAL in the connection whose COMMIT takes it past this many pages, and
+# our writers hold the cross-process write lock until their COMMIT returns (write_lock.py):
+# every writer of every process then waited for the copy and its fsyncs. The audit sequencer
+# checkpoints instead, outside the lock (`Database.checkpoint`), every pass that wrote; this
+# threshold (SQLite's default is 1,000) only bounds the WAL where no sequencer runs.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
@@ -24,6 +31,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cur.close()
 
 
@@ -177,6 +185,20 @@ class Database:
         finally:
             # close() ends the transaction without expiring what was loaded (rollback would).
             s.close()
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the WAL's committed pages into the database file (PASSIVE: beside the
+        writers and readers, never waiting for them), outside the write lock. A no-op
+        elsewhere."""
+        if self._write_lock is None:
+            return
+        raw = self.base_engine.raw_connection()
+        try:  # autocommit (isolation_level None): no BEGIN, so no write lock is taken
+            cur = raw.cursor()
+            cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cur.close()
+        finally:
+            raw.close()
 
     def ping(self) -> bool:
         try:
