@@ -1,5 +1,7 @@
 """The ceiling for bench/oauth_token.py: a bare FastAPI app on uvicorn, started the way
-`idproof serve` starts idproof (same uvicorn options, same worker model).
+`idproof serve` starts idproof (same uvicorn options, same worker model: with several
+workers, idproof's supervisor, a listening socket per worker; `--uvicorn-workers` for
+uvicorn's own, one socket shared by all).
 
 Run: .venv/bin/python bench/_bare_app.py --port P --workers N
 """
@@ -48,11 +50,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--uvicorn-workers", action="store_true",
+                        help="several workers under uvicorn's supervisor instead of idproof's")
     args = parser.parse_args()
     opts = {"host": "127.0.0.1", "port": args.port, "log_config": None, "access_log": False,
             "proxy_headers": False, "server_header": False}
-    if args.workers > 1:
+    if args.workers > 1 and args.uvicorn_workers:
         uvicorn.run("_bare_app:app", workers=args.workers, **opts)  # type: ignore[arg-type]
+    elif args.workers > 1:
+        from idproof.cli.supervisor import Supervisor
+
+        Supervisor("127.0.0.1", args.port, args.workers, {"access_log": False},
+                   app="_bare_app:app", factory=False).run()
     else:
         uvicorn.run(app, **opts)  # type: ignore[arg-type]
 

@@ -83,10 +83,10 @@ class _WorkerServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
-def _serve_one(host: str, port: int, options: dict[str, Any], ready: Event,
-               supervisor: int) -> None:  # pragma: no cover - runs in the spawned worker
+def _serve_one(app: str, factory: bool, host: str, port: int, options: dict[str, Any],
+               ready: Event, supervisor: int) -> None:  # pragma: no cover - in the worker
     sock = listening_socket(host, port, reuse_port=True)
-    config = uvicorn.Config(APP, factory=True, log_config=None, proxy_headers=False,
+    config = uvicorn.Config(app, factory=factory, log_config=None, proxy_headers=False,
                             server_header=False, **options)
     server = _WorkerServer(config, ready, supervisor)
     server.run(sockets=[sock])
@@ -103,12 +103,15 @@ class _Worker:
 
 @dataclass
 class Supervisor:
-    """Runs `workers` uvicorn workers on (host, port) until SIGTERM or SIGINT."""
+    """Runs `workers` uvicorn workers on (host, port) until SIGTERM or SIGINT. `app` is the
+    import path of the ASGI app (a factory when `factory`); `options`, uvicorn.Config's."""
 
     host: str
     port: int
     workers: int
     options: dict[str, Any] = field(default_factory=dict)
+    app: str = APP
+    factory: bool = True
     restart_after: float = 1.0
     stop_timeout: float = 30.0
     ready_timeout: float = 120.0
@@ -118,7 +121,8 @@ class Supervisor:
     def _start(self) -> _Worker:
         ready = _SPAWN.Event()
         process = _SPAWN.Process(target=_serve_one, name="idproof-worker", daemon=False,
-                                 args=(self.host, self.port, self.options, ready, os.getpid()))
+                                 args=(self.app, self.factory, self.host, self.port,
+                                       self.options, ready, os.getpid()))
         process.start()
         log.info("serve_worker_started", pid=process.pid)
         return _Worker(process, ready)
