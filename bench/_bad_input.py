@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import subprocess
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from _common import REPO, VENV_BIN, http_call
+from _common import HOST, REPO, VENV_BIN, http_call
 
 FORM = "application/x-www-form-urlencoded"
 GRANT = b"grant_type=client_credentials"
 PROBES = 24  # fresh connections after a revocation: the kernel spreads them over the workers
+# The bench lowers the per-client brute-force limit (idproof_env) so that the victim client is
+# blocked after this many wrong secrets; the per-IP limit (20 a minute) is not reached, which
+# would block the load generator's address too.
+CLIENT_MAX_FAILURES = 5
 
 
 def _grant(port: int, auth: str) -> str:
@@ -33,6 +38,34 @@ def wrong_secret_refused(port: int, auth: str) -> bool:
     return status == 401 and json.loads(raw).get("error") == "invalid_client"
 
 
+def client_blocked_after_failures(port: int, victim: str) -> dict[str, Any]:
+    """A second client's wrong secrets are counted under the grant load: after
+    CLIENT_MAX_FAILURES of them its right secret is refused too (429 client_blocked). One
+    keep-alive connection, so one worker counts them all (in-memory counters are per process;
+    with Redis every worker shares them)."""
+    client_id = base64.b64decode(victim.split()[1]).decode().split(":", 1)[0]
+    wrong = "Basic " + base64.b64encode(f"{client_id}:idpsk_wrong".encode()).decode()
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+
+    def grant(auth: str) -> tuple[int, str]:
+        conn.request("POST", "/oauth/token", body=GRANT,
+                     headers={"Authorization": auth, "Content-Type": FORM})
+        resp = conn.getresponse()
+        raw = resp.read()
+        body = json.loads(raw) if raw.startswith(b"{") else {}
+        return resp.status, str(body.get("code") or body.get("error") or "")
+
+    try:
+        before = grant(victim)
+        refusals = [grant(wrong) for _ in range(CLIENT_MAX_FAILURES)]
+        after = grant(victim)
+    finally:
+        conn.close()
+    return {"worked_before": before[0] == 200,
+            "wrong_refused": all(r == (401, "invalid_client") for r in refusals),
+            "blocked_after": after == (429, "client_blocked")}
+
+
 def revocation_seen_everywhere(port: int, auth: str, within: float = 1.0) -> dict[str, Any]:
     """Revoke a token that works, wait `within` seconds, then every one of PROBES requests on
     fresh connections (each worker gets some) must refuse it."""
@@ -48,10 +81,11 @@ def revocation_seen_everywhere(port: int, auth: str, within: float = 1.0) -> dic
             "refused_after": sum(1 for s in after if s == 401), "probes": PROBES}
 
 
-def checks_under_load(port: int, auth: str, out: dict[str, Any]) -> None:
+def checks_under_load(port: int, auth: str, victim: str, out: dict[str, Any]) -> None:
     """Run in a thread while the grant load runs; fills `out`."""
     try:
         out["wrong_secret_refused"] = all(wrong_secret_refused(port, auth) for _ in range(3))
+        out["brute_force"] = client_blocked_after_failures(port, victim)
         out["revocation"] = revocation_seen_everywhere(port, auth)
     except Exception as exc:  # reported, not raised: the load measurement goes on
         out["error"] = f"{type(exc).__name__}: {exc}"
@@ -67,8 +101,12 @@ def audit_verifies(env: Mapping[str, str]) -> bool:
 
 def summary(workers: int, checks: Mapping[str, Any]) -> str:
     rev = checks.get("revocation", {})
+    bf = checks.get("brute_force", {})
+    blocked = bf.get("worked_before") and bf.get("wrong_refused") and bf.get("blocked_after")
     return (f"bad input under load, workers={workers}: wrong secret refused "
-            f"{'yes' if checks.get('wrong_secret_refused') else 'NO'}; revoked token refused by "
+            f"{'yes' if checks.get('wrong_secret_refused') else 'NO'}; another client blocked "
+            f"(429) after {CLIENT_MAX_FAILURES} wrong secrets {'yes' if blocked else 'NO'}; "
+            f"revoked token refused by "
             f"{rev.get('refused_after', 0)}/{rev.get('probes', PROBES)} fresh connections 1 s "
             f"after revocation (it worked before: {'yes' if rev.get('ok_before') else 'NO'}); "
             f"audit verify {'OK' if checks.get('audit_verifies') else 'FAILED'}"

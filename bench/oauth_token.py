@@ -34,7 +34,12 @@ if _HERE not in sys.path:
     sys.path.append(_HERE)
 
 import _common  # noqa: E402
-from _bad_input import audit_verifies, checks_under_load, summary  # noqa: E402
+from _bad_input import (  # noqa: E402
+    CLIENT_MAX_FAILURES,
+    audit_verifies,
+    checks_under_load,
+    summary,
+)
 from _common import (  # noqa: E402
     HOST,
     REPO,
@@ -139,7 +144,9 @@ def idproof_env(data_dir: Path, port: int, db_url: str | None = None) -> dict[st
                 # One load generator on one IP would meet the per-IP and per-client route
                 # limits within a second (429s are not grants): the bench measures the grant
                 # and bearer paths, as the peer (which has no limits) is measured.
-                "IDPROOF_SECURITY__RATE_LIMITS__ENABLED": "false"})
+                "IDPROOF_SECURITY__RATE_LIMITS__ENABLED": "false",
+                # The bad-input probe blocks a second client after this many wrong secrets.
+                "IDPROOF_SECURITY__BRUTE_FORCE__CLIENT_MAX_FAILURES": str(CLIENT_MAX_FAILURES)})
     return env
 
 
@@ -165,6 +172,7 @@ def start_idproof(workers: int, tmp: Path, started: list[ServerProcess],
     env = idproof_env(tmp / f"idproof-w{workers}", port, db_url)
     t0 = time.perf_counter()
     creds = create_client(env)  # also initialises the data dir, as `serve` would
+    victim = create_client(env)  # for the brute-force probe (bench/_bad_input.py)
     server = ServerProcess(f"idproof-w{workers}", [str(VENV_BIN / "idproof"), "serve",
                            "--host", HOST, "--port", str(port), "--workers", str(workers)],
                            env, port)
@@ -181,7 +189,8 @@ def start_idproof(workers: int, tmp: Path, started: list[ServerProcess],
     status, raw = http_call(port, "GET", "/v1/me", headers={"Authorization": f"Bearer {access}"})
     if status != 200:
         raise RuntimeError(f"GET /v1/me answered {status}: {raw[:300]!r}")
-    return server, {"token": auth, "me": f"Bearer {access}"}
+    return server, {"token": auth, "me": f"Bearer {access}",
+                    "victim": basic_auth(victim["client_id"], victim["client_secret"])}
 
 
 def start_bare(workers: int, started: list[ServerProcess]) -> ServerProcess:
@@ -207,7 +216,8 @@ def bench_workers(workers: int, tmp: Path, args: argparse.Namespace, tool: str,
     out_idp: dict[str, LoadResult] = {}
     out_bare: dict[str, LoadResult] = {}
     checks: dict[str, Any] = {}
-    prober = threading.Thread(target=checks_under_load, args=(idp.port, auth["token"], checks))
+    prober = threading.Thread(target=checks_under_load,
+                              args=(idp.port, auth["token"], auth["victim"], checks))
     prober.start()  # the bad-input checks run while the grant load does
     out_idp["token"] = measure_with_cpu(
         idp, f"idproof POST /oauth/token w{workers}", "POST", "/oauth/token", args, tool,
