@@ -39,8 +39,8 @@ CHECKPOINT_EVERY = 0.2
 
 def default_batch(db: Database) -> int:
     """Events per integration transaction when the settings leave it open: on SQLite the
-    transaction holds every process's writers off, so a smaller one (append p99 6 ms instead
-    of 10 at 20,000 appends/s, for about a tenth less throughput; bench/audit_sequencer.py)."""
+    transaction holds every process's writers off, so a smaller one (append p99 6-8 ms instead
+    of 10-11 at 20,000 appends/s, for about 5 % fewer appends/s; bench/audit_sequencer.py)."""
     return SQLITE_BATCH if db.dialect == "sqlite" else DEFAULT_BATCH
 
 

@@ -20,7 +20,7 @@ from idproof.db.write_lock import WriteLock
 # SQLite checkpoints the WAL in the connection whose COMMIT takes it past this many pages, and
 # our writers hold the cross-process write lock until their COMMIT returns (write_lock.py):
 # every writer of every process then waited for the copy and its fsyncs. The audit sequencer
-# checkpoints instead, outside the lock (`Database.checkpoint`), every pass that wrote; this
+# checkpoints instead, outside the lock (`Database.checkpoint`, at most every 0.2 s); this
 # threshold (SQLite's default is 1,000) only bounds the WAL where no sequencer runs.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
