@@ -21,7 +21,7 @@ _PATTERNS = [
     re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),  # JWT / JWS
     re.compile(r"idpsk_[A-Za-z0-9_-]{8,}"),  # client secrets
     re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}"),  # webhook secrets
-    re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
 ]
 # Hosted links (`/verify/{session id}.{MAC}`) and anything shaped like them (an id, a dot, a
 # long base64url secret) are credentials: keep the id for debugging, drop the secret part.
@@ -29,7 +29,16 @@ _ID_DOT_SECRET = re.compile(
     r"(?<![A-Za-z0-9_.-])([A-Za-z0-9_-]{1,64})\.[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_.-])")
 
 
+# Every field of every log line is scrubbed, and five substitutions per field were a third of
+# an access-log line's CPU. Most fields hold nothing secret: one search of all the patterns at
+# once (and none for text shorter than the shortest match, a 13-character JWT) clears them.
+_SHORTEST_MATCH = 13
+_ANY = re.compile("|".join(f"(?:{p.pattern})" for p in (*_PATTERNS, _ID_DOT_SECRET)))
+
+
 def scrub_text(text: str) -> str:
+    if len(text) < _SHORTEST_MATCH or _ANY.search(text) is None:
+        return text
     for pattern in _PATTERNS:
         text = pattern.sub(REDACTED, text)
     return _ID_DOT_SECRET.sub(rf"\1.{REDACTED}", text)
