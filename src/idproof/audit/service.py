@@ -88,8 +88,8 @@ class AuditService:
         self.appended = appended or Channel[int]("audit.appended")
         self.inline = inline
         self._batcher = AsyncBatcher(self._write_recorded, max_inflight=db.write_concurrency)
-        # The tree's right edge as this process last committed it, and the one an integration
-        # in progress builds (kept only once that commits): saves reading it for each batch.
+        # The tree's right edge as this process last committed it (a prepared batch carries
+        # the edge after it, kept once that commits): saves reading it for each batch.
         self._edge: CompactRange | None = None
 
     # -- recording ------------------------------------------------------------------------------
@@ -237,9 +237,7 @@ class AuditService:
             # Read and hash the batch before taking the write lock, which on SQLite stops
             # every writer of every process: the lock is then held for the writes alone.
             seen: int | None = read.scalar(HEAD_SIZE)
-            batch = next_batch(read, max_batch) if seen is not None else []
-            early = prepare_batch(read, seen, batch, self._edge) if seen is not None and batch \
-                else None
+            early = self._prepare(read, seen, max_batch) if seen is not None else None
         with self._db.write() as conn:
             # The head lock (FOR UPDATE on PostgreSQL; SQLite's write lock is already held).
             # While the head has not moved, no integration ran since the read, so the batch is
@@ -248,16 +246,20 @@ class AuditService:
             size: int | None = conn.scalar(LOCK_HEAD)
             if size is None:
                 raise LogStateError("the audit tree head row is missing: run `idproof db upgrade`")
-            prepared = early if early is not None and early.size == size else None
-            if prepared is None:  # another integration ran meanwhile: the queue as of now
-                batch = next_batch(conn, max_batch)
-                if not batch:
-                    return 0
-                prepared = prepare_batch(conn, size, batch, self._edge)
+            # The early batch while the head has not moved; else the queue as it is now.
+            prepared = (early if early is not None and early.size == size
+                        else self._prepare(conn, size, max_batch))
+            if prepared is None:
+                return 0
             new_size = self._write_batch(conn, prepared)
         self._edge = prepared.edge  # committed
         self._notify(new_size)
         return new_size - size
+
+    def _prepare(self, conn: Connection, size: int, max_batch: int) -> Prepared | None:
+        """The next batch read and hashed for a head at `size`; None if the queue is empty."""
+        batch = next_batch(conn, max_batch)
+        return prepare_batch(conn, size, batch, self._edge) if batch else None
 
     def _write_batch(self, conn: Connection, prepared: Prepared) -> int:
         """Inside the integration transaction (a seam for the crash tests)."""

@@ -115,8 +115,8 @@ class Supervisor:
     restart_after: float = 1.0
     stop_timeout: float = 30.0
     ready_timeout: float = 120.0
-    _signals: list[int] = field(default_factory=list)
-    _wake: threading.Event = field(default_factory=threading.Event)
+    _signals: list[int] = field(default_factory=list, init=False)
+    _wake: threading.Event = field(default_factory=threading.Event, init=False)
 
     def _start(self) -> _Worker:
         ready = _SPAWN.Event()

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import and_, false, func, or_, select, union
 from sqlalchemy.orm import Session
 
-from idproof.console.review import decode_cursor, encode_cursor, reason_filter
+from idproof.console.review import reason_filter
 from idproof.console.rollup import constant, median_of, period_counts, quantile
+from idproof.core.cursors import decode_cursor, encode_cursor
 from idproof.core.errors import ValidationFailed
 from idproof.verification.lifecycle import Status
 from idproof.verification.models import ReviewSettings, VerificationSession

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from idproof.audit.events import AuditEvent
 from idproof.audit.models import AuditEventRow
 from idproof.auth.models import Tenant
+from idproof.core.cursors import decode_cursor, encode_cursor
 from idproof.core.errors import NotFound, ValidationFailed
 from idproof.operators.models import Operator
 from idproof.operators.policy import OperatorContext
@@ -73,18 +74,6 @@ class CaseView:
     reviewers: list[tuple[str, str]] = field(default_factory=list)
 
 
-def encode_cursor(at: datetime, sid: str) -> str:
-    # Hex, not base64url: a cursor travels in a query string, where a WAF reads a base64url
-    # value holding `--` as an SQL comment (OWASP CRS 942440, as it did a hosted CSRF token).
-    return f"{at.isoformat()}|{sid}".encode().hex()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        ts, sid = bytes.fromhex(cursor).decode().split("|", 1)
-        return datetime.fromisoformat(ts), sid
-    except ValueError:  # UnicodeDecodeError is one
-        raise ValidationFailed("the cursor is not valid", code="invalid_cursor") from None
 
 
 def visible_tenants(s: Session, op: OperatorContext) -> dict[str, Tenant]:

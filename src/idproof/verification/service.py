@@ -10,6 +10,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 
 from idproof.audit.events import AuditEvent
+from idproof.core.cursors import decode_cursor, encode_cursor
 from idproof.core.errors import Conflict, ValidationFailed
 from idproof.core.ids import new_id
 from idproof.db.tenancy import get_owned, scoped
@@ -30,20 +31,6 @@ def _fingerprint(body: CreateSession) -> str:
     data = body.model_dump(mode="json", exclude={"version"} if body.version is None else None)
     raw = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _encode_cursor(created_at: datetime, sid: str) -> str:
-    # Hex, not base64url: a cursor travels in a query string, where a WAF reads a base64url
-    # value holding `--` as an SQL comment (OWASP CRS 942440, as it did a hosted CSRF token).
-    return f"{created_at.isoformat()}|{sid}".encode().hex()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        ts, sid = bytes.fromhex(cursor).decode().split("|", 1)
-        return datetime.fromisoformat(ts), sid
-    except ValueError:  # UnicodeDecodeError is one
-        raise ValidationFailed("the cursor is not valid", code="invalid_cursor") from None
 
 
 class SessionService(SessionReview, SessionExpiry):
@@ -130,7 +117,7 @@ class SessionService(SessionReview, SessionExpiry):
         if created_before is not None:
             stmt = stmt.where(VerificationSession.created_at < created_before)
         if cursor:
-            ts, sid = _decode_cursor(cursor)
+            ts, sid = decode_cursor(cursor)
             stmt = stmt.where(or_(VerificationSession.created_at < ts,
                                   and_(VerificationSession.created_at == ts,
                                        VerificationSession.id < sid)))
@@ -142,7 +129,7 @@ class SessionService(SessionReview, SessionExpiry):
             rows = rows[:limit]
             views = [self._view(r, self._steps(s, r.id, self._workflow_or_none(r)))
                      for r in rows]
-        nxt = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        nxt = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return SessionPage(data=views, next_cursor=nxt)
 
 

@@ -1,4 +1,4 @@
-"""The review queue's page cursor: hex, round-trips, and refuses what it did not make."""
+"""List cursors (sessions API, review queue, sessions page): hex, round-trip, refuse the rest."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from idproof.console.review import decode_cursor, encode_cursor
+from idproof.core.cursors import decode_cursor, encode_cursor
 from idproof.core.errors import ValidationFailed
 
 
